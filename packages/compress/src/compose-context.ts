@@ -1,0 +1,279 @@
+import { type FloatArray, LvuError } from '@lvu/core';
+import { visualBudgetTokens } from './budgets.js';
+import type { LongVuOptions } from './longvu-options.js';
+import { highresCount, queryScores, topKAscending } from './query-guided-selection.js';
+import { type ResolutionMode, resolutionMode } from './resolution-mode.js';
+import { spatialTokenCompression } from './spatial-token-compression.js';
+import { copyFrameTokens, type TokenGridLayout, tokenGridLayout } from './token-grid.js';
+import { lowResImageSize } from './unpad.js';
+import { allocLike } from './vector-math.js';
+
+/** One kept frame at query time: its projected grids (LLM width), before unpad and newline tokens. */
+export interface ContextFrame {
+  /** The frame's identity in the caller's numbering (frame index in compat mode, seq in a stream). */
+  id: number;
+  /** highGridSide² × dim. */
+  hi: FloatArray;
+  /** lowGridSide² × dim; when absent, `lowGrid(i)` computes it (only needed in mix mode). */
+  lo?: FloatArray;
+}
+
+export interface ComposeInput {
+  frames: readonly ContextFrame[];
+  dim: number;
+  /** The image-newline vector (dim); required when `newlineToken` is on. */
+  newline: FloatArray | null;
+  /** Frame size (height, width) as passed to `image_sizes` by the official callers. */
+  frameHW: readonly [number, number];
+  /** Text tokens before the image placeholder. */
+  textPreLen: number;
+  /** Embeddings of the text after the placeholder (Lq × dim): the query side of the scores. */
+  textPost: FloatArray;
+  /** len(input_ids) as the frame-count tests see it; default textPreLen + 1 + Lq (no pad token). */
+  textLenSelect?: number;
+  lowGrid?: (position: number) => FloatArray;
+}
+
+export type FrameRes = 'H' | 'L';
+
+export interface LayoutEntry {
+  frame: number;
+  pos: number;
+  res: FrameRes;
+  h: number;
+  w: number;
+  kept: 'all' | number[];
+  n: number;
+}
+
+export interface QuerySelection {
+  visualLenLow: number;
+  highresNumRaw: number | null;
+  highresNum: number;
+  mixToken: boolean;
+  highresPositions: number[];
+  highresFrames: number[];
+  simFrame: Float64Array | null;
+}
+
+export interface ComposedContext {
+  promptLen: number;
+  textLenSelect: number;
+  mode: ResolutionMode;
+  hi: TokenGridLayout;
+  lo: TokenGridLayout | null;
+  maxVisualLen: number;
+  visualLenBefore: number;
+  qgs: QuerySelection | null;
+  stc: { applied: true; nChunks: number; reducedLen: number; forceRemove: number; minMargin: number } | null;
+  frameRes: FrameRes[];
+  layout: LayoutEntry[];
+  finalVisualLen: number;
+  seqLenBeforeTruncation: number;
+  finalSeqLen: number;
+  textPostTokensKept: number;
+  visualStartPosition: number;
+  /** Per layout entry: the grid, its token layout and kept token indices (null = all). For `materializeVisual`. */
+  sources: { grid: FloatArray; layout: TokenGridLayout; tokens: Int32Array | null }[];
+}
+
+function checkInput(input: ComposeInput, o: LongVuOptions): void {
+  const { dim, frames } = input;
+  if (!Number.isInteger(dim) || dim <= 0) {
+    throw new LvuError('INVALID_ARGUMENT', `dim must be a positive integer, got ${dim}`, { field: 'dim' });
+  }
+  const hiLen = o.highGridSide * o.highGridSide * dim;
+  frames.forEach((f, i) => {
+    if (f.hi.length !== hiLen) {
+      throw new LvuError('SHAPE_MISMATCH', `frame ${i} high grid has ${f.hi.length} values, expected ${hiLen}`, {
+        field: `frames[${i}].hi`,
+      });
+    }
+  });
+  if (input.textPost.length % dim !== 0) {
+    throw new LvuError('SHAPE_MISMATCH', `textPost length ${input.textPost.length} is not a multiple of ${dim}`, {
+      field: 'textPost',
+    });
+  }
+  if (o.newlineToken && (input.newline === null || input.newline.length !== dim)) {
+    throw new LvuError('SHAPE_MISMATCH', `newline must be a ${dim}-vector when newlineToken is on`, {
+      field: 'newline',
+    });
+  }
+  for (const [name, a] of [
+    ['textPost', input.textPost],
+    ['newline', input.newline],
+  ] as const) {
+    if (a?.some((v) => !Number.isFinite(v))) {
+      throw new LvuError('NON_FINITE_INPUT', `${name} contains NaN or Infinity`, { field: name });
+    }
+  }
+  const [h, w] = input.frameHW;
+  if (!(h > 0 && w > 0)) {
+    throw new LvuError('INVALID_ARGUMENT', `frameHW must be two positive sizes, got ${h}x${w}`, {
+      field: 'frameHW',
+    });
+  }
+  if (!Number.isInteger(input.textPreLen) || input.textPreLen < 0) {
+    throw new LvuError('INVALID_ARGUMENT', 'textPreLen must be a non-negative integer', { field: 'textPreLen' });
+  }
+}
+
+/**
+ * The read path of LONGVU.md §b/§c over T' kept frames: resolution mode, query-guided high-resolution frames
+ * (N_h, scores, top-k), or spatial token compression, then the layout. Returns the plan; `materializeVisual` builds
+ * the visual embedding matrix from it. The result never holds more than max(0, B) visual tokens.
+ */
+export function composeContext(input: ComposeInput, o: LongVuOptions): ComposedContext {
+  checkInput(input, o);
+  const { frames, dim, newline } = input;
+  const nl = o.newlineToken ? newline : null;
+  const Tn = frames.length;
+  const lq = input.textPost.length / dim;
+  const promptLen = input.textPreLen + 1 + lq;
+  const textLenSelect = input.textLenSelect ?? promptLen;
+  const mode = resolutionMode(Tn, textLenSelect, o);
+  const hi = tokenGridLayout(o.highGridSide, input.frameHW, o.unpad, o.newlineToken);
+
+  let lo: TokenGridLayout | null = null;
+  let lowGrids: FloatArray[] = [];
+  if (mode.mode === 'mix') {
+    const loSize = lowResImageSize(input.frameHW, o.highGridSide, o.lowGridSide);
+    lo = tokenGridLayout(o.lowGridSide, loSize, o.unpad, o.newlineToken);
+    const loLen = o.lowGridSide * o.lowGridSide * dim;
+    lowGrids = frames.map((f, i) => {
+      const g = f.lo ?? input.lowGrid?.(i);
+      if (g === undefined) {
+        throw new LvuError('INVALID_ARGUMENT', `frame ${i} has no low-resolution grid and no lowGrid() was given`, {
+          field: `frames[${i}].lo`,
+        });
+      }
+      if (g.length !== loLen) {
+        throw new LvuError('SHAPE_MISMATCH', `frame ${i} low grid has ${g.length} values, expected ${loLen}`, {
+          field: `frames[${i}].lo`,
+        });
+      }
+      return g;
+    });
+  }
+
+  const base = lo ?? hi;
+  const baseRes: FrameRes = lo ? 'L' : 'H';
+  const maxVisualLen = visualBudgetTokens(o, input.textPreLen + lq);
+  const visualLenBefore = Tn * base.perFrame;
+  const frameRes: FrameRes[] = new Array(Tn).fill(baseRes);
+
+  let qgs: QuerySelection | null = null;
+  if (lo && o.highGridSide > o.lowGridSide && o.highres) {
+    const count = highresCount(maxVisualLen, Tn, hi.perFrame, lo.perFrame);
+    qgs = {
+      visualLenLow: visualLenBefore,
+      highresNumRaw: count.raw,
+      highresNum: 0,
+      mixToken: false,
+      highresPositions: [],
+      highresFrames: [],
+      simFrame: null,
+    };
+    if (count.count >= 1) {
+      const sim = queryScores(lowGrids, lo, nl, input.textPost, dim);
+      const positions = topKAscending(sim, count.count);
+      for (const p of positions) frameRes[p] = 'H';
+      qgs = {
+        ...qgs,
+        highresNum: count.count,
+        mixToken: true,
+        highresPositions: positions,
+        highresFrames: positions.map((p) => frames[p]!.id),
+        simFrame: sim,
+      };
+    }
+  }
+
+  let stc: ComposedContext['stc'] = null;
+  let keptTokens: (Int32Array | null)[] = new Array(Tn).fill(null);
+  if (maxVisualLen < visualLenBefore && !qgs?.mixToken && Tn > 0) {
+    const grids = lo ? lowGrids : frames.map((f) => f.hi);
+    const r = spatialTokenCompression(
+      grids,
+      base,
+      nl,
+      dim,
+      maxVisualLen,
+      o.stcThreshold,
+      o.stcChunkFrames,
+      o.cosineEps,
+    );
+    stc = {
+      applied: true,
+      nChunks: r.nChunks,
+      reducedLen: r.reducedLen,
+      forceRemove: r.forceRemove,
+      minMargin: r.minMargin,
+    };
+    keptTokens = r.kept;
+  }
+
+  const layout: LayoutEntry[] = [];
+  const sources: ComposedContext['sources'] = [];
+  let finalVisualLen = 0;
+  for (let i = 0; i < Tn; i++) {
+    const res = frameRes[i]!;
+    const g = res === 'H' ? hi : lo!;
+    const tokens = keptTokens[i]!;
+    const n = tokens === null ? g.perFrame : tokens.length;
+    if (n === 0) continue;
+    const all = n === g.perFrame;
+    layout.push({ frame: frames[i]!.id, pos: i, res, h: g.h, w: g.w, kept: all ? 'all' : Array.from(tokens!), n });
+    sources.push({ grid: res === 'H' ? frames[i]!.hi : lowGrids[i]!, layout: g, tokens: all ? null : tokens });
+    finalVisualLen += n;
+  }
+  const total = input.textPreLen + finalVisualLen + lq;
+  const room = o.contextTokens - input.textPreLen - finalVisualLen;
+  return {
+    promptLen,
+    textLenSelect,
+    mode,
+    hi,
+    lo,
+    maxVisualLen,
+    visualLenBefore,
+    qgs,
+    stc,
+    frameRes,
+    layout,
+    finalVisualLen,
+    seqLenBeforeTruncation: total,
+    finalSeqLen: Math.min(total, o.contextTokens),
+    textPostTokensKept: Math.max(0, Math.min(lq, room)),
+    visualStartPosition: input.textPreLen,
+    sources,
+  };
+}
+
+/**
+ * The visual embedding matrix (finalVisualLen × dim) of a composed context, in layout order, written into `out`
+ * (default: the grids' float type). Throws NON_FINITE_INPUT if any copied token holds NaN or Infinity.
+ */
+export function materializeVisual<T extends FloatArray>(
+  ctx: ComposedContext,
+  dim: number,
+  newline: FloatArray | null,
+  out?: T,
+): T {
+  const like = ctx.sources[0]?.grid ?? new Float32Array(0);
+  const dst = (out ?? allocLike(like, ctx.finalVisualLen * dim)) as T;
+  if (dst.length < ctx.finalVisualLen * dim) {
+    throw new LvuError('SHAPE_MISMATCH', `output has ${dst.length} values, needs ${ctx.finalVisualLen * dim}`, {
+      field: 'out',
+    });
+  }
+  let row = 0;
+  for (const s of ctx.sources) row += copyFrameTokens(s.grid, s.layout, newline, dim, s.tokens, dst, row);
+  let sum = 0;
+  for (let i = 0; i < row * dim; i++) sum += dst[i]!;
+  if (!Number.isFinite(sum)) {
+    throw new LvuError('NON_FINITE_INPUT', 'visual tokens contain NaN or Infinity', { field: 'frames' });
+  }
+  return dst;
+}

@@ -1,0 +1,62 @@
+import type { FloatArray } from '@lvu/core';
+import { type GridBounds, type UnpadMode, unpadBounds } from './unpad.js';
+
+/**
+ * LONGVU.md §b, steps 8: a frame's token sequence = its unpadded grid, row-major, each row followed by the
+ * image-newline token: h·(w+1) tokens (156 for a square 12×12 frame, 72 for 8×8, 84/40 for 16:9 with the
+ * official unpad). `offsets[t]` is the grid cell of token t, or −1 for a newline token.
+ */
+export interface TokenGridLayout {
+  side: number;
+  /** The size handed to unpad for this grid (the frame's (H, W), or its low-resolution reduction). */
+  imageSize: readonly [number, number];
+  bounds: GridBounds;
+  h: number;
+  w: number;
+  newline: boolean;
+  perFrame: number;
+  offsets: Int32Array;
+}
+
+export function tokenGridLayout(
+  side: number,
+  imageSize: readonly [number, number],
+  unpad: UnpadMode,
+  newline: boolean,
+): TokenGridLayout {
+  const bounds = unpadBounds(side, side, imageSize, unpad);
+  const h = bounds[1] - bounds[0];
+  const w = bounds[3] - bounds[2];
+  const rowLen = w + (newline ? 1 : 0);
+  const offsets = new Int32Array(h * rowLen);
+  let t = 0;
+  for (let r = 0; r < h; r++) {
+    for (let c = 0; c < w; c++) offsets[t++] = (bounds[0] + r) * side + bounds[2] + c;
+    if (newline) offsets[t++] = -1;
+  }
+  return { side, imageSize: [imageSize[0], imageSize[1]], bounds, h, w, newline, perFrame: h * rowLen, offsets };
+}
+
+/**
+ * Copies tokens of one frame (all, or the listed token indices) into `out` starting at row `row`; returns the
+ * number of rows written. `grid` is the projected side×side×dim grid, `newline` the dim-vector.
+ */
+export function copyFrameTokens(
+  grid: FloatArray,
+  layout: TokenGridLayout,
+  newline: FloatArray | null,
+  dim: number,
+  tokens: Int32Array | null,
+  out: FloatArray,
+  row: number,
+): number {
+  const n = tokens === null ? layout.perFrame : tokens.length;
+  for (let k = 0; k < n; k++) {
+    const t = tokens === null ? k : tokens[k]!;
+    const off = layout.offsets[t]!;
+    const dst = (row + k) * dim;
+    if (off < 0) out.set(newline!, dst);
+    else out.set(grid.subarray(off * dim, off * dim + dim), dst);
+  }
+  return n;
+}

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { LvuError } from './lvu-error.js';
+
+/**
+ * One schema per configurable unit: options, defaults and descriptions live in the zod schema; `parse` returns the
+ * options with defaults filled in, or throws an `INVALID_CONFIG` LvuError naming the offending field.
+ */
+export interface ConfigSchema<S extends z.ZodType> {
+  readonly name: string;
+  readonly schema: S;
+  parse(input: unknown): z.output<S>;
+  defaults(): z.output<S>;
+  jsonSchema(): Record<string, unknown>;
+}
+
+export function defineSchema<S extends z.ZodType>(name: string, schema: S): ConfigSchema<S> {
+  return {
+    name,
+    schema,
+    parse(input: unknown) {
+      const r = schema.safeParse(input ?? {});
+      if (r.success) return r.data;
+      const issue = r.error.issues[0]!;
+      const field = issue.path.length ? issue.path.map(String).join('.') : '(root)';
+      throw new LvuError('INVALID_CONFIG', `${name}: ${field}: ${issue.message}`, {
+        field,
+        details: { issues: r.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })) },
+      });
+    },
+    defaults() {
+      return this.parse({});
+    },
+    jsonSchema() {
+      return z.toJSONSchema(schema, { io: 'input' }) as Record<string, unknown>;
+    },
+  };
+}
+
+export { z };

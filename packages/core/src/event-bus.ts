@@ -1,0 +1,51 @@
+/**
+ * The documented event contract. Every component reports through an EventBus; metrics are derived from events.
+ * Event names are `<area>.<what>`; payloads always carry `streamId` when they concern one stream.
+ */
+export interface LvuEventMap {
+  'source.connected': { streamId: string; url: string; width?: number; height?: number; fps?: number };
+  'source.disconnected': { streamId: string; reason: string; code?: string };
+  'source.reconnected': { streamId: string; gapMs: number; attempt: number };
+  'source.stalled': { streamId: string; silentMs: number };
+  'source.error': { streamId: string; code: string; message: string; retriable: boolean };
+  'source.ended': { streamId: string; frames: number };
+  'frame.sampled': { streamId: string; seq: number; ptsMs: number };
+  'frame.dropped': { streamId: string; seq: number; reason: 'queue-full' | 'corrupt' | 'late'; dropped: number };
+  'frame.kept': { streamId: string; seq: number; score: number };
+  'window.closed': { streamId: string; window: number; frames: number; kept: number };
+  'context.evicted': { streamId: string; seqs: number[]; policy: string };
+  'model.inferred': { model: string; batch: number; ms: number };
+  'query.answered': { streamId: string; totalTokens: number; ms: number };
+}
+
+export type LvuEventName = keyof LvuEventMap;
+export type LvuEvent = { [K in LvuEventName]: { type: K; atMs: number } & LvuEventMap[K] }[LvuEventName];
+
+type Listener = (event: LvuEvent) => void;
+
+/** A minimal synchronous event bus. A throwing listener is isolated: it never breaks the emitter or other listeners. */
+export class EventBus {
+  readonly #listeners = new Set<Listener>();
+  readonly #onListenerError: (err: unknown) => void;
+
+  constructor(onListenerError: (err: unknown) => void = () => {}) {
+    this.#onListenerError = onListenerError;
+  }
+
+  emit<K extends LvuEventName>(type: K, payload: LvuEventMap[K]): void {
+    const event = { type, atMs: Date.now(), ...payload } as unknown as LvuEvent;
+    for (const l of this.#listeners) {
+      try {
+        l(event);
+      } catch (err) {
+        this.#onListenerError(err);
+      }
+    }
+  }
+
+  /** Subscribes to every event; returns the unsubscribe function. */
+  on(listener: Listener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+}

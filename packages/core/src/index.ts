@@ -1,0 +1,12 @@
+export { ERROR_CODES, LvuError, type LvuErrorCode, type LvuErrorOptions } from './lvu-error.js';
+export {
+  backoffDelayMs,
+  DEFAULT_RETRY_POLICY,
+  isRetriable,
+  type RetryHooks,
+  type RetryPolicy,
+  retry,
+} from './retry.js';
+export { type ConfigSchema, defineSchema, z } from './define-schema.js';
+export { EventBus, type LvuEvent, type LvuEventMap, type LvuEventName } from './event-bus.js';
+export type { FloatArray, KeptFrameFeatures, SampledFrame } from './types.js';

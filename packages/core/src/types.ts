@@ -1,0 +1,32 @@
+/** Float tensors move as typed arrays end to end; float16 travels as raw bits in a Uint16Array. */
+export type FloatArray = Float32Array | Float64Array;
+
+/** One frame sampled from a source, with RGB pixels at each size the encoders asked for. */
+export interface SampledFrame {
+  streamId: string;
+  /** Monotonic per stream, never reused, also across reconnects. */
+  seq: number;
+  /** Media time (presentation timestamp) in milliseconds. */
+  ptsMs: number;
+  /** Wall-clock arrival time in milliseconds since the epoch. */
+  wallMs: number;
+  /** Source frame size before preprocessing. */
+  width: number;
+  height: number;
+  /** RGB24 images keyed by their square side (e.g. 378 for DINOv2, 384 for SigLIP). */
+  images: Record<number, Uint8Array>;
+}
+
+/** The compressed, projected tokens of one kept frame (the row of a FeatureBatch). */
+export interface KeptFrameFeatures {
+  streamId: string;
+  seq: number;
+  ptsMs: number;
+  wallMs: number;
+  /** Source size (height, width), needed for unpadding. */
+  frameHW: readonly [number, number];
+  /** Projected high-resolution grid, side*side*width, row-major, before unpad and newlines. */
+  hi: Float32Array;
+  /** Projected low-resolution grid, side*side*width. */
+  lo: Float32Array;
+}
