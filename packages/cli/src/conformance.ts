@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { LvuError } from '@lvu/core';
 import { type LongVuResult, longVuInference, type TokenGridLayout } from '@lvu/compress';
+import { LvuError } from '@lvu/core';
 import { type GoldenCase, inputsFromCase, optionsFromCaseConfig } from './golden-case.js';
 
 /** Python's float(f"{x:.12g}"), the rounding the reference uses for its float outputs. */
@@ -29,7 +29,11 @@ function checksums(visual: Float64Array, rows: number, dim: number) {
 }
 
 /** The conformance contract: keys and structure of the reference's `expected` object. */
-export function conformanceJson(r: LongVuResult, dim: number): Record<string, unknown> {
+export function conformanceJson(
+  r: LongVuResult,
+  dim: number,
+  opts: { tokens?: boolean } = {},
+): Record<string, unknown> {
   const { select: s, context: c } = r;
   return {
     prompt_len: c.promptLen,
@@ -43,7 +47,11 @@ export function conformanceJson(r: LongVuResult, dim: number): Record<string, un
       selected_frames: s.selected,
       window_scores: s.windowScores?.map((w) => Array.from(w, q)) ?? null,
     },
-    mode: { mode: c.mode.mode, max_num_frames: c.mode.maxNumFrames, max_num_frames_low: c.mode.maxNumFramesLow },
+    mode: {
+      mode: c.mode.mode,
+      max_num_frames: c.mode.maxNumFrames,
+      max_num_frames_low: c.mode.maxNumFramesLow,
+    },
     hi: gridJson(c.hi),
     lo: c.lo ? { image_size_for_unpad: [...c.lo.imageSize], ...gridJson(c.lo) } : null,
     max_visual_len: c.maxVisualLen,
@@ -72,13 +80,15 @@ export function conformanceJson(r: LongVuResult, dim: number): Record<string, un
     visual_start_position: c.visualStartPosition,
     visual_checksums: checksums(r.visual, c.finalVisualLen, dim),
     margins: { stc_min_abs_margin: c.stc ? q(c.stc.minMargin) : null },
+    ...(opts.tokens ? { visual_tokens: Array.from(r.visual, q) } : {}),
   };
 }
 
-export function runConformanceCase(gc: GoldenCase): Record<string, unknown> {
+/** Runs a golden case; `tokens` adds every visual token value (`visual_tokens`, row-major). */
+export function runConformanceCase(gc: GoldenCase, opts: { tokens?: boolean } = {}): Record<string, unknown> {
   const o = optionsFromCaseConfig(gc.config ?? {});
   const input = inputsFromCase(gc, o);
-  return conformanceJson(longVuInference(input, o), input.dim);
+  return conformanceJson(longVuInference(input, o), input.dim, opts);
 }
 
 export async function readCase(path: string): Promise<GoldenCase> {

@@ -1,5 +1,5 @@
-import { LvuError } from '@lvu/core';
 import { type LongVuInput, type LongVuOptions, longVuOptions, mlpProjector } from '@lvu/compress';
+import { LvuError } from '@lvu/core';
 
 /** A conformance case as written by the NumPy reference (shared/golden/README.md). */
 export interface GoldenCase {
@@ -37,7 +37,9 @@ export function optionsFromCaseConfig(c: GoldenCase['config']): LongVuOptions {
   const side = num('image_token_len');
   const hi = side === undefined ? undefined : Math.round(Math.sqrt(side));
   if (side !== undefined && hi! * hi! !== side) {
-    throw new LvuError('INVALID_CONFIG', `image_token_len ${side} is not a square`, { field: 'image_token_len' });
+    throw new LvuError('INVALID_CONFIG', `image_token_len ${side} is not a square`, {
+      field: 'image_token_len',
+    });
   }
   const o: Partial<LongVuOptions> = {
     contextTokens: num('tokenizer_model_max_length'),
@@ -77,9 +79,13 @@ export function inputsFromCase(gc: GoldenCase, o: LongVuOptions): LongVuInput {
   const [T2, S1, S2, C] = need(inp.sva_shape, 'inputs.sva_shape');
   const sva = f64(inp.sva, 'inputs.sva');
   if (T2 !== T || S1 !== o.highGridSide || S2 !== o.highGridSide || sva.length !== T2 * S1 * S2 * C) {
-    throw new LvuError('SHAPE_MISMATCH', `sva shape ${inp.sva_shape} does not fit T=${T}, grid ${o.highGridSide}`, {
-      field: 'inputs.sva',
-    });
+    throw new LvuError(
+      'SHAPE_MISMATCH',
+      `sva shape ${inp.sva_shape} does not fit T=${T}, grid ${o.highGridSide}`,
+      {
+        field: 'inputs.sva',
+      },
+    );
   }
   const D = need(inp.b1, 'inputs.b1').length;
   const per = P * Cd;

@@ -1,11 +1,17 @@
 import { parseArgs } from 'node:util';
 import { LvuError } from '@lvu/core';
 import { readCase, runConformanceCase } from './conformance.js';
+import { formatDemo, runDemo } from './demo.js';
 
 const USAGE = `lvu — long, live video understanding
 
 Usage:
-  lvu conformance CASE.json      run LongVU's inference path on a golden case, print one JSON object
+  lvu conformance CASE.json [--tokens]
+        run LongVU's inference path on a golden case and print one JSON object with the keys of its
+        \`expected\` (shared/golden/README.md); --tokens adds every visual token value
+  lvu demo [--minutes 10] [--seed 1] [--json]
+        the embedded default: a synthetic 1 fps scene feed through streaming temporal reduction and one
+        question composed under the 8,192-token budget (no video or model needed)
   lvu --help | --version
 
 Errors are printed as JSON on stderr: {"error": CODE, "message", "field", "hint"}.`;
@@ -13,12 +19,35 @@ Errors are printed as JSON on stderr: {"error": CODE, "message", "field", "hint"
 type Command = (args: string[]) => Promise<number>;
 
 const commands: Record<string, Command> = {
-  async conformance(args) {
-    const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
-    if (positionals.length !== 1) {
-      throw new LvuError('INVALID_ARGUMENT', 'usage: lvu conformance CASE.json', { field: 'CASE' });
+  async demo(args) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        minutes: { type: 'string', default: '10' },
+        seed: { type: 'string', default: '1' },
+        json: { type: 'boolean', default: false },
+      },
+    });
+    const minutes = Number(values.minutes);
+    if (!(minutes > 0 && minutes <= 24 * 60)) {
+      throw new LvuError('INVALID_ARGUMENT', '--minutes must be a number in (0, 1440]', { field: 'minutes' });
     }
-    const out = runConformanceCase(await readCase(positionals[0]!));
+    const d = runDemo({ minutes, seed: Number(values.seed) || 1 });
+    process.stdout.write(`${values.json ? JSON.stringify(d) : formatDemo(d)}\n`);
+    return 0;
+  },
+  async conformance(args) {
+    const { positionals, values } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { tokens: { type: 'boolean', default: false } },
+    });
+    if (positionals.length !== 1) {
+      throw new LvuError('INVALID_ARGUMENT', 'usage: lvu conformance CASE.json [--tokens]', {
+        field: 'CASE',
+      });
+    }
+    const out = runConformanceCase(await readCase(positionals[0]!), { tokens: values.tokens });
     process.stdout.write(`${JSON.stringify(out)}\n`);
     return 0;
   },

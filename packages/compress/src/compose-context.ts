@@ -85,15 +85,23 @@ function checkInput(input: ComposeInput, o: LongVuOptions): void {
   const hiLen = o.highGridSide * o.highGridSide * dim;
   frames.forEach((f, i) => {
     if (f.hi.length !== hiLen) {
-      throw new LvuError('SHAPE_MISMATCH', `frame ${i} high grid has ${f.hi.length} values, expected ${hiLen}`, {
-        field: `frames[${i}].hi`,
-      });
+      throw new LvuError(
+        'SHAPE_MISMATCH',
+        `frame ${i} high grid has ${f.hi.length} values, expected ${hiLen}`,
+        {
+          field: `frames[${i}].hi`,
+        },
+      );
     }
   });
   if (input.textPost.length % dim !== 0) {
-    throw new LvuError('SHAPE_MISMATCH', `textPost length ${input.textPost.length} is not a multiple of ${dim}`, {
-      field: 'textPost',
-    });
+    throw new LvuError(
+      'SHAPE_MISMATCH',
+      `textPost length ${input.textPost.length} is not a multiple of ${dim}`,
+      {
+        field: 'textPost',
+      },
+    );
   }
   if (o.newlineToken && (input.newline === null || input.newline.length !== dim)) {
     throw new LvuError('SHAPE_MISMATCH', `newline must be a ${dim}-vector when newlineToken is on`, {
@@ -115,7 +123,9 @@ function checkInput(input: ComposeInput, o: LongVuOptions): void {
     });
   }
   if (!Number.isInteger(input.textPreLen) || input.textPreLen < 0) {
-    throw new LvuError('INVALID_ARGUMENT', 'textPreLen must be a non-negative integer', { field: 'textPreLen' });
+    throw new LvuError('INVALID_ARGUMENT', 'textPreLen must be a non-negative integer', {
+      field: 'textPreLen',
+    });
   }
 }
 
@@ -144,14 +154,22 @@ export function composeContext(input: ComposeInput, o: LongVuOptions): ComposedC
     lowGrids = frames.map((f, i) => {
       const g = f.lo ?? input.lowGrid?.(i);
       if (g === undefined) {
-        throw new LvuError('INVALID_ARGUMENT', `frame ${i} has no low-resolution grid and no lowGrid() was given`, {
-          field: `frames[${i}].lo`,
-        });
+        throw new LvuError(
+          'INVALID_ARGUMENT',
+          `frame ${i} has no low-resolution grid and no lowGrid() was given`,
+          {
+            field: `frames[${i}].lo`,
+          },
+        );
       }
       if (g.length !== loLen) {
-        throw new LvuError('SHAPE_MISMATCH', `frame ${i} low grid has ${g.length} values, expected ${loLen}`, {
-          field: `frames[${i}].lo`,
-        });
+        throw new LvuError(
+          'SHAPE_MISMATCH',
+          `frame ${i} low grid has ${g.length} values, expected ${loLen}`,
+          {
+            field: `frames[${i}].lo`,
+          },
+        );
       }
       return g;
     });
@@ -224,8 +242,20 @@ export function composeContext(input: ComposeInput, o: LongVuOptions): ComposedC
     const n = tokens === null ? g.perFrame : tokens.length;
     if (n === 0) continue;
     const all = n === g.perFrame;
-    layout.push({ frame: frames[i]!.id, pos: i, res, h: g.h, w: g.w, kept: all ? 'all' : Array.from(tokens!), n });
-    sources.push({ grid: res === 'H' ? frames[i]!.hi : lowGrids[i]!, layout: g, tokens: all ? null : tokens });
+    layout.push({
+      frame: frames[i]!.id,
+      pos: i,
+      res,
+      h: g.h,
+      w: g.w,
+      kept: all ? 'all' : Array.from(tokens!),
+      n,
+    });
+    sources.push({
+      grid: res === 'H' ? frames[i]!.hi : lowGrids[i]!,
+      layout: g,
+      tokens: all ? null : tokens,
+    });
     finalVisualLen += n;
   }
   const total = input.textPreLen + finalVisualLen + lq;
@@ -264,9 +294,13 @@ export function materializeVisual<T extends FloatArray>(
   const like = ctx.sources[0]?.grid ?? new Float32Array(0);
   const dst = (out ?? allocLike(like, ctx.finalVisualLen * dim)) as T;
   if (dst.length < ctx.finalVisualLen * dim) {
-    throw new LvuError('SHAPE_MISMATCH', `output has ${dst.length} values, needs ${ctx.finalVisualLen * dim}`, {
-      field: 'out',
-    });
+    throw new LvuError(
+      'SHAPE_MISMATCH',
+      `output has ${dst.length} values, needs ${ctx.finalVisualLen * dim}`,
+      {
+        field: 'out',
+      },
+    );
   }
   let row = 0;
   for (const s of ctx.sources) row += copyFrameTokens(s.grid, s.layout, newline, dim, s.tokens, dst, row);

@@ -1,5 +1,5 @@
 // LongVU's compression math on typed arrays: pure functions, no I/O. Section references are to LONGVU.md.
-export { bilinearResize, bilinearTaps, type BilinearTaps } from './bilinear-resize.js';
+export { type BilinearTaps, bilinearResize, bilinearTaps } from './bilinear-resize.js';
 export { floorDiv, frameBudgetTokens, visualBudgetTokens } from './budgets.js';
 export {
   type ComposedContext,

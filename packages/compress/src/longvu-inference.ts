@@ -44,9 +44,13 @@ export function longVuInference(input: LongVuInput, o: LongVuOptions): LongVuRes
   const s = o.lowGridSide;
   sva.forEach((g, i) => {
     if (g.length !== S * S * svaDim) {
-      throw new LvuError('SHAPE_MISMATCH', `SVA frame ${i} has ${g.length} values, expected ${S * S * svaDim}`, {
-        field: `sva[${i}]`,
-      });
+      throw new LvuError(
+        'SHAPE_MISMATCH',
+        `SVA frame ${i} has ${g.length} values, expected ${S * S * svaDim}`,
+        {
+          field: `sva[${i}]`,
+        },
+      );
     }
   });
   const lq = input.textPost.length / dim;
@@ -75,6 +79,11 @@ export function longVuInference(input: LongVuInput, o: LongVuOptions): LongVuRes
     },
     o,
   );
-  const visual = materializeVisual(context, dim, input.newline, new Float64Array(context.finalVisualLen * dim));
+  const visual = materializeVisual(
+    context,
+    dim,
+    input.newline,
+    new Float64Array(context.finalVisualLen * dim),
+  );
   return { select, context, visual };
 }

@@ -26,7 +26,11 @@ export const longVuOptionsSchema = defineSchema(
         .positive()
         .default(16)
         .describe('temporal-reduction window; the code uses 16, the paper 8 (§a)'),
-      dinoThreshold: z.number().finite().default(0.83).describe('frame kept iff mean window cosine < this (§a)'),
+      dinoThreshold: z
+        .number()
+        .finite()
+        .default(0.83)
+        .describe('frame kept iff mean window cosine < this (§a)'),
       maxFrames: z.int().positive().default(400).describe('uniform cap after temporal reduction (§a)'),
       stcThreshold: z
         .number()
@@ -67,7 +71,10 @@ export const LONGVU_PRESETS = {
 export type LongVuPreset = keyof typeof LONGVU_PRESETS;
 
 /** Options from a preset (default `longvu-qwen2-7b`) with overrides, validated. */
-export function longVuOptions(overrides: Partial<LongVuOptions> = {}, preset: LongVuPreset = 'longvu-qwen2-7b') {
+export function longVuOptions(
+  overrides: Partial<LongVuOptions> = {},
+  preset: LongVuPreset = 'longvu-qwen2-7b',
+) {
   const base = LONGVU_PRESETS[preset];
   if (base === undefined) {
     throw new LvuError('INVALID_CONFIG', `unknown preset "${preset}"`, {

@@ -33,9 +33,13 @@ export function mlpProjector(wt: MlpWeights): Projector {
   }
   return (x, rows) => {
     if (x.length !== rows * inDim) {
-      throw new LvuError('SHAPE_MISMATCH', `projector input has ${x.length} values, expected ${rows * inDim}`, {
-        field: 'projector.input',
-      });
+      throw new LvuError(
+        'SHAPE_MISMATCH',
+        `projector input has ${x.length} values, expected ${rows * inDim}`,
+        {
+          field: 'projector.input',
+        },
+      );
     }
     const out = new Float64Array(rows * outDim);
     const h = new Float64Array(outDim);

@@ -5,6 +5,8 @@ import { dot } from './vector-math.js';
 /**
  * LONGVU.md §b, N_h (L1386-1410): only when B > T'·lo_pf;
  * N_h = min(T', floor((B − T'·lo_pf) / (hi_pf − lo_pf))), used only if ≥ 1.
+ * With hi_pf = lo_pf (possible only with unusual grids after unpad) the official code divides by zero; here no
+ * frame is upgraded, since an upgrade would gain nothing.
  */
 export function highresCount(
   maxVisualLen: number,
@@ -13,7 +15,7 @@ export function highresCount(
   loPerFrame: number,
 ): { raw: number | null; count: number } {
   const visual = nFrames * loPerFrame;
-  if (!(maxVisualLen > visual) || hiPerFrame <= loPerFrame) return { raw: null, count: 0 };
+  if (!(maxVisualLen > visual) || hiPerFrame === loPerFrame) return { raw: null, count: 0 };
   const raw = Math.floor((maxVisualLen - visual) / (hiPerFrame - loPerFrame));
   return { raw, count: raw >= 1 ? Math.min(raw, nFrames) : 0 };
 }
@@ -46,9 +48,13 @@ export function queryScores(
     }
     const score = s / layout.perFrame;
     if (!Number.isFinite(score)) {
-      throw new LvuError('NON_FINITE_INPUT', `low-resolution tokens of frame position ${i} contain NaN or Infinity`, {
-        field: `frames[${i}].lo`,
-      });
+      throw new LvuError(
+        'NON_FINITE_INPUT',
+        `low-resolution tokens of frame position ${i} contain NaN or Infinity`,
+        {
+          field: `frames[${i}].lo`,
+        },
+      );
     }
     scores[i] = score;
   }

@@ -21,7 +21,7 @@ export interface ClosedWindow<T> {
  * equals `temporalReduce(...).kept` (the offline windowed branch; the budget gate and the 400-frame cap are
  * decisions about a whole finite video and belong to retention in a stream).
  */
-export class StreamingTemporalReducer<T = undefined> {
+export class StreamingTemporalReducer<T = unknown> {
   readonly windowFrames: number;
   readonly threshold: number;
   #vectors: FloatArray[] = [];
@@ -29,6 +29,7 @@ export class StreamingTemporalReducer<T = undefined> {
   #items: T[] = [];
   #dim = -1;
   #window = 0;
+  #pushed = 0;
 
   constructor(windowFrames: number, threshold: number) {
     this.windowFrames = windowFrames;
@@ -37,7 +38,7 @@ export class StreamingTemporalReducer<T = undefined> {
 
   /** Frames pushed so far. */
   get pushed(): number {
-    return this.#window * this.windowFrames + this.#vectors.length;
+    return this.#pushed;
   }
 
   /** Frames waiting in the open window. */
@@ -51,24 +52,33 @@ export class StreamingTemporalReducer<T = undefined> {
    */
   push(vector: FloatArray, item: T): ClosedWindow<T> | null {
     if (this.#dim >= 0 && vector.length !== this.#dim) {
-      throw new LvuError('SHAPE_MISMATCH', `frame ${this.pushed} has ${vector.length} values, expected ${this.#dim}`, {
-        field: 'dino',
-      });
+      throw new LvuError(
+        'SHAPE_MISMATCH',
+        `frame ${this.pushed} has ${vector.length} values, expected ${this.#dim}`,
+        {
+          field: 'dino',
+        },
+      );
     }
     const ss = sumSquares(vector, 0, vector.length);
     if (!Number.isFinite(ss)) {
-      throw new LvuError('NON_FINITE_INPUT', `DINO features of frame ${this.pushed} contain NaN or Infinity`, {
-        field: 'dino',
-      });
+      throw new LvuError(
+        'NON_FINITE_INPUT',
+        `DINO features of frame ${this.pushed} contain NaN or Infinity`,
+        {
+          field: 'dino',
+        },
+      );
     }
     this.#dim = vector.length;
     this.#sumSq.push(ss);
+    this.#pushed++;
     this.#vectors.push(vector);
     this.#items.push(item);
     return this.#vectors.length === this.windowFrames ? this.#close() : null;
   }
 
-  /** Closes the partial window, if any. */
+  /** Closes the partial window, if any (at the end of a stream; frames pushed later start a new window). */
   flush(): ClosedWindow<T> | null {
     return this.#vectors.length > 0 ? this.#close() : null;
   }
@@ -80,7 +90,7 @@ export class StreamingTemporalReducer<T = undefined> {
     this.#vectors = [];
     this.#items = [];
     this.#sumSq = [];
-    const start = this.#window * this.windowFrames;
+    const start = this.#pushed - vectors.length;
     const window = this.#window++;
     const scores = windowScores(vectors, 0, vectors.length, sumSq);
     const kept: ClosedWindow<T>['kept'] = [];

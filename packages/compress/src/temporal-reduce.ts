@@ -31,9 +31,13 @@ export function windowScores(
   for (let j = 0; j < n; j++) {
     const x = frames[start + j]!;
     if (x.length !== dim) {
-      throw new LvuError('SHAPE_MISMATCH', `frame ${start + j} has ${x.length} values, frame ${start} has ${dim}`, {
-        field: `dino[${start + j}]`,
-      });
+      throw new LvuError(
+        'SHAPE_MISMATCH',
+        `frame ${start + j} has ${x.length} values, frame ${start} has ${dim}`,
+        {
+          field: `dino[${start + j}]`,
+        },
+      );
     }
     const ss = sumSq?.[j] ?? sumSquares(x, 0, dim);
     if (!Number.isFinite(ss)) {
@@ -129,7 +133,14 @@ export function selectFrames(
   const base = { T, tokensPerFrameForBudget: tpf, budgetFrames };
   if (T < budgetFrames) {
     const all = Array.from({ length: T }, (_, i) => i);
-    return { ...base, dinoApplied: false, keptAfterDino: null, capApplied: false, selected: all, windowScores: null };
+    return {
+      ...base,
+      dinoApplied: false,
+      keptAfterDino: null,
+      capApplied: false,
+      selected: all,
+      windowScores: null,
+    };
   }
   const red = temporalReduce(frames, o.dinoWindowFrames, o.dinoThreshold);
   let selected = red.kept;

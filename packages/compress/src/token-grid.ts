@@ -34,7 +34,16 @@ export function tokenGridLayout(
     for (let c = 0; c < w; c++) offsets[t++] = (bounds[0] + r) * side + bounds[2] + c;
     if (newline) offsets[t++] = -1;
   }
-  return { side, imageSize: [imageSize[0], imageSize[1]], bounds, h, w, newline, perFrame: h * rowLen, offsets };
+  return {
+    side,
+    imageSize: [imageSize[0], imageSize[1]],
+    bounds,
+    h,
+    w,
+    newline,
+    perFrame: h * rowLen,
+    offsets,
+  };
 }
 
 /**

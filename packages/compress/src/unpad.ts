@@ -9,7 +9,12 @@
 export type UnpadMode = 'official' | 'geometric' | 'none';
 export type GridBounds = readonly [r0: number, r1: number, c0: number, c1: number];
 
-export function unpadBounds(curH: number, curW: number, frameHW: readonly [number, number], mode: UnpadMode): GridBounds {
+export function unpadBounds(
+  curH: number,
+  curW: number,
+  frameHW: readonly [number, number],
+  mode: UnpadMode,
+): GridBounds {
   if (mode === 'none') return [0, curH, 0, curW];
   // The pair `unpad_image` receives as original_size and reads as (width, height).
   const [origW, origH] = mode === 'official' ? frameHW : [frameHW[1], frameHW[0]];

@@ -10,7 +10,12 @@ export interface LvuEventMap {
   'source.error': { streamId: string; code: string; message: string; retriable: boolean };
   'source.ended': { streamId: string; frames: number };
   'frame.sampled': { streamId: string; seq: number; ptsMs: number };
-  'frame.dropped': { streamId: string; seq: number; reason: 'queue-full' | 'corrupt' | 'late'; dropped: number };
+  'frame.dropped': {
+    streamId: string;
+    seq: number;
+    reason: 'queue-full' | 'corrupt' | 'late';
+    dropped: number;
+  };
   'frame.kept': { streamId: string; seq: number; score: number };
   'window.closed': { streamId: string; window: number; frames: number; kept: number };
   'context.evicted': { streamId: string; seqs: number[]; policy: string };

@@ -1,3 +1,5 @@
+export { type ConfigSchema, defineSchema, z } from './define-schema.js';
+export { EventBus, type LvuEvent, type LvuEventMap, type LvuEventName } from './event-bus.js';
 export { ERROR_CODES, LvuError, type LvuErrorCode, type LvuErrorOptions } from './lvu-error.js';
 export {
   backoffDelayMs,
@@ -7,6 +9,4 @@ export {
   type RetryPolicy,
   retry,
 } from './retry.js';
-export { type ConfigSchema, defineSchema, z } from './define-schema.js';
-export { EventBus, type LvuEvent, type LvuEventMap, type LvuEventName } from './event-bus.js';
 export type { FloatArray, KeptFrameFeatures, SampledFrame } from './types.js';

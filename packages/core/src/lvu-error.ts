@@ -20,7 +20,10 @@ export const ERROR_CODES = {
   SOURCE_STALLED: { retriable: true, hint: 'the source stopped delivering frames; lvu reconnects' },
   AUTH_REQUIRED: { retriable: false, hint: 'the source needs credentials: put them in the URL or options' },
   DECODE_FAILED: { retriable: false, hint: 'the media could not be decoded: check the file' },
-  UNSUPPORTED_MEDIA: { retriable: false, hint: 'this container or codec is not supported by the FFmpeg build' },
+  UNSUPPORTED_MEDIA: {
+    retriable: false,
+    hint: 'this container or codec is not supported by the FFmpeg build',
+  },
   MODEL_INVALID: { retriable: false, hint: 'the model file or manifest is wrong: re-export it' },
   INFERENCE_FAILED: { retriable: false, hint: 'the model failed on this input' },
   CONTEXT_OVERFLOW: { retriable: false, hint: 'the sequence is longer than the model context' },

@@ -25,7 +25,11 @@ export function isRetriable(err: unknown): boolean {
 }
 
 /** Delay before attempt `attempt` (1-based: the delay after the first failure is attempt 1). */
-export function backoffDelayMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+export function backoffDelayMs(
+  policy: RetryPolicy,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
   const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** Math.max(0, attempt - 1));
   const spread = base * policy.jitter;
   return Math.max(0, base - spread + 2 * spread * random());

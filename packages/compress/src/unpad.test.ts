@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { tokenGridLayout } from './token-grid.js';
+import { lowResImageSize, unpadBounds } from './unpad.js';
+
+describe('unpadBounds', () => {
+  it('official: a 16:9 landscape frame passed as (H, W) keeps the centre columns (the quirk)', () => {
+    expect(unpadBounds(12, 12, [720, 1280], 'official')).toEqual([0, 12, 3, 9]);
+    expect(unpadBounds(8, 8, lowResImageSize([720, 1280], 12, 8), 'official')).toEqual([0, 8, 2, 6]);
+    expect(unpadBounds(12, 12, [1280, 720], 'official')).toEqual([3, 9, 0, 12]);
+  });
+
+  it('geometric: the same frame keeps the centre rows, like a letterbox', () => {
+    expect(unpadBounds(12, 12, [720, 1280], 'geometric')).toEqual([3, 9, 0, 12]);
+    expect(unpadBounds(12, 12, [1280, 720], 'geometric')).toEqual([0, 12, 3, 9]);
+  });
+
+  it('none keeps the grid; square frames keep it in every mode', () => {
+    expect(unpadBounds(12, 12, [720, 1280], 'none')).toEqual([0, 12, 0, 12]);
+    for (const m of ['official', 'geometric'] as const)
+      expect(unpadBounds(12, 12, [384, 384], m)).toEqual([0, 12, 0, 12]);
+  });
+
+  it('an empty slice falls back to the full grid (extreme aspect ratios)', () => {
+    expect(unpadBounds(12, 12, [100, 2000], 'official')).toEqual([0, 12, 0, 12]);
+    expect(unpadBounds(12, 12, [2000, 100], 'official')).toEqual([0, 12, 0, 12]);
+  });
+});
+
+describe('tokenGridLayout', () => {
+  it('156/72 tokens for square frames, 84/40 for 16:9 with the official unpad; 144/64 without newlines', () => {
+    expect(tokenGridLayout(12, [384, 384], 'official', true).perFrame).toBe(156);
+    expect(tokenGridLayout(8, [256, 256], 'official', true).perFrame).toBe(72);
+    expect(tokenGridLayout(12, [720, 1280], 'official', true).perFrame).toBe(84);
+    expect(tokenGridLayout(8, lowResImageSize([720, 1280], 12, 8), 'official', true).perFrame).toBe(40);
+    expect(tokenGridLayout(12, [480, 640], 'official', true).perFrame).toBe(132);
+    expect(tokenGridLayout(12, [720, 1280], 'none', false).perFrame).toBe(144);
+  });
+
+  it('lists grid cells row-major with −1 for the newline after each row', () => {
+    const l = tokenGridLayout(4, [720, 1280], 'official', true); // 4×4 grid, 16:9 → columns 1..2
+    expect(l.bounds).toEqual([0, 4, 1, 3]);
+    expect(Array.from(l.offsets)).toEqual([1, 2, -1, 5, 6, -1, 9, 10, -1, 13, 14, -1]);
+  });
+});

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Creates (once) the project's Python virtualenv and installs requirement files into it; prints its python.
+# Usage: tools/python-env.sh [REQUIREMENTS.txt ...]      (LVU_VENV overrides the location, default .venv)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv="${LVU_VENV:-$root/.venv}"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv" >&2
+  "$venv/bin/python" -m pip install -q --upgrade pip >&2
+fi
+for req in "$@"; do
+  stamp="$venv/.installed-$(basename "$req")-$(sha1sum "$req" | cut -c1-12)"
+  if [ ! -f "$stamp" ]; then
+    "$venv/bin/python" -m pip install -q -r "$req" >&2
+    touch "$stamp"
+  fi
+done
+echo "$venv/bin/python"
