@@ -83,3 +83,21 @@ describe('lvu conformance on bad input', () => {
     expect(r.stderr).toContain('unknown command');
   });
 });
+
+describe('lvu conformance on edge inputs', () => {
+  it('an empty video (T = 0) gives an empty, defined result', () => {
+    const gc = JSON.parse(readFileSync(join(golden, 'short_clip_no_stc.json'), 'utf8')) as GoldenCase;
+    gc.inputs.dino = [];
+    gc.inputs.dino_shape = [0, gc.inputs.dino_shape[1], gc.inputs.dino_shape[2]];
+    gc.inputs.sva = [];
+    gc.inputs.sva_shape = [0, gc.inputs.sva_shape[1], gc.inputs.sva_shape[2], gc.inputs.sva_shape[3]];
+    const out = runConformanceCase(gc) as Record<string, unknown>;
+    expect(out).toMatchObject({
+      select: { selected_frames: [], dino_applied: false },
+      mode: { mode: 'high' },
+      layout: [],
+      final_visual_len: 0,
+      visual_checksums: { sum: 0, sumsq: 0 },
+    });
+  });
+});

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { type ContextFrame, composeContext, materializeVisual } from './compose-context.js';
+import {
+  assertFiniteFrame,
+  type ContextFrame,
+  composeContext,
+  materializeVisual,
+} from './compose-context.js';
 import { longVuOptions } from './longvu-options.js';
 
 function rng(seed: number) {
@@ -152,5 +157,19 @@ describe('composeContext', () => {
     expect(() => materializeVisual(c, 1, base.newline)).toThrow(
       expect.objectContaining({ code: 'NON_FINITE_INPUT' }),
     );
+  });
+});
+
+describe('assertFiniteFrame', () => {
+  it('accepts finite grids and names the grid holding NaN or Infinity', () => {
+    expect(() =>
+      assertFiniteFrame({ id: 3, hi: new Float32Array(4), lo: new Float32Array(2) }),
+    ).not.toThrow();
+    expect(() =>
+      assertFiniteFrame({ id: 3, hi: new Float32Array(4), lo: Float32Array.of(0, Number.NaN) }),
+    ).toThrow(expect.objectContaining({ code: 'NON_FINITE_INPUT', field: 'frame 3.lo' }));
+    expect(() =>
+      assertFiniteFrame({ id: 4, hi: Float32Array.of(Number.NEGATIVE_INFINITY) }, 'cam1#4'),
+    ).toThrow(expect.objectContaining({ field: 'cam1#4.hi' }));
   });
 });

@@ -281,15 +281,50 @@ export function composeContext(input: ComposeInput, o: LongVuOptions): ComposedC
   };
 }
 
+/** Throws NON_FINITE_INPUT unless both grids of a frame are free of NaN and ±Infinity (check once, at ingest). */
+export function assertFiniteFrame(frame: ContextFrame, field = `frame ${frame.id}`): void {
+  for (const [k, g] of [
+    ['hi', frame.hi],
+    ['lo', frame.lo],
+  ] as const) {
+    if (g && !allFiniteFast(g, g.length)) {
+      throw new LvuError('NON_FINITE_INPUT', `${field}: ${k} grid contains NaN or Infinity`, {
+        field: `${field}.${k}`,
+      });
+    }
+  }
+}
+
+/** Whether a[0..n) is free of NaN and ±Infinity: a sum is non-finite iff a term is (for float32-range values). */
+function allFiniteFast(a: FloatArray, n: number): boolean {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    s0 += a[i]!;
+    s1 += a[i + 1]!;
+    s2 += a[i + 2]!;
+    s3 += a[i + 3]!;
+  }
+  for (; i < n; i++) s0 += a[i]!;
+  if (Number.isFinite(s0 + s1 + s2 + s3)) return true;
+  for (let k = 0; k < n; k++) if (!Number.isFinite(a[k]!)) return false;
+  return true; // the sum overflowed on finite (float64-range) values
+}
+
 /**
  * The visual embedding matrix (finalVisualLen × dim) of a composed context, in layout order, written into `out`
- * (default: the grids' float type). Throws NON_FINITE_INPUT if any copied token holds NaN or Infinity.
+ * (default: the grids' float type). Throws NON_FINITE_INPUT if any copied token holds NaN or Infinity, unless
+ * `checkFinite` is false because the caller validated every frame when it was stored (`assertFiniteFrame`).
  */
 export function materializeVisual<T extends FloatArray>(
   ctx: ComposedContext,
   dim: number,
   newline: FloatArray | null,
   out?: T,
+  opts: { checkFinite?: boolean } = {},
 ): T {
   const like = ctx.sources[0]?.grid ?? new Float32Array(0);
   const dst = (out ?? allocLike(like, ctx.finalVisualLen * dim)) as T;
@@ -304,9 +339,7 @@ export function materializeVisual<T extends FloatArray>(
   }
   let row = 0;
   for (const s of ctx.sources) row += copyFrameTokens(s.grid, s.layout, newline, dim, s.tokens, dst, row);
-  let sum = 0;
-  for (let i = 0; i < row * dim; i++) sum += dst[i]!;
-  if (!Number.isFinite(sum)) {
+  if (opts.checkFinite !== false && !allFiniteFast(dst, row * dim)) {
     throw new LvuError('NON_FINITE_INPUT', 'visual tokens contain NaN or Infinity', { field: 'frames' });
   }
   return dst;

@@ -2,6 +2,7 @@
 export { type BilinearTaps, bilinearResize, bilinearTaps } from './bilinear-resize.js';
 export { floorDiv, frameBudgetTokens, visualBudgetTokens } from './budgets.js';
 export {
+  assertFiniteFrame,
   type ComposedContext,
   type ComposeInput,
   type ContextFrame,

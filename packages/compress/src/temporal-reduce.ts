@@ -47,27 +47,52 @@ export function windowScores(
     }
     inv[j] = 1 / Math.sqrt(ss); // Infinity for an all-zero frame: its unit vector is NaN, as in the official code
   }
+  // Blocked over the vector: the block's sum of unit vectors stays in L1 while every frame's block is read twice
+  // (once into the sum, once for its dot product), so each frame streams from memory about once here.
   const dots = new Float64Array(n);
   const sum = new Float64Array(Math.min(BLOCK, dim));
   for (let b0 = 0; b0 < dim; b0 += BLOCK) {
     const len = Math.min(BLOCK, dim - b0);
     sum.fill(0);
-    for (let j = 0; j < n; j++) {
-      const x = frames[start + j]!;
-      const s = inv[j]!;
-      for (let k = 0; k < len; k++) sum[k] = sum[k]! + x[b0 + k]! * s;
-    }
-    for (let i = 0; i < n; i++) {
-      const x = frames[start + i]!;
-      let d0 = 0;
-      let d1 = 0;
-      let k = 0;
-      for (; k + 1 < len; k += 2) {
-        d0 += x[b0 + k]! * sum[k]!;
-        d1 += x[b0 + k + 1]! * sum[k + 1]!;
+    let j = 0;
+    for (; j + 3 < n; j += 4) {
+      const x0 = frames[start + j]!;
+      const x1 = frames[start + j + 1]!;
+      const x2 = frames[start + j + 2]!;
+      const x3 = frames[start + j + 3]!;
+      const s0 = inv[j]!;
+      const s1 = inv[j + 1]!;
+      const s2 = inv[j + 2]!;
+      const s3 = inv[j + 3]!;
+      for (let k = 0; k < len; k++) {
+        const i = b0 + k;
+        sum[k] = sum[k]! + (x0[i]! * s0 + x1[i]! * s1) + (x2[i]! * s2 + x3[i]! * s3);
       }
-      if (k < len) d0 += x[b0 + k]! * sum[k]!;
-      dots[i] = dots[i]! + d0 + d1;
+    }
+    for (; j < n; j++) {
+      const x = frames[start + j]!;
+      const s0 = inv[j]!;
+      for (let k = 0; k < len; k++) sum[k] = sum[k]! + x[b0 + k]! * s0;
+    }
+    let i = 0;
+    for (; i + 1 < n; i += 2) {
+      const xa = frames[start + i]!;
+      const xb = frames[start + i + 1]!;
+      let da = 0;
+      let db = 0;
+      for (let k = 0; k < len; k++) {
+        const v = sum[k]!;
+        da += xa[b0 + k]! * v;
+        db += xb[b0 + k]! * v;
+      }
+      dots[i] = dots[i]! + da;
+      dots[i + 1] = dots[i + 1]! + db;
+    }
+    if (i < n) {
+      const x = frames[start + i]!;
+      let d = 0;
+      for (let k = 0; k < len; k++) d += x[b0 + k]! * sum[k]!;
+      dots[i] = dots[i]! + d;
     }
   }
   for (let i = 0; i < n; i++) scores[i] = (dots[i]! * inv[i]!) / n;

@@ -59,13 +59,32 @@ export function copyFrameTokens(
   out: FloatArray,
   row: number,
 ): number {
-  const n = tokens === null ? layout.perFrame : tokens.length;
-  for (let k = 0; k < n; k++) {
-    const t = tokens === null ? k : tokens[k]!;
-    const off = layout.offsets[t]!;
+  const offs = layout.offsets;
+  if (tokens === null) {
+    // All tokens: copy each run of consecutive grid cells (a row) with one set(), then its newline.
+    let t = 0;
+    let dst = row * dim;
+    while (t < offs.length) {
+      const off = offs[t]!;
+      if (off < 0) {
+        out.set(newline!, dst);
+        dst += dim;
+        t++;
+        continue;
+      }
+      let end = t + 1;
+      while (end < offs.length && offs[end] === off + (end - t)) end++;
+      out.set(grid.subarray(off * dim, (off + end - t) * dim), dst);
+      dst += (end - t) * dim;
+      t = end;
+    }
+    return offs.length;
+  }
+  for (let k = 0; k < tokens.length; k++) {
+    const off = offs[tokens[k]!]!;
     const dst = (row + k) * dim;
     if (off < 0) out.set(newline!, dst);
     else out.set(grid.subarray(off * dim, off * dim + dim), dst);
   }
-  return n;
+  return tokens.length;
 }
