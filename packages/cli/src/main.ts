@@ -75,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`${JSON.stringify(err.toJSON())}\n`);
       return 2;
     }
-    if (err instanceof TypeError && 'code' in err && err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`${JSON.stringify({ error: 'INVALID_ARGUMENT', message: err.message })}\n`);
       return 2;
     }
