@@ -18,19 +18,10 @@ import {
   temporalReduce,
   tokenGridLayout,
 } from '@lvu/compress';
+import { seededRandom } from '@lvu/core';
 import type { BenchOptions, BenchRow } from './run.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-function xorshift(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296 - 0.5;
-  };
-}
 
 function fill(a: Float32Array, r: () => number, scale = 1): Float32Array {
   for (let i = 0; i < a.length; i++) a[i] = r() * scale;
@@ -59,7 +50,8 @@ const writeF32 = (path: string, a: Float32Array) =>
 
 export async function run(opts: BenchOptions): Promise<BenchRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'lvu-bench-compress-'));
-  const r = xorshift(12345);
+  const rand = seededRandom(12345);
+  const r = () => rand() - 0.5;
   const o = longVuOptions();
   const rows: BenchRow[] = [];
   const sizes = opts.quick

@@ -78,7 +78,11 @@ describe('lvu conformance on bad input', () => {
 
   it('wrong usage and unknown commands exit 2 without a stack trace', () => {
     expect(run('conformance').status).toBe(2);
-    for (const args of [['demo', '--minutes', '-3'], ['demo', '--minutes=-3'], ['conformance', '--nope', 'x']]) {
+    for (const args of [
+      ['demo', '--minutes', '-3'],
+      ['demo', '--minutes=-3'],
+      ['conformance', '--nope', 'x'],
+    ]) {
       const r = run(...args);
       expect(r.status, args.join(' ')).toBe(2);
       expect(errorOf(r).error).toBe('INVALID_ARGUMENT');

@@ -6,6 +6,7 @@ import {
   mlpProjector,
   StreamingTemporalReducer,
 } from '@lvu/compress';
+import { seededRandom } from '@lvu/core';
 
 /**
  * The embedded default: a synthetic 1 fps feed of scenes (feature vectors, not pixels) pushed frame by frame
@@ -17,19 +18,10 @@ export interface DemoOptions {
   seed: number;
 }
 
-function prng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32 - 0.5;
-  };
-}
-
 export function runDemo(opts: DemoOptions) {
   const o = longVuOptions();
-  const r = prng(opts.seed);
+  const rand = seededRandom(opts.seed);
+  const r = () => rand() - 0.5;
   const T = Math.round(opts.minutes * 60);
   const dinoDim = 256;
   const svaDim = 16;

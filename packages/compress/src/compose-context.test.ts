@@ -80,30 +80,17 @@ describe('composeContext', () => {
       hi: new Float32Array(16 * dim).fill(i === 2 ? 1 : -1),
       lo: new Float32Array(4 * dim).fill(i === 2 ? 1 : i === 7 ? 0.5 : -1),
     }));
-    const c = composeContext(
-      {
-        frames,
-        dim,
-        newline: Float32Array.from([0, 0]),
-        frameHW: [384, 384],
-        textPreLen: 10,
-        textPost: Float32Array.from([1, 1, 1, 1]),
-      },
-      o,
-    );
+    const input = {
+      frames,
+      dim,
+      newline: Float32Array.from([0, 0]),
+      frameHW: [384, 384] as const,
+      textPreLen: 10,
+      textPost: Float32Array.from([1, 1, 1, 1]),
+    };
     // A = 400 − 13 − 16 = 371: mnf = 23 > 10 frames → high mode. Lower the context to reach mix:
-    expect(c.mode.mode).toBe('high');
-    const m = composeContext(
-      {
-        frames,
-        dim,
-        newline: Float32Array.from([0, 0]),
-        frameHW: [384, 384],
-        textPreLen: 10,
-        textPost: Float32Array.from([1, 1, 1, 1]),
-      },
-      longVuOptions({ contextTokens: 120, highGridSide: 4, lowGridSide: 2 }),
-    );
+    expect(composeContext(input, o).mode.mode).toBe('high');
+    const m = composeContext(input, longVuOptions({ contextTokens: 120, highGridSide: 4, lowGridSide: 2 }));
     // A = 120 − 13 − 16 = 91: mnf = 5, mnf_low = 22 → mix. B = 120 − 16 − 12 = 92; lo 6/frame, hi 20/frame:
     // N_h = floor((92 − 60) / 14) = 2 → frames 2 and 7.
     expect(m.mode.mode).toBe('mix');

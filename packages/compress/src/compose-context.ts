@@ -6,7 +6,7 @@ import { type ResolutionMode, resolutionMode } from './resolution-mode.js';
 import { spatialTokenCompression } from './spatial-token-compression.js';
 import { copyFrameTokens, type TokenGridLayout, tokenGridLayout } from './token-grid.js';
 import { lowResImageSize } from './unpad.js';
-import { allocLike } from './vector-math.js';
+import { allFinite, allocLike } from './vector-math.js';
 
 /** One kept frame at query time: its projected grids (LLM width), before unpad and newline tokens. */
 export interface ContextFrame {
@@ -287,31 +287,12 @@ export function assertFiniteFrame(frame: ContextFrame, field = `frame ${frame.id
     ['hi', frame.hi],
     ['lo', frame.lo],
   ] as const) {
-    if (g && !allFiniteFast(g, g.length)) {
+    if (g && !allFinite(g, g.length)) {
       throw new LvuError('NON_FINITE_INPUT', `${field}: ${k} grid contains NaN or Infinity`, {
         field: `${field}.${k}`,
       });
     }
   }
-}
-
-/** Whether a[0..n) is free of NaN and ±Infinity: a sum is non-finite iff a term is (for float32-range values). */
-function allFiniteFast(a: FloatArray, n: number): boolean {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let i = 0;
-  for (; i + 3 < n; i += 4) {
-    s0 += a[i]!;
-    s1 += a[i + 1]!;
-    s2 += a[i + 2]!;
-    s3 += a[i + 3]!;
-  }
-  for (; i < n; i++) s0 += a[i]!;
-  if (Number.isFinite(s0 + s1 + s2 + s3)) return true;
-  for (let k = 0; k < n; k++) if (!Number.isFinite(a[k]!)) return false;
-  return true; // the sum overflowed on finite (float64-range) values
 }
 
 /**
@@ -339,7 +320,7 @@ export function materializeVisual<T extends FloatArray>(
   }
   let row = 0;
   for (const s of ctx.sources) row += copyFrameTokens(s.grid, s.layout, newline, dim, s.tokens, dst, row);
-  if (opts.checkFinite !== false && !allFiniteFast(dst, row * dim)) {
+  if (opts.checkFinite !== false && !allFinite(dst, row * dim)) {
     throw new LvuError('NON_FINITE_INPUT', 'visual tokens contain NaN or Infinity', { field: 'frames' });
   }
   return dst;

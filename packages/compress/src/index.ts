@@ -36,4 +36,4 @@ export {
 } from './temporal-reduce.js';
 export { copyFrameTokens, type TokenGridLayout, tokenGridLayout } from './token-grid.js';
 export { type GridBounds, lowResImageSize, type UnpadMode, unpadBounds } from './unpad.js';
-export { allFinite, allocLike, dot, sumSquares } from './vector-math.js';
+export { allFinite, allocLike, dot, sum, sumSquares } from './vector-math.js';

@@ -10,14 +10,16 @@ function frame(cells: number[][]): Float64Array {
   return Float64Array.from(cells.flat());
 }
 
+/** A frame whose four cells point in four directions. */
+const a = frame([
+  [1, 0],
+  [0, 1],
+  [1, 1],
+  [1, -1],
+]);
+
 describe('spatialTokenCompression', () => {
   it('keeps the first frame whole and prunes follower tokens with cos ≥ θ (newlines always pruned)', () => {
-    const a = frame([
-      [1, 0],
-      [0, 1],
-      [1, 1],
-      [1, -1],
-    ]);
     const b = frame([
       [2, 0], // cos 1 → pruned
       [1, 0], // cos 0 → kept
@@ -31,12 +33,6 @@ describe('spatialTokenCompression', () => {
   });
 
   it('chunks of K frames: every chunk head is whole, a chunk of 1 frame too', () => {
-    const a = frame([
-      [1, 0],
-      [0, 1],
-      [1, 1],
-      [1, -1],
-    ]);
     const frames = [a, a, a, a, a];
     const r = spatialTokenCompression(frames, layout, newline, dim, 1000, 0.7, 2, 1e-8);
     expect(r.nChunks).toBe(3);
@@ -44,12 +40,6 @@ describe('spatialTokenCompression', () => {
   });
 
   it('cuts each chunk tail by ceil(excess / n_chunks), then the whole sequence to B', () => {
-    const a = frame([
-      [1, 0],
-      [0, 1],
-      [1, 1],
-      [1, -1],
-    ]);
     const b = a.map((v) => -v); // every cell opposite: all 4 cells kept, newlines pruned
     const r = spatialTokenCompression([a, b, a, b], layout, newline, dim, 15, 0.7, 2, 1e-8);
     // two chunks of 6 + 4 = 10 → reduced 20 > 15: force_remove = ceil(5/2) = 3 → 7 + 7 = 14 ≤ 15
@@ -61,12 +51,6 @@ describe('spatialTokenCompression', () => {
   });
 
   it('a negative budget removes |B| tokens from the end (Python slice semantics)', () => {
-    const a = frame([
-      [1, 0],
-      [0, 1],
-      [1, 1],
-      [1, -1],
-    ]);
     const b = a.map((v) => -v);
     // chunk lengths 10 and 6 (last chunk: one frame). B = −2: force = ceil(18/2) = 9 → 1 + 0, then [:−2] → 0
     const r = spatialTokenCompression([a, b, a], layout, newline, dim, -2, 0.7, 2, 1e-8);
@@ -81,13 +65,13 @@ describe('spatialTokenCompression', () => {
   });
 
   it('rejects NaN', () => {
-    const a = frame([
+    const bad = frame([
       [1, 0],
       [0, 1],
       [1, 1],
       [1, Number.NaN],
     ]);
-    expect(() => spatialTokenCompression([a, a], layout, newline, dim, 100, 0.7, 8, 1e-8)).toThrow(
+    expect(() => spatialTokenCompression([bad, bad], layout, newline, dim, 100, 0.7, 8, 1e-8)).toThrow(
       expect.objectContaining({ code: 'NON_FINITE_INPUT' }),
     );
   });

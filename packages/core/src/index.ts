@@ -9,4 +9,5 @@ export {
   type RetryPolicy,
   retry,
 } from './retry.js';
+export { seededRandom } from './seeded-random.js';
 export type { FloatArray, KeptFrameFeatures, SampledFrame } from './types.js';
