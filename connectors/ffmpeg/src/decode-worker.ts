@@ -1,0 +1,244 @@
+/**
+ * The decode worker: one per source connection. Runs node-av's synchronous API (as fast as the ffmpeg CLI, but
+ * blocking, hence a worker thread), samples decoded frames by pts, preprocesses them to each requested square size
+ * and posts them to the main thread as transferable buffers. Every native Packet and Frame is freed here.
+ */
+import './polyfill.js';
+import { parentPort, workerData } from 'node:worker_threads';
+import {
+  AV_NOPTS_VALUE,
+  AV_PKT_FLAG_KEY,
+  Decoder,
+  Demuxer,
+  FFmpegError,
+  type Frame,
+  type Packet,
+  Scaler,
+} from 'node-av';
+import { padInto, resizePlan } from './preprocess.js';
+import { PtsSampler } from './pts-sampler.js';
+import { CREDITS, type DecodeJob, STOP, type WorkerMessage } from './worker-protocol.js';
+
+const job = workerData as DecodeJob;
+const ctl = new Int32Array(job.control);
+const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(m, transfer);
+const stopped = () => Atomics.load(ctl, STOP) !== 0;
+
+/** Maps an FFmpeg failure to an lvu error code (the main thread builds the LvuError). */
+function classify(
+  err: unknown,
+  phase: 'open' | 'read',
+): { code: string; message: string; retriable: boolean } {
+  const msg = err instanceof Error ? err.message : String(err);
+  const code = err instanceof FFmpegError ? err.code : undefined;
+  const live = job.kind === 'rtsp' || job.kind === 'http';
+  const m = msg.toLowerCase();
+  if (m.includes('401') || m.includes('unauthorized'))
+    return { code: 'AUTH_REQUIRED', message: msg, retriable: false };
+  if (m.includes('404') || m.includes('not found')) {
+    if (job.kind === 'file') return { code: 'NOT_FOUND', message: msg, retriable: false };
+    if (m.includes('decoder')) return { code: 'UNSUPPORTED_MEDIA', message: msg, retriable: false };
+    return { code: 'NOT_FOUND', message: msg, retriable: live };
+  }
+  if (m.includes('no such file')) return { code: 'NOT_FOUND', message: msg, retriable: false };
+  if (m.includes('connection refused') || m.includes('network is unreachable') || m.includes('no route')) {
+    return { code: 'SOURCE_UNREACHABLE', message: msg, retriable: true };
+  }
+  if (m.includes('timed out') || m.includes('timeout') || code === -110) {
+    return { code: 'SOURCE_TIMEOUT', message: msg, retriable: true };
+  }
+  if (live)
+    return {
+      code: phase === 'open' ? 'SOURCE_UNREACHABLE' : 'SOURCE_STALLED',
+      message: msg,
+      retriable: true,
+    };
+  if (m.includes('invalid data') || m.includes('invalid argument')) {
+    return { code: 'DECODE_FAILED', message: `not a readable media file (${msg})`, retriable: false };
+  }
+  return { code: 'DECODE_FAILED', message: msg, retriable: false };
+}
+
+function sleepMs(ms: number): void {
+  if (ms > 0) Atomics.wait(ctl, STOP, 0, ms);
+}
+
+function run(): void {
+  const options: Record<string, string> = { ...job.inputOptions };
+  const us = String(Math.round(job.timeoutMs * 1000));
+  if (job.kind === 'rtsp') {
+    options.rtsp_transport ??= job.transport;
+    options.timeout ??= us; // socket I/O timeout: a silent or frozen server fails reads instead of hanging
+  } else if (job.kind === 'http') {
+    options.rw_timeout ??= us;
+  }
+  let input: Demuxer;
+  try {
+    input = Demuxer.openSync(job.url, job.kind === 'lavfi' ? { format: 'lavfi', options } : { options });
+  } catch (err) {
+    post({ type: 'error', ...classify(err, 'open') });
+    return;
+  }
+  let dec: Decoder | undefined;
+  const scaler = new Scaler();
+  try {
+    const vs = input.video();
+    if (!vs) {
+      post({
+        type: 'error',
+        code: 'UNSUPPORTED_MEDIA',
+        message: 'the source has no video stream',
+        retriable: false,
+      });
+      return;
+    }
+    try {
+      dec = Decoder.createSync(vs, { exitOnError: false, threadCount: job.threads });
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      post({
+        type: 'error',
+        code: 'UNSUPPORTED_MEDIA',
+        message: `no decoder for this video (${msg})`,
+        retriable: false,
+      });
+      return;
+    }
+    const tb = vs.timeBase;
+    const toMs = (t: bigint) => (Number(t) * tb.num * 1000) / tb.den;
+    const fr = vs.avgFrameRate;
+    const durationUs = input.duration; // seconds in node-av's Demuxer
+    post({
+      type: 'open',
+      info: {
+        width: vs.codecpar.width,
+        height: vs.codecpar.height,
+        codec: dec.getCodec().name ?? '',
+        durationMs: typeof durationUs === 'number' && durationUs > 0 ? durationUs * 1000 : null,
+        fps: fr && fr.den ? fr.num / fr.den : null,
+        format: input.inputFormat()?.name ?? '',
+      },
+    });
+
+    const sampler = new PtsSampler({ fps: job.fps });
+    const frameMs = fr && fr.num ? (1000 * fr.den) / fr.num : 40;
+    let lastPts = Number.NaN;
+    let curW = vs.codecpar.width;
+    let curH = vs.codecpar.height;
+    let decoded = 0;
+    let dropped = 0;
+    let corrupt = 0;
+    let wallStart = Number.NaN;
+    let mediaStart = Number.NaN;
+    let lastProgress = 0;
+
+    const handle = (frame: Frame) => {
+      decoded++;
+      let ts = frame.bestEffortTimestamp;
+      if (ts === AV_NOPTS_VALUE) ts = frame.pts;
+      const ptsMs = ts === AV_NOPTS_VALUE ? (Number.isNaN(lastPts) ? 0 : lastPts + frameMs) : toMs(ts);
+      lastPts = ptsMs;
+      if (frame.width !== curW || frame.height !== curH) {
+        curW = frame.width;
+        curH = frame.height;
+        post({ type: 'resized', width: curW, height: curH });
+      }
+      const out = sampler.offer(ptsMs);
+      if (out === null) return;
+      if (job.pacing === 'realtime') {
+        if (Number.isNaN(wallStart)) {
+          wallStart = performance.now();
+          mediaStart = ptsMs;
+        }
+        sleepMs(ptsMs - mediaStart - (performance.now() - wallStart));
+      }
+      if (job.pacing === 'fast') {
+        while (Atomics.load(ctl, CREDITS) <= 0 && !stopped())
+          Atomics.wait(ctl, CREDITS, Atomics.load(ctl, CREDITS), 200);
+        if (stopped()) return;
+      } else if (Atomics.load(ctl, CREDITS) <= 0) {
+        dropped++;
+        post({ type: 'dropped', count: dropped });
+        return;
+      }
+      Atomics.sub(ctl, CREDITS, 1);
+      const images: ArrayBuffer[] = [];
+      for (const size of job.sizes) {
+        const plan = resizePlan(curW, curH, size, job.resize);
+        const full = plan.crop.width === curW && plan.crop.height === curH;
+        const buf = scaler.toBufferSync(frame, {
+          ...(full ? {} : { crop: plan.crop }),
+          resize: { width: plan.width, height: plan.height },
+          format: 'rgb',
+        });
+        const img =
+          plan.width === size && plan.height === size
+            ? new Uint8Array(buf)
+            : padInto(buf, plan.width, plan.height, size, plan.offsetX, plan.offsetY, job.fill);
+        images.push(img.buffer as ArrayBuffer);
+      }
+      post(
+        {
+          type: 'frame',
+          ptsMs: out,
+          sourcePtsMs: ptsMs,
+          width: curW,
+          height: curH,
+          sizes: job.sizes,
+          images,
+        },
+        images,
+      );
+    };
+
+    const decodePacket = (pkt: Packet | null) => {
+      try {
+        for (const frame of dec!.framesSync(pkt)) {
+          if (frame === null) break;
+          try {
+            handle(frame);
+          } finally {
+            frame.free();
+          }
+        }
+      } catch (err) {
+        corrupt++;
+        post({ type: 'corrupt', count: corrupt, message: err instanceof Error ? err.message : String(err) });
+      }
+    };
+
+    try {
+      for (const pkt of input.packetsSync(vs.index)) {
+        if (pkt === null) break;
+        try {
+          if (stopped()) break;
+          if (job.sampling === 'keyframes' && (pkt.flags & AV_PKT_FLAG_KEY) === 0) continue;
+          decodePacket(pkt);
+          const now = performance.now();
+          if (now - lastProgress > 500) {
+            lastProgress = now;
+            post({ type: 'progress', positionMs: lastPts, decoded });
+          }
+        } finally {
+          pkt.free();
+        }
+      }
+    } catch (err) {
+      post({ type: 'error', ...classify(err, 'read') });
+      return;
+    }
+    if (!stopped()) decodePacket(null);
+    post({ type: 'progress', positionMs: lastPts, decoded });
+    post({ type: 'end' });
+  } finally {
+    try {
+      dec?.close();
+    } catch {}
+    scaler.close();
+    try {
+      input.closeSync();
+    } catch {}
+  }
+}
+
+run();

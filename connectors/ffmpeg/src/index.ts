@@ -1,0 +1,13 @@
+import './polyfill.js';
+
+export { FrameQueue } from './frame-queue.js';
+export { MEAN_COLOURS, padInto, type ResizeMode, type ResizePlan, resizePlan } from './preprocess.js';
+export { PtsSampler, type PtsSamplerOptions } from './pts-sampler.js';
+export { type ParsedSource, parseSource, redactUrl, type SourceKind } from './source-url.js';
+export { type SourceStats, VideoSource } from './video-source.js';
+export {
+  type VideoSourceInput,
+  type VideoSourceOptions,
+  videoSourceOptionsSchema,
+} from './video-source-options.js';
+export type { StreamInfo } from './worker-protocol.js';

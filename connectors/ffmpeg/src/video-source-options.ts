@@ -1,0 +1,71 @@
+import { defineSchema, z } from '@lvu/core';
+
+export const videoSourceOptionsSchema = defineSchema(
+  'source',
+  z.object({
+    streamId: z.string().min(1).optional().describe('stream id; default derived from the source'),
+    fps: z
+      .number()
+      .positive()
+      .max(120)
+      .default(1)
+      .describe('sampling rate in frames per second of media time'),
+    sizes: z
+      .array(z.int().min(16).max(4096))
+      .min(1)
+      .default([384])
+      .describe('square RGB sizes to produce per frame, e.g. [378, 384] for DINOv2 and SigLIP'),
+    resize: z
+      .enum(['pad', 'stretch', 'crop'])
+      .default('pad')
+      .describe("pad: LongVU's expand2square (pad with the mean colour, then resize); stretch; centre crop"),
+    fill: z
+      .tuple([z.int().min(0).max(255), z.int().min(0).max(255), z.int().min(0).max(255)])
+      .default([127, 127, 127])
+      .describe('padding colour (the processor mean: SigLIP 127,127,127; DINOv2 124,116,104)'),
+    sampling: z
+      .enum(['exact', 'keyframes'])
+      .default('exact')
+      .describe('exact: decode every frame; keyframes: decode key frames only (faster, coarser timing)'),
+    pacing: z
+      .enum(['fast', 'realtime'])
+      .default('fast')
+      .describe(
+        'recordings: fast = as fast as consumed (lossless); realtime = at media speed, like a camera',
+      ),
+    dropPolicy: z
+      .enum(['dropOldest', 'block'])
+      .default('dropOldest')
+      .describe('live and realtime sources: what a full queue does'),
+    queueFrames: z.int().min(1).max(1024).default(8).describe('bound of the sampled-frame queue'),
+    transport: z.enum(['tcp', 'udp']).default('tcp').describe('RTSP transport'),
+    timeoutMs: z.int().min(100).default(5000).describe('open and read timeout for network sources'),
+    stallTimeoutMs: z
+      .int()
+      .min(500)
+      .default(10_000)
+      .describe('live: no frame for this long = stalled, reconnect'),
+    reconnect: z
+      .object({
+        maxAttempts: z.number().min(1).default(Number.POSITIVE_INFINITY),
+        initialDelayMs: z.int().min(0).default(250),
+        maxDelayMs: z.int().min(0).default(10_000),
+        factor: z.number().min(1).default(2),
+        jitter: z.number().min(0).max(1).default(0.3),
+      })
+      .default({
+        maxAttempts: Number.POSITIVE_INFINITY,
+        initialDelayMs: 250,
+        maxDelayMs: 10_000,
+        factor: 2,
+        jitter: 0.3,
+      })
+      .describe('live sources: capped exponential backoff with jitter, forever by default'),
+    live: z.boolean().optional().describe('treat the source as live (default: rtsp yes, files and http no)'),
+    threads: z.int().min(0).max(16).default(1).describe('decoder threads per source (0 = FFmpeg decides)'),
+    inputOptions: z.record(z.string(), z.string()).default({}).describe('extra FFmpeg input options'),
+  }),
+);
+
+export type VideoSourceOptions = z.output<typeof videoSourceOptionsSchema.schema>;
+export type VideoSourceInput = z.input<typeof videoSourceOptionsSchema.schema>;

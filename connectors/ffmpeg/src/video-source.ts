@@ -1,0 +1,364 @@
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { backoffDelayMs, EventBus, LvuError, type LvuErrorCode, type SampledFrame } from '@lvu/core';
+import { FrameQueue } from './frame-queue.js';
+import { type ParsedSource, parseSource } from './source-url.js';
+import {
+  type VideoSourceInput,
+  type VideoSourceOptions,
+  videoSourceOptionsSchema,
+} from './video-source-options.js';
+import { CREDITS, type DecodeJob, STOP, type StreamInfo, type WorkerMessage } from './worker-protocol.js';
+
+/** The worker runs compiled JavaScript: from dist/ next to this file, or from the package's dist/ when run as TS. */
+const workerPath = import.meta.url.endsWith('.ts')
+  ? fileURLToPath(new URL('../dist/decode-worker.js', import.meta.url))
+  : fileURLToPath(new URL('./decode-worker.js', import.meta.url));
+
+export interface SourceStats {
+  sampled: number;
+  /** Frames dropped because the consumer was slower than the source (queue full). */
+  droppedSlowConsumer: number;
+  /** Packets the decoder could not decode (skipped). */
+  corrupt: number;
+  connects: number;
+  reconnects: number;
+  stalls: number;
+  decoded: number;
+  positionMs: number;
+  durationMs: number | null;
+  lastFrameWallMs: number | null;
+  connected: boolean;
+  info: StreamInfo | null;
+}
+
+type Outcome = { kind: 'end' } | { kind: 'error'; error: LvuError } | { kind: 'stopped' };
+
+/**
+ * A video source (file, RTSP, HTTP/HLS, lavfi) as an async iterable of SampledFrames, decoding in a worker thread.
+ * Live sources are supervised: stalls are detected, and the connection is re-opened with capped exponential backoff
+ * and jitter, forever by default; `seq` stays monotonic across reconnects; events go to `events`.
+ */
+export class VideoSource implements AsyncIterable<SampledFrame> {
+  readonly options: VideoSourceOptions;
+  readonly source: ParsedSource;
+  readonly streamId: string;
+  readonly events: EventBus;
+  readonly live: boolean;
+  readonly stats: SourceStats = {
+    sampled: 0,
+    droppedSlowConsumer: 0,
+    corrupt: 0,
+    connects: 0,
+    reconnects: 0,
+    stalls: 0,
+    decoded: 0,
+    positionMs: 0,
+    durationMs: null,
+    lastFrameWallMs: null,
+    connected: false,
+    info: null,
+  };
+  readonly #queue: FrameQueue<SampledFrame>;
+  readonly #abort = new AbortController();
+  #started = false;
+  #seq = 0;
+  #worker: Worker | null = null;
+  #control: Int32Array | null = null;
+  #done: Promise<void> | null = null;
+
+  constructor(source: string, options: VideoSourceInput = {}, events = new EventBus()) {
+    this.options = videoSourceOptionsSchema.parse(options);
+    this.source = parseSource(source);
+    this.live = this.options.live ?? this.source.live;
+    this.streamId = this.options.streamId ?? this.source.redacted;
+    this.events = events;
+    this.#queue = new FrameQueue(this.options.queueFrames);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<SampledFrame> {
+    this.start();
+    return {
+      next: async () => {
+        const f = await this.#queue.next();
+        if (f === undefined) return { done: true, value: undefined };
+        this.#credit(1);
+        return { done: false, value: f };
+      },
+      return: async () => {
+        await this.stop();
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  /** Starts decoding (idempotent); iterating starts it too. */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.#done = this.#supervise().then(
+      () => this.#queue.close(),
+      (err) => this.#queue.fail(err),
+    );
+  }
+
+  /** Stops decoding and ends iteration; frames already queued are still delivered. */
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    this.#stopWorker();
+    await this.#done;
+  }
+
+  get #blocking(): boolean {
+    return !this.live && this.options.pacing === 'fast' ? true : this.options.dropPolicy === 'block';
+  }
+
+  #credit(n: number): void {
+    if (!this.#control || !this.#blocking) return;
+    Atomics.add(this.#control, CREDITS, n);
+    Atomics.notify(this.#control, CREDITS);
+  }
+
+  #stopWorker(): void {
+    if (this.#control) {
+      Atomics.store(this.#control, STOP, 1);
+      Atomics.notify(this.#control, STOP);
+      Atomics.notify(this.#control, CREDITS);
+    }
+    const w = this.#worker;
+    if (w) setTimeout(() => void w.terminate(), 2000).unref();
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.#abort.signal.aborted) return resolve();
+      const t = setTimeout(resolve, ms);
+      this.#abort.signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    });
+  }
+
+  async #supervise(): Promise<void> {
+    let failures = 0;
+    let disconnectedAt: number | null = null;
+    const policy = this.options.reconnect;
+    while (!this.#abort.signal.aborted) {
+      const before = this.stats.sampled;
+      const outcome = await this.#connectOnce(disconnectedAt, failures);
+      if (outcome.kind === 'stopped' || this.#abort.signal.aborted) return;
+      const wasConnected = this.stats.connected;
+      this.stats.connected = false;
+      if (!this.live) {
+        if (outcome.kind === 'error') throw outcome.error;
+        this.events.emit('source.ended', { streamId: this.streamId, frames: this.stats.sampled });
+        return;
+      }
+      const err = outcome.kind === 'error' ? outcome.error : null;
+      if (wasConnected || disconnectedAt === null) {
+        disconnectedAt = this.stats.lastFrameWallMs ?? Date.now();
+      }
+      if (wasConnected) {
+        this.events.emit('source.disconnected', {
+          streamId: this.streamId,
+          reason: err ? err.message : 'end of stream',
+          ...(err ? { code: err.code } : {}),
+        });
+      }
+      if (err && !err.retriable) throw err;
+      failures = this.stats.sampled > before ? 1 : failures + 1;
+      if (err) {
+        this.events.emit('source.error', {
+          streamId: this.streamId,
+          code: err.code,
+          message: err.message,
+          retriable: err.retriable,
+        });
+      }
+      if (failures >= policy.maxAttempts) {
+        throw (
+          err ??
+          new LvuError('SOURCE_UNREACHABLE', `${this.source.redacted}: gave up after ${failures} attempts`)
+        );
+      }
+      await this.#sleep(backoffDelayMs({ ...policy }, failures));
+    }
+  }
+
+  /** One connection: a worker from open to end, error, stall or stop. */
+  #connectOnce(disconnectedAt: number | null, attempt: number): Promise<Outcome> {
+    const control = new Int32Array(new SharedArrayBuffer(8));
+    const blocking = this.#blocking;
+    // lossless: one credit per free queue slot, returned when the consumer takes a frame;
+    // otherwise a generous window so that the worker only drops when this thread stops receiving
+    Atomics.store(control, CREDITS, blocking ? this.options.queueFrames - this.#queue.size : 1 << 20);
+    this.#control = control;
+    const job: DecodeJob = {
+      url: this.source.url,
+      kind: this.source.kind,
+      fps: this.options.fps,
+      sizes: this.options.sizes,
+      resize: this.options.resize,
+      fill: this.options.fill,
+      sampling: this.options.sampling,
+      pacing: this.live
+        ? blocking
+          ? 'fast'
+          : 'live'
+        : this.options.pacing === 'realtime'
+          ? 'realtime'
+          : 'fast',
+      transport: this.options.transport,
+      timeoutMs: this.options.timeoutMs,
+      inputOptions: this.options.inputOptions,
+      control: control.buffer as SharedArrayBuffer,
+      threads: this.options.threads,
+    };
+    const worker = new Worker(workerPath, { workerData: job });
+    this.#worker = worker;
+    return new Promise<Outcome>((resolve) => {
+      let settled: Outcome | null = null;
+      const settle = (o: Outcome) => {
+        if (settled) return;
+        settled = o;
+        clearInterval(watchdog);
+        Atomics.store(control, STOP, 1);
+        Atomics.notify(control, CREDITS);
+      };
+      let lastActivity = Date.now();
+      const watchdog = setInterval(
+        () => {
+          if (!this.live || settled) return;
+          const silent =
+            Date.now() - (this.stats.connected ? (this.stats.lastFrameWallMs ?? lastActivity) : lastActivity);
+          if (silent > this.options.stallTimeoutMs) {
+            this.stats.stalls++;
+            this.events.emit('source.stalled', { streamId: this.streamId, silentMs: silent });
+            settle({
+              kind: 'error',
+              error: new LvuError('SOURCE_STALLED', `${this.source.redacted}: no frame for ${silent} ms`, {
+                field: 'source',
+              }),
+            });
+            void worker.terminate();
+          }
+        },
+        Math.min(1000, this.options.stallTimeoutMs / 4),
+      );
+      worker.on('message', (m: WorkerMessage) => {
+        if (settled) return;
+        lastActivity = Date.now();
+        switch (m.type) {
+          case 'open': {
+            this.stats.info = m.info;
+            this.stats.durationMs = m.info.durationMs;
+            this.stats.connected = true;
+            this.stats.connects++;
+            this.events.emit('source.connected', {
+              streamId: this.streamId,
+              url: this.source.redacted,
+              width: m.info.width,
+              height: m.info.height,
+              ...(m.info.fps ? { fps: m.info.fps } : {}),
+            });
+            if (disconnectedAt !== null) {
+              this.stats.reconnects++;
+              this.events.emit('source.reconnected', {
+                streamId: this.streamId,
+                gapMs: Date.now() - disconnectedAt,
+                attempt,
+              });
+            }
+            break;
+          }
+          case 'frame': {
+            const images: Record<number, Uint8Array> = {};
+            m.sizes.forEach((s, i) => {
+              images[s] = new Uint8Array(m.images[i]!);
+            });
+            const frame: SampledFrame = {
+              streamId: this.streamId,
+              seq: this.#seq++,
+              ptsMs: m.ptsMs,
+              wallMs: Date.now(),
+              width: m.width,
+              height: m.height,
+              images,
+            };
+            this.stats.sampled++;
+            this.stats.lastFrameWallMs = frame.wallMs;
+            const evicted = this.#queue.push(frame, blocking ? 'block' : 'dropOldest');
+            if (evicted) {
+              this.stats.droppedSlowConsumer++;
+              this.events.emit('frame.dropped', {
+                streamId: this.streamId,
+                seq: evicted.seq,
+                reason: 'queue-full',
+                dropped: this.stats.droppedSlowConsumer,
+              });
+            }
+            break;
+          }
+          case 'dropped':
+            this.stats.droppedSlowConsumer++;
+            this.events.emit('frame.dropped', {
+              streamId: this.streamId,
+              seq: this.#seq,
+              reason: 'queue-full',
+              dropped: this.stats.droppedSlowConsumer,
+            });
+            break;
+          case 'corrupt':
+            this.stats.corrupt++;
+            this.events.emit('frame.dropped', {
+              streamId: this.streamId,
+              seq: this.#seq,
+              reason: 'corrupt',
+              dropped: this.stats.corrupt,
+            });
+            break;
+          case 'progress':
+            this.stats.positionMs = m.positionMs;
+            this.stats.decoded = m.decoded;
+            break;
+          case 'resized':
+            if (this.stats.info) this.stats.info = { ...this.stats.info, width: m.width, height: m.height };
+            break;
+          case 'end':
+            settle({ kind: 'end' });
+            break;
+          case 'error':
+            settle({
+              kind: 'error',
+              error: new LvuError(m.code as LvuErrorCode, `${this.source.redacted}: ${m.message}`, {
+                field: 'source',
+                retriable: m.retriable,
+              }),
+            });
+            break;
+        }
+      });
+      worker.on('error', (err) => {
+        settle({
+          kind: 'error',
+          error: new LvuError('INTERNAL', `decode worker failed: ${err.message}`, {
+            cause: err,
+            retriable: this.live,
+          }),
+        });
+      });
+      worker.on('exit', () => {
+        if (this.#worker === worker) this.#worker = null;
+        if (!settled) {
+          settle(
+            this.#abort.signal.aborted
+              ? { kind: 'stopped' }
+              : {
+                  kind: 'error',
+                  error: new LvuError('INTERNAL', 'decode worker exited', { retriable: this.live }),
+                },
+          );
+        }
+        resolve(this.#abort.signal.aborted ? { kind: 'stopped' } : settled!);
+      });
+    });
+  }
+}

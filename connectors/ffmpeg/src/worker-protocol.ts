@@ -1,0 +1,52 @@
+import type { ResizeMode } from './preprocess.js';
+
+/** What the main thread hands the decode worker. */
+export interface DecodeJob {
+  url: string;
+  kind: 'file' | 'rtsp' | 'http' | 'lavfi';
+  fps: number;
+  /** Square output sizes, e.g. [378, 384]. */
+  sizes: number[];
+  resize: ResizeMode;
+  fill: [number, number, number];
+  sampling: 'exact' | 'keyframes';
+  /** fast: wait for credits (lossless); realtime: pace to media time, drop when out of credits; live: drop. */
+  pacing: 'fast' | 'realtime' | 'live';
+  transport: 'tcp' | 'udp';
+  timeoutMs: number;
+  /** Extra FFmpeg input options. */
+  inputOptions: Record<string, string>;
+  /** Int32Array over it: [0] credits, [1] stop flag. */
+  control: SharedArrayBuffer;
+  threads: number;
+}
+
+export interface StreamInfo {
+  width: number;
+  height: number;
+  codec: string;
+  durationMs: number | null;
+  fps: number | null;
+  format: string;
+}
+
+export type WorkerMessage =
+  | { type: 'open'; info: StreamInfo }
+  | {
+      type: 'frame';
+      ptsMs: number;
+      sourcePtsMs: number;
+      width: number;
+      height: number;
+      sizes: number[];
+      images: ArrayBuffer[];
+    }
+  | { type: 'resized'; width: number; height: number }
+  | { type: 'corrupt'; count: number; message: string }
+  | { type: 'dropped'; count: number }
+  | { type: 'progress'; positionMs: number; decoded: number }
+  | { type: 'end' }
+  | { type: 'error'; code: string; message: string; retriable: boolean };
+
+export const CREDITS = 0;
+export const STOP = 1;
