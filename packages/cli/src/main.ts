@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { LvuError } from '@lvu/core';
 import { readCase, runConformanceCase } from './conformance.js';
 import { formatDemo, runDemo } from './demo.js';
+import { INGEST_USAGE, ingestCommand } from './ingest.js';
 
 const USAGE = `lvu — long, live video understanding
 
@@ -12,6 +13,7 @@ Usage:
   lvu demo [--minutes 10] [--seed 1] [--json]
         the embedded default: a synthetic 1 fps scene feed through streaming temporal reduction and one
         question composed under the 8,192-token budget (no video or model needed)
+  ${INGEST_USAGE}
   lvu --help | --version
 
 Errors are printed as JSON on stderr: {"error": CODE, "message", "field", "hint"}.`;
@@ -19,6 +21,7 @@ Errors are printed as JSON on stderr: {"error": CODE, "message", "field", "hint"
 type Command = (args: string[]) => Promise<number>;
 
 const commands: Record<string, Command> = {
+  ingest: ingestCommand,
   async demo(args) {
     const { values } = parseArgs({
       args,

@@ -1,0 +1,71 @@
+/**
+ * Test videos made with node-av (FFmpeg's lavfi sources encoded by node-av's encoders), cached per spec in
+ * .cache/media. Runs in a child process: encoding must not share a process with the code under test.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { repoRoot } from './paths.js';
+
+export interface VideoSpec {
+  /** lavfi graph, e.g. testsrc2=size=320x240:rate=25 (duration added). */
+  source?: string;
+  seconds: number;
+  encoder: 'libx264' | 'libx265' | 'libsvtav1' | 'mpeg4' | 'mjpeg';
+  container: 'mp4' | 'mkv' | 'avi' | 'ts';
+  gop?: number;
+  /** Extra lavfi filters after the source (e.g. select for variable frame rate). */
+  filter?: string;
+}
+
+export const mediaDir = resolve(repoRoot, '.cache/media');
+
+const SCRIPT = `
+if (!Promise.withResolvers) Promise.withResolvers = function () { let resolve, reject; const promise = new Promise((a, b) => { resolve = a; reject = b; }); return { promise, resolve, reject }; };
+const { Demuxer, Decoder, Encoder, Muxer } = await import('node-av');
+const [graph, encoderName, out, gop] = process.argv.slice(2);
+const input = Demuxer.openSync(graph, { format: 'lavfi' });
+const vs = input.video();
+const dec = Decoder.createSync(vs);
+const enc = Encoder.createSync(encoderName, { decoder: dec, bitrate: '800k', gopSize: Number(gop), maxBFrames: 0 });
+const mux = Muxer.openSync(out);
+const si = mux.addStream(enc);
+for (const pkt of input.packetsSync(vs.index)) {
+  if (!pkt) break;
+  for (const f of dec.framesSync(pkt)) { if (!f) break; for (const p of enc.packetsSync(f)) { if (p) { mux.writePacketSync(p, si); p.free(); } } f.free(); }
+  pkt.free();
+}
+for (const f of dec.framesSync(null)) { if (!f) break; for (const p of enc.packetsSync(f)) { if (p) { mux.writePacketSync(p, si); p.free(); } } f.free(); }
+for (const p of enc.flushPacketsSync()) { mux.writePacketSync(p, si); p.free(); }
+mux.closeSync(); enc.close(); dec.close(); input.closeSync();
+`;
+
+export function makeVideo(spec: VideoSpec): string {
+  mkdirSync(mediaDir, { recursive: true });
+  const src = spec.source ?? 'testsrc2=size=320x240:rate=25';
+  const filters = [spec.filter, spec.encoder === 'mjpeg' ? 'format=yuvj420p' : undefined].filter(Boolean);
+  const graph = `${src}:duration=${spec.seconds}${filters.map((f) => `,${f}`).join('')}`;
+  const key = createHash('sha1')
+    .update(JSON.stringify([graph, spec]))
+    .digest('hex')
+    .slice(0, 12);
+  const out = join(mediaDir, `${spec.encoder}-${key}.${spec.container}`);
+  if (existsSync(out)) return out;
+  const script = join(mediaDir, 'encode.mjs');
+  writeFileSync(script, SCRIPT);
+  execFileSync(
+    process.execPath,
+    [script, graph, spec.encoder, `${out}.tmp.${spec.container}`, String(spec.gop ?? 50)],
+    {
+      cwd: repoRoot,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, NODE_PATH: resolve(repoRoot, 'node_modules') },
+    },
+  );
+  execFileSync('mv', [`${out}.tmp.${spec.container}`, out]);
+  return out;
+}
+
+/** The real surveillance footage from Debian's opencv-doc package (installed by .ci/run). */
+export const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
