@@ -69,6 +69,9 @@ function run(): void {
   if (job.kind === 'rtsp') {
     options.rtsp_transport ??= job.transport;
     options.timeout ??= us; // socket I/O timeout: a silent or frozen server fails reads instead of hanging
+    // bounded probing: FFmpeg's default (5 s) would delay every (re)connection
+    options.analyzeduration ??= '500000';
+    options.probesize ??= '500000';
   } else if (job.kind === 'http') {
     options.rw_timeout ??= us;
   }
@@ -115,13 +118,13 @@ function run(): void {
         height: vs.codecpar.height,
         codec: dec.getCodec().name ?? '',
         durationMs: typeof durationUs === 'number' && durationUs > 0 ? durationUs * 1000 : null,
-        fps: fr && fr.den ? fr.num / fr.den : null,
+        fps: fr?.den ? fr.num / fr.den : null,
         format: input.inputFormat()?.name ?? '',
       },
     });
 
     const sampler = new PtsSampler({ fps: job.fps });
-    const frameMs = fr && fr.num ? (1000 * fr.den) / fr.num : 40;
+    const frameMs = fr?.num ? (1000 * fr.den) / fr.num : 40;
     let lastPts = Number.NaN;
     let curW = vs.codecpar.width;
     let curH = vs.codecpar.height;
@@ -207,9 +210,12 @@ function run(): void {
       }
     };
 
+    const live = job.kind === 'rtsp' || job.pacing === 'live';
+    let lastPacketAt = performance.now();
     try {
       for (const pkt of input.packetsSync(vs.index)) {
         if (pkt === null) break;
+        lastPacketAt = performance.now();
         try {
           if (stopped()) break;
           if (job.sampling === 'keyframes' && (pkt.flags & AV_PKT_FLAG_KEY) === 0) continue;
@@ -225,6 +231,17 @@ function run(): void {
       }
     } catch (err) {
       post({ type: 'error', ...classify(err, 'read') });
+      return;
+    }
+    const silentMs = performance.now() - lastPacketAt;
+    if (live && !stopped() && silentMs >= job.timeoutMs * 0.9) {
+      // a frozen server: the read timed out and FFmpeg reported it as the end of the stream
+      post({
+        type: 'error',
+        code: 'SOURCE_STALLED',
+        message: `no data for ${Math.round(silentMs)} ms`,
+        retriable: true,
+      });
       return;
     }
     if (!stopped()) decodePacket(null);

@@ -49,7 +49,7 @@ export const videoSourceOptionsSchema = defineSchema(
       .object({
         maxAttempts: z.number().min(1).default(Number.POSITIVE_INFINITY),
         initialDelayMs: z.int().min(0).default(250),
-        maxDelayMs: z.int().min(0).default(10_000),
+        maxDelayMs: z.int().min(0).default(1000),
         factor: z.number().min(1).default(2),
         jitter: z.number().min(0).max(1).default(0.3),
       })
@@ -60,7 +60,10 @@ export const videoSourceOptionsSchema = defineSchema(
         factor: 2,
         jitter: 0.3,
       })
-      .describe('live sources: capped exponential backoff with jitter, forever by default'),
+      .describe(
+        'live sources: capped exponential backoff with jitter, forever by default; the cap bounds how long a camera ' +
+          'that comes back waits to be picked up',
+      ),
     live: z.boolean().optional().describe('treat the source as live (default: rtsp yes, files and http no)'),
     threads: z.int().min(0).max(16).default(1).describe('decoder threads per source (0 = FFmpeg decides)'),
     inputOptions: z.record(z.string(), z.string()).default({}).describe('extra FFmpeg input options'),

@@ -37,9 +37,12 @@ type Outcome = { kind: 'end' } | { kind: 'error'; error: LvuError } | { kind: 's
 /**
  * A video source (file, RTSP, HTTP/HLS, lavfi) as an async iterable of SampledFrames, decoding in a worker thread.
  * Live sources are supervised: stalls are detected, and the connection is re-opened with capped exponential backoff
- * and jitter, forever by default; `seq` stays monotonic across reconnects; events go to `events`.
+ * and jitter, forever by default. `seq` and `ptsMs` stay monotonic across reconnects: a later connection's media
+ * time starts after the last frame plus the outage, so the gap shows in the timeline (and in `source.reconnected`).
  */
 export class VideoSource implements AsyncIterable<SampledFrame> {
+  /** Decode worker threads alive in this process (all sources). */
+  static activeWorkers = 0;
   readonly options: VideoSourceOptions;
   readonly source: ParsedSource;
   readonly streamId: string;
@@ -66,6 +69,10 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
   #worker: Worker | null = null;
   #control: Int32Array | null = null;
   #done: Promise<void> | null = null;
+  #stallEmitted = false;
+  /** Media-time rebasing of reconnections: [base for this connection, its first source pts] (null = as is). */
+  #rebase: [number, number | null] | null = null;
+  #lastPtsMs = Number.NEGATIVE_INFINITY;
 
   constructor(source: string, options: VideoSourceInput = {}, events = new EventBus()) {
     this.options = videoSourceOptionsSchema.parse(options);
@@ -133,7 +140,11 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
     return new Promise((resolve) => {
       if (this.#abort.signal.aborted) return resolve();
       const t = setTimeout(resolve, ms);
-      this.#abort.signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+      const onAbort = () => {
+        clearTimeout(t);
+        resolve();
+      };
+      this.#abort.signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -144,6 +155,8 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
     while (!this.#abort.signal.aborted) {
       const before = this.stats.sampled;
       const outcome = await this.#connectOnce(disconnectedAt, failures);
+      const stallEmitted = this.#stallEmitted;
+      this.#stallEmitted = false;
       if (outcome.kind === 'stopped' || this.#abort.signal.aborted) return;
       const wasConnected = this.stats.connected;
       this.stats.connected = false;
@@ -155,6 +168,19 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
       const err = outcome.kind === 'error' ? outcome.error : null;
       if (wasConnected || disconnectedAt === null) {
         disconnectedAt = this.stats.lastFrameWallMs ?? Date.now();
+      }
+      if (
+        wasConnected &&
+        err &&
+        (err.code === 'SOURCE_TIMEOUT' || err.code === 'SOURCE_STALLED') &&
+        !stallEmitted
+      ) {
+        // the stream went silent (a frozen camera sends nothing and raises no error until the read times out)
+        this.stats.stalls++;
+        this.events.emit('source.stalled', {
+          streamId: this.streamId,
+          silentMs: Date.now() - (this.stats.lastFrameWallMs ?? Date.now()),
+        });
       }
       if (wasConnected) {
         this.events.emit('source.disconnected', {
@@ -213,6 +239,7 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
       threads: this.options.threads,
     };
     const worker = new Worker(workerPath, { workerData: job });
+    VideoSource.activeWorkers++;
     this.#worker = worker;
     return new Promise<Outcome>((resolve) => {
       let settled: Outcome | null = null;
@@ -260,6 +287,12 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
               ...(m.info.fps ? { fps: m.info.fps } : {}),
             });
             if (disconnectedAt !== null) {
+              // media time goes on across the outage: the next frame lands after the last one plus the gap
+              const gap = Math.max(
+                1000 / this.options.fps,
+                Date.now() - (this.stats.lastFrameWallMs ?? Date.now()),
+              );
+              this.#rebase = [Number.isFinite(this.#lastPtsMs) ? this.#lastPtsMs + gap : 0, null];
               this.stats.reconnects++;
               this.events.emit('source.reconnected', {
                 streamId: this.streamId,
@@ -274,10 +307,16 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
             m.sizes.forEach((s, i) => {
               images[s] = new Uint8Array(m.images[i]!);
             });
+            let ptsMs = m.ptsMs;
+            if (this.#rebase) {
+              this.#rebase[1] ??= m.ptsMs;
+              ptsMs = this.#rebase[0] + (m.ptsMs - this.#rebase[1]);
+            }
+            this.#lastPtsMs = ptsMs;
             const frame: SampledFrame = {
               streamId: this.streamId,
               seq: this.#seq++,
-              ptsMs: m.ptsMs,
+              ptsMs,
               wallMs: Date.now(),
               width: m.width,
               height: m.height,
@@ -346,6 +385,7 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
         });
       });
       worker.on('exit', () => {
+        VideoSource.activeWorkers--;
         if (this.#worker === worker) this.#worker = null;
         if (!settled) {
           settle(

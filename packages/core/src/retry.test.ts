@@ -79,5 +79,6 @@ describe('retry', () => {
     expect(backoffDelayMs(p, 10, () => 0.5)).toBe(1000);
     expect(backoffDelayMs(p, 3, () => 0)).toBe(200);
     expect(backoffDelayMs(p, 3, () => 1)).toBe(600);
+    expect(backoffDelayMs(p, 10, () => 1)).toBe(1000); // jitter never exceeds the cap
   });
 });

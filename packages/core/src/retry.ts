@@ -24,7 +24,7 @@ export function isRetriable(err: unknown): boolean {
   return err instanceof LvuError && err.retriable;
 }
 
-/** Delay before attempt `attempt` (1-based: the delay after the first failure is attempt 1). */
+/** Delay before attempt `attempt` (1-based: the delay after the first failure is attempt 1); never above the cap. */
 export function backoffDelayMs(
   policy: RetryPolicy,
   attempt: number,
@@ -32,7 +32,7 @@ export function backoffDelayMs(
 ): number {
   const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** Math.max(0, attempt - 1));
   const spread = base * policy.jitter;
-  return Math.max(0, base - spread + 2 * spread * random());
+  return Math.min(policy.maxDelayMs, Math.max(0, base - spread + 2 * spread * random()));
 }
 
 export interface RetryHooks {

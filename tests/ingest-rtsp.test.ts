@@ -1,0 +1,157 @@
+import type { LvuEvent, SampledFrame } from '@lvu/core';
+import { VideoSource } from '@lvu/ffmpeg';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { freePort, RtspServer } from './support/rtsp-server.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const servers: RtspServer[] = [];
+const sources: VideoSource[] = [];
+afterEach(async () => {
+  // whatever a test did, its sources stop (a failed test must not leak decode workers into the next)
+  for (const s of sources.splice(0)) await s.stop();
+});
+afterAll(async () => {
+  for (const s of servers) await s.kill();
+});
+
+async function server(args: string[] = []): Promise<RtspServer> {
+  const s = new RtspServer(await freePort(), args);
+  servers.push(s);
+  await s.start();
+  return s;
+}
+
+/** Consumes a source in the background, recording frames and events with their arrival times. */
+function consume(src: VideoSource) {
+  sources.push(src);
+  const frames: SampledFrame[] = [];
+  const events: (LvuEvent & { at: number })[] = [];
+  src.events.on((e) => events.push({ ...e, at: Date.now() }));
+  let error: unknown = null;
+  const done = (async () => {
+    try {
+      for await (const f of src) frames.push(f);
+    } catch (e) {
+      error = e;
+    }
+  })();
+  const until = async (pred: () => boolean, ms: number, what: string) => {
+    const end = Date.now() + ms;
+    while (!pred()) {
+      if (Date.now() > end)
+        throw new Error(`timed out waiting for ${what}; events: ${events.map((e) => e.type).join(', ')}`);
+      await sleep(50);
+    }
+  };
+  return { frames, events, done, until, error: () => error };
+}
+
+const liveOptions = {
+  fps: 2,
+  timeoutMs: 2000,
+  stallTimeoutMs: 4000,
+  reconnect: { initialDelayMs: 200, maxDelayMs: 1000 },
+};
+
+describe('live RTSP from a real server (gst-rtsp-server on 127.0.0.1)', () => {
+  it('server killed mid-stream and restarted: reconnects within 2 s of its return, seq never repeats', async () => {
+    const s = await server();
+    const src = new VideoSource(s.url, liveOptions);
+    const c = consume(src);
+    await c.until(() => c.frames.length >= 4, 20_000, '4 frames');
+    await s.kill();
+    await c.until(() => c.events.some((e) => e.type === 'source.disconnected'), 10_000, 'disconnected');
+    await sleep(1500);
+    await s.start();
+    await c.until(() => c.events.some((e) => e.type === 'source.reconnected'), 10_000, 'reconnected');
+    const reconnected = c.events.find((e) => e.type === 'source.reconnected')!;
+    expect(reconnected.at - s.readyAt).toBeLessThanOrEqual(2000);
+    const before = c.frames.length;
+    await c.until(() => c.frames.length >= before + 3, 20_000, 'frames after reconnect');
+    await src.stop();
+    await c.done;
+    expect(c.error()).toBeNull();
+    const seqs = c.frames.map((f) => f.seq);
+    expect(new Set(seqs).size).toBe(seqs.length);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(c.frames.map((f) => f.ptsMs)).toEqual([...c.frames.map((f) => f.ptsMs)].sort((a, b) => a - b));
+    expect(c.events.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['source.connected', 'source.disconnected', 'source.reconnected']),
+    );
+    expect((reconnected as { gapMs: number }).gapMs).toBeGreaterThan(1000); // the gap is recorded
+    const steps = c.frames.slice(1).map((f, i) => f.ptsMs - c.frames[i]!.ptsMs);
+    expect(steps.filter((d) => d > 1000)).toHaveLength(1); // and shows in media time, once
+    expect(Math.min(...steps)).toBeGreaterThan(0);
+    expect(src.stats.reconnects).toBe(1);
+  }, 90_000);
+
+  it('server frozen with SIGSTOP: the stall is detected, and the source reconnects after SIGCONT', async () => {
+    const s = await server();
+    const src = new VideoSource(s.url, liveOptions);
+    const c = consume(src);
+    await c.until(() => c.frames.length >= 3, 20_000, '3 frames');
+    s.signal('SIGSTOP');
+    await c.until(() => c.events.some((e) => e.type === 'source.stalled'), 15_000, 'stalled');
+    s.signal('SIGCONT');
+    const before = c.frames.length;
+    await c.until(() => c.events.some((e) => e.type === 'source.reconnected'), 20_000, 'reconnected');
+    await c.until(() => c.frames.length >= before + 3, 20_000, 'frames after SIGCONT');
+    await src.stop();
+    await c.done;
+    expect(src.stats.stalls).toBeGreaterThanOrEqual(1);
+    // a dead camera is told apart from a slow consumer
+    expect(src.stats.droppedSlowConsumer).toBe(0);
+  }, 90_000);
+
+  it('a port where nothing listens: clear retriable errors per policy, then SOURCE_UNREACHABLE, no leaked worker', async () => {
+    const port = await freePort();
+    const src = new VideoSource(`rtsp://127.0.0.1:${port}/stream`, {
+      timeoutMs: 1000,
+      reconnect: { maxAttempts: 3, initialDelayMs: 50, maxDelayMs: 200 },
+    });
+    const c = consume(src);
+    await c.done;
+    expect(c.error()).toMatchObject({ code: 'SOURCE_UNREACHABLE', retriable: true });
+    const errors = c.events.filter((e) => e.type === 'source.error');
+    expect(errors).toHaveLength(3);
+    expect(c.frames).toHaveLength(0);
+    await sleep(200);
+    expect(VideoSource.activeWorkers).toBe(0);
+  }, 30_000);
+
+  it('a camera that needs credentials: AUTH_REQUIRED without them (not retried), frames with them, never logged', async () => {
+    const s = await server(['--user', 'cam', '--password', 's3cret']);
+    const bad = new VideoSource(s.url, { ...liveOptions, reconnect: { maxAttempts: 5, initialDelayMs: 50 } });
+    const b = consume(bad);
+    await b.done;
+    expect(b.error()).toMatchObject({ code: 'AUTH_REQUIRED', retriable: false });
+    expect(b.events.filter((e) => e.type === 'source.error')).toHaveLength(0);
+
+    const url = s.url.replace('rtsp://', 'rtsp://cam:s3cret@');
+    const good = new VideoSource(url, liveOptions);
+    const g = consume(good);
+    await g.until(() => g.frames.length >= 2, 20_000, 'authenticated frames');
+    await good.stop();
+    await g.done;
+    expect(JSON.stringify(g.events)).not.toContain('s3cret');
+    expect(good.streamId).not.toContain('s3cret');
+    expect(g.frames[0]!.streamId).toBe(`rtsp://***@127.0.0.1:${s.port}/stream`);
+  }, 60_000);
+
+  it('a slow consumer loses the oldest frames, counted as drops, while the camera stays connected', async () => {
+    const s = await server(['--fps', '25']);
+    const src = new VideoSource(s.url, { ...liveOptions, fps: 10, queueFrames: 2 });
+    sources.push(src);
+    const it = src[Symbol.asyncIterator]();
+    await it.next();
+    await sleep(3000); // the consumer does nothing for 3 s
+    const drained: SampledFrame[] = [];
+    for (let i = 0; i < 2; i++) drained.push((await it.next()).value as SampledFrame);
+    await it.return!();
+    expect(src.stats.droppedSlowConsumer).toBeGreaterThan(10);
+    expect(src.stats.stalls).toBe(0);
+    expect(src.stats.reconnects).toBe(0);
+    // what is left are the newest frames
+    expect(drained[1]!.seq).toBeGreaterThan(20);
+  }, 60_000);
+});
