@@ -159,6 +159,21 @@ describe('bad input', () => {
     expect(r.error).toMatchObject({ code: 'DECODE_FAILED' });
   });
 
+  it('a file whose video cannot be decoded at all is DECODE_FAILED, not an empty success', async () => {
+    const mp4 = makeVideo({ seconds: 2, encoder: 'libx264', container: 'ts', gop: 25 });
+    const bytes = Buffer.from(readFileSync(mp4));
+    // keep the container intact but scramble every payload byte after the first packets
+    for (let i = 188 * 8; i < bytes.length; i++) if (i % 188 > 4) bytes[i] = (i * 31) & 0xff;
+    const file = join(dir, 'scrambled.ts');
+    writeFileSync(file, bytes);
+    const r = await collect(file);
+    expect(r.frames).toHaveLength(0);
+    expect(r.error).toMatchObject({
+      code: 'DECODE_FAILED',
+      message: expect.stringContaining('no video frame'),
+    });
+  });
+
   it('a file without video (audio only) is UNSUPPORTED_MEDIA', async () => {
     const r = await collect('lavfi:sine=frequency=440:duration=1');
     expect(r.error).toMatchObject({ code: 'UNSUPPORTED_MEDIA' });

@@ -1,6 +1,12 @@
+import { spawnSync } from 'node:child_process';
+import { createReadStream, mkdtempSync, statSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { LvuEvent, SampledFrame } from '@lvu/core';
 import { VideoSource } from '@lvu/ffmpeg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { makeVideo } from './support/media.js';
 import { freePort, RtspServer } from './support/rtsp-server.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -154,4 +160,73 @@ describe('live RTSP from a real server (gst-rtsp-server on 127.0.0.1)', () => {
     // what is left are the newest frames
     expect(drained[1]!.seq).toBeGreaterThan(20);
   }, 60_000);
+});
+
+describe('lvu record', () => {
+  it('remuxes 3 s of a live camera into a file that replays as 3 frames at 1 fps', async () => {
+    const s = await server();
+    const dir = mkdtempSync(join(tmpdir(), 'lvu-rec-'));
+    const out = join(dir, 'cam.mkv');
+    const r = spawnSync(
+      process.execPath,
+      ['packages/cli/bin/lvu.js', 'record', s.url, out, '--duration', '3', '--json'],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim())).toMatchObject({ out, mediaMs: 3000 });
+    const replay = new VideoSource(out, { fps: 1 });
+    const frames: SampledFrame[] = [];
+    for await (const f of replay) frames.push(f);
+    expect(frames.map((f) => f.ptsMs)).toEqual([0, 1000, 2000]);
+    expect(replay.stats.info).toMatchObject({ codec: 'h264', width: 320, height: 240 });
+  }, 60_000);
+
+  it('an unreachable source is a clear error', () => {
+    const r = spawnSync(
+      process.execPath,
+      ['packages/cli/bin/lvu.js', 'record', '/nonexistent/x.mp4', '/tmp/x.mkv'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(r.status).toBe(2);
+    expect(JSON.parse(r.stderr.trim())).toMatchObject({ error: 'NOT_FOUND', field: 'SOURCE' });
+  });
+});
+
+describe('http(s) sources', () => {
+  it('reads a video served over HTTP on 127.0.0.1', async () => {
+    const file = makeVideo({ seconds: 4, encoder: 'libx264', container: 'mp4', gop: 25 });
+    const size = statSync(file).size;
+    const srv = createHttpServer((req, res) => {
+      const m = /bytes=(\d+)-(\d*)/.exec(req.headers.range ?? '');
+      if (!m) {
+        res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': size, 'accept-ranges': 'bytes' });
+        createReadStream(file).pipe(res);
+        return;
+      }
+      const start = Number(m[1]);
+      const end = m[2] ? Number(m[2]) : size - 1;
+      res.writeHead(206, {
+        'content-type': 'video/mp4',
+        'content-length': end - start + 1,
+        'content-range': `bytes ${start}-${end}/${size}`,
+        'accept-ranges': 'bytes',
+      });
+      createReadStream(file, { start, end }).pipe(res);
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as { port: number }).port;
+    try {
+      const src = new VideoSource(`http://127.0.0.1:${port}/clip.mp4`, { fps: 1 });
+      const frames: SampledFrame[] = [];
+      for await (const f of src) frames.push(f);
+      expect(frames.map((f) => f.ptsMs)).toEqual([0, 1000, 2000, 3000]);
+    } finally {
+      srv.close();
+    }
+  }, 30_000);
 });

@@ -246,6 +246,15 @@ function run(): void {
     }
     if (!stopped()) decodePacket(null);
     post({ type: 'progress', positionMs: lastPts, decoded });
+    if (decoded === 0 && !stopped()) {
+      post({
+        type: 'error',
+        code: live ? 'SOURCE_STALLED' : 'DECODE_FAILED',
+        message: `no video frame could be decoded${corrupt ? ` (${corrupt} corrupt packets)` : ''}`,
+        retriable: live,
+      });
+      return;
+    }
     post({ type: 'end' });
   } finally {
     try {

@@ -3,6 +3,7 @@ import { LvuError } from '@lvu/core';
 import { readCase, runConformanceCase } from './conformance.js';
 import { formatDemo, runDemo } from './demo.js';
 import { INGEST_USAGE, ingestCommand } from './ingest.js';
+import { RECORD_USAGE, recordCommand } from './record-command.js';
 
 const USAGE = `lvu — long, live video understanding
 
@@ -14,6 +15,7 @@ Usage:
         the embedded default: a synthetic 1 fps scene feed through streaming temporal reduction and one
         question composed under the 8,192-token budget (no video or model needed)
   ${INGEST_USAGE}
+  ${RECORD_USAGE}
   lvu --help | --version
 
 Errors are printed as JSON on stderr: {"error": CODE, "message", "field", "hint"}.`;
@@ -22,6 +24,7 @@ type Command = (args: string[]) => Promise<number>;
 
 const commands: Record<string, Command> = {
   ingest: ingestCommand,
+  record: recordCommand,
   async demo(args) {
     const { values } = parseArgs({
       args,
