@@ -144,6 +144,17 @@ describe('live RTSP from a real server (gst-rtsp-server on 127.0.0.1)', () => {
     expect(g.frames[0]!.streamId).toBe(`rtsp://***@127.0.0.1:${s.port}/stream`);
   }, 60_000);
 
+  it('RTSP over UDP delivers frames too', async () => {
+    const s = await server();
+    const src = new VideoSource(s.url, { ...liveOptions, transport: 'udp' });
+    const c = consume(src);
+    await c.until(() => c.frames.length >= 3, 20_000, '3 frames over UDP');
+    await src.stop();
+    await c.done;
+    expect(c.error()).toBeNull();
+    expect(c.frames[0]).toMatchObject({ width: 320, height: 240 });
+  }, 40_000);
+
   it('a slow consumer loses the oldest frames, counted as drops, while the camera stays connected', async () => {
     const s = await server(['--fps', '25']);
     const src = new VideoSource(s.url, { ...liveOptions, fps: 10, queueFrames: 2 });

@@ -8,10 +8,15 @@ import { parentPort, workerData } from 'node:worker_threads';
 import {
   AV_NOPTS_VALUE,
   AV_PKT_FLAG_KEY,
+  AVERROR_EAGAIN,
+  AVERROR_EOF,
   AVMEDIA_TYPE_AUDIO,
   AVMEDIA_TYPE_VIDEO,
   Demuxer,
+  FFmpegError,
+  type FormatContext,
   Muxer,
+  Packet,
 } from 'node-av';
 
 export interface RecordJob {
@@ -42,8 +47,15 @@ function run(): void {
     options.analyzeduration = '500000';
   }
   let input: Demuxer;
+  let fmt: FormatContext | null = null;
+  const configure = (ctx: FormatContext) => {
+    fmt = ctx;
+  };
   try {
-    input = Demuxer.openSync(job.url, job.kind === 'lavfi' ? { format: 'lavfi', options } : { options });
+    input = Demuxer.openSync(
+      job.url,
+      job.kind === 'lavfi' ? { format: 'lavfi', options, configure } : { options, configure },
+    );
   } catch (err) {
     post({ type: 'error', phase: 'open', message: err instanceof Error ? err.message : String(err) });
     return;
@@ -74,10 +86,15 @@ function run(): void {
     let packets = 0;
     let bytes = 0;
     let lastPost = 0;
-    for (const pkt of input.packetsSync()) {
-      if (pkt === null) break;
+    const pkt = new Packet();
+    pkt.alloc();
+    for (;;) {
+      if (Atomics.load(stop, 0) !== 0) break;
+      const r = fmt!.readFrameSync(pkt);
+      if (r === AVERROR_EOF) break;
+      if (r === AVERROR_EAGAIN) continue;
+      if (r < 0) throw new FFmpegError(r);
       try {
-        if (Atomics.load(stop, 0) !== 0) break;
         const target = map.get(pkt.streamIndex);
         if (target === undefined) continue;
         // start at the first video key frame with a timestamp (a live session's first packets may have none)
@@ -98,15 +115,17 @@ function run(): void {
         if (pkt.pts !== AV_NOPTS_VALUE) pkt.pts -= off;
         if (pkt.dts !== AV_NOPTS_VALUE) pkt.dts -= off;
         if (pkt.streamIndex === vs.index && pkt.pts !== AV_NOPTS_VALUE) {
-          first ??= pkt.pts;
-          mediaMs = (Number(pkt.pts - first) * tb.num * 1000) / tb.den;
+          const f0: bigint = first ?? pkt.pts;
+          first = f0;
+          mediaMs = (Number(pkt.pts - f0) * tb.num * 1000) / tb.den;
           if (job.durationMs !== null && mediaMs >= job.durationMs) break;
         }
         bytes += pkt.size;
         packets++;
+        pkt.timeBase = input.streams[pkt.streamIndex]!.timeBase; // the muxer rescales from the packet's time base
         mux.writePacketSync(pkt, target);
       } finally {
-        pkt.free();
+        pkt.unref();
       }
       const now = performance.now();
       if (now - lastPost > 500) {
@@ -114,6 +133,7 @@ function run(): void {
         post({ type: 'progress', mediaMs, packets, bytes });
       }
     }
+    pkt.free();
     mux.closeSync();
     mux = null;
     post({ type: 'done', mediaMs, packets, bytes });

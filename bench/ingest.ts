@@ -1,0 +1,193 @@
+/**
+ * `npm run bench -- ingest --json`: our file ingest (node-av in a worker thread) against the ffmpeg CLI from Debian
+ * doing the same job (`ffmpeg -i F -vf fps=1,scale=384:384 -pix_fmt rgb24 -f rawvideo -`), same files, same run.
+ * Figures: wall and CPU time, median of `runs`, ratio ours/ffmpeg, for `exact` and `keyframes` sampling; peak RSS
+ * and RSS at 10 and 60 minutes of media over a 60-minute file; the main thread's event-loop delay p99 while decoding.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { VideoSource, type VideoSourceInput } from '@lvu/ffmpeg';
+import type { BenchOptions, BenchRow } from './run.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const cache = join(root, '.cache/bench');
+const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function ensureVideos(minutes: number): { ten: string; sixty: string } {
+  mkdirSync(cache, { recursive: true });
+  const ten = join(cache, `h264-720p25-gop50-${minutes}min.mp4`);
+  if (!existsSync(ten)) {
+    process.stderr.write(`generating ${ten} with the ffmpeg CLI…\n`);
+    execFileSync('ffmpeg', [
+      '-nostdin',
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc2=size=1280x720:rate=25`,
+      '-t',
+      String(minutes * 60),
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-g',
+      '50',
+      '-pix_fmt',
+      'yuv420p',
+      `${ten}.tmp.mp4`,
+    ]);
+    renameSync(`${ten}.tmp.mp4`, ten);
+  }
+  const sixty = join(cache, `h264-720p25-gop50-${minutes * 6}min.mp4`);
+  if (!existsSync(sixty)) {
+    const list = join(cache, 'concat.txt');
+    writeFileSync(list, Array.from({ length: 6 }, () => `file '${ten}'\n`).join(''));
+    execFileSync('ffmpeg', [
+      '-nostdin',
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'concat',
+      '-safe',
+      '0',
+      '-i',
+      list,
+      '-c',
+      'copy',
+      `${sixty}.tmp.mp4`,
+    ]);
+    renameSync(`${sixty}.tmp.mp4`, sixty);
+  }
+  return { ten, sixty };
+}
+
+/** The ffmpeg CLI baseline: wall time, and user+sys CPU of the child from bash's `times`. */
+function ffmpegRun(file: string): { wallMs: number; cpuMs: number; frames: number } {
+  const t = performance.now();
+  const r = spawnSync(
+    'bash',
+    [
+      '-c',
+      `ffmpeg -nostdin -v error -i "$1" -vf fps=1,scale=384:384 -pix_fmt rgb24 -f rawvideo - | wc -c; times`,
+      'bench',
+      file,
+    ],
+    { encoding: 'utf8', maxBuffer: 1 << 20 },
+  );
+  const wallMs = performance.now() - t;
+  const lines = r.stdout.trim().split('\n');
+  const bytes = Number(lines[0]);
+  const [u, s] = lines
+    .at(-1)!
+    .split(/\s+/)
+    .map((x) => {
+      const m = /(\d+)m([\d.]+)s/.exec(x)!;
+      return (Number(m[1]) * 60 + Number(m[2])) * 1000;
+    });
+  return { wallMs, cpuMs: u! + s!, frames: bytes / (384 * 384 * 3) };
+}
+
+async function oursRun(
+  file: string,
+  o: VideoSourceInput,
+  sampleRss?: (mediaMs: number, rssMb: number) => void,
+) {
+  const h = monitorEventLoopDelay({ resolution: 5 });
+  const cpu0 = process.cpuUsage();
+  const t = performance.now();
+  h.enable();
+  const src = new VideoSource(file, { fps: 1, sizes: [384], ...o });
+  let frames = 0;
+  let lastSample = 0;
+  for await (const f of src) {
+    frames++;
+    if (sampleRss && f.ptsMs - lastSample >= 60_000) {
+      lastSample = f.ptsMs;
+      sampleRss(f.ptsMs, process.memoryUsage().rss / 1e6);
+    }
+  }
+  h.disable();
+  const wallMs = performance.now() - t;
+  const c = process.cpuUsage(cpu0);
+  return {
+    wallMs,
+    cpuMs: (c.user + c.system) / 1000,
+    frames,
+    loopP99Ms: h.percentile(99) / 1e6,
+    loopMaxMs: h.max / 1e6,
+  };
+}
+
+export async function run(opts: BenchOptions): Promise<BenchRow[]> {
+  const runs = Math.max(1, Math.min(opts.runs, 3));
+  const { ten, sixty } = ensureVideos(opts.quick ? 1 : 10);
+  const rows: BenchRow[] = [];
+  const ffVersion = execFileSync('ffmpeg', ['-version'], { encoding: 'utf8' }).split('\n')[0]!;
+  const files: [string, string][] = [
+    [opts.quick ? '1-minute 1280×720 H.264 25 fps GOP 50' : '10-minute 1280×720 H.264 25 fps GOP 50', ten],
+    ['opencv-doc vtest.avi (768×576 MPEG-4 part 2, 10 fps, 79.5 s)', VTEST],
+  ];
+  for (const [label, file] of files) {
+    const ff = Array.from({ length: runs }, () => ffmpegRun(file));
+    const ffWall = median(ff.map((r) => r.wallMs));
+    const ffCpu = median(ff.map((r) => r.cpuMs));
+    for (const [mode, o] of [
+      ['exact, stretch (same work as the CLI)', { resize: 'stretch', threads: 0 }],
+      ['exact, pad (LongVU preprocessing)', { resize: 'pad', threads: 0 }],
+      ['keyframes, stretch', { resize: 'stretch', sampling: 'keyframes', threads: 0 }],
+    ] as const) {
+      const ours = [];
+      for (let i = 0; i < runs; i++) ours.push(await oursRun(file, o));
+      const wall = median(ours.map((r) => r.wallMs));
+      const cpu = median(ours.map((r) => r.cpuMs));
+      rows.push({
+        bench: 'ingest',
+        case: `${label}: ${mode}, 1 fps → 384×384 RGB`,
+        baseline: `${ffVersion}: -vf fps=1,scale=384:384 -pix_fmt rgb24 -f rawvideo`,
+        runs,
+        oursWallMs: Math.round(wall),
+        ffmpegWallMs: Math.round(ffWall),
+        wallRatio: Number((wall / ffWall).toFixed(3)),
+        oursCpuMs: Math.round(cpu),
+        ffmpegCpuMs: Math.round(ffCpu),
+        cpuRatio: Number((cpu / ffCpu).toFixed(3)),
+        oursFrames: ours[0]!.frames,
+        ffmpegFrames: ff[0]!.frames,
+        eventLoopDelayP99Ms: Number(median(ours.map((r) => r.loopP99Ms)).toFixed(2)),
+        eventLoopDelayMaxMs: Number(Math.max(...ours.map((r) => r.loopMaxMs)).toFixed(2)),
+      });
+    }
+  }
+  // memory over a long file: one exact pass, RSS sampled every minute of media
+  const samples: [number, number][] = [];
+  const r = await oursRun(sixty, { resize: 'pad', threads: 0 }, (ms, mb) => samples.push([ms, mb]));
+  const at = (min: number) => samples.find(([ms]) => ms >= min * 60_000)?.[1] ?? samples.at(-1)?.[1] ?? 0;
+  const minutes = opts.quick ? [1, 6] : [10, 60];
+  rows.push({
+    bench: 'ingest',
+    case: `RSS over a ${opts.quick ? 6 : 60}-minute 720p file (exact, pad, 1 fps)`,
+    rssMbAt: {
+      [`${minutes[0]}min`]: Math.round(at(minutes[0]!)),
+      [`${minutes[1]}min`]: Math.round(at(minutes[1]! - 1)),
+    },
+    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    frames: r.frames,
+    wallMs: Math.round(r.wallMs),
+    eventLoopDelayP99Ms: Number(r.loopP99Ms.toFixed(2)),
+    rssMbPerMinute: samples.map(([ms, mb]) => [Math.round(ms / 60_000), Math.round(mb)]),
+  });
+  return rows;
+}
