@@ -174,6 +174,24 @@ describe('bad input', () => {
     });
   });
 
+  it('a video codec FFmpeg cannot decode is UNSUPPORTED_MEDIA', async () => {
+    const avi = Buffer.from(readFileSync(makeVideo({ seconds: 2, encoder: 'mpeg4', container: 'avi' })));
+    // rename the stream's FourCC (strh handler and strf compression) to one no decoder claims
+    let patched = 0;
+    for (const tag of ['FMP4', 'fmp4', 'DIVX', 'XVID', 'MP4V']) {
+      for (let i = avi.indexOf(tag); i >= 0 && i < 4096; i = avi.indexOf(tag, i + 4)) {
+        avi.write('QQQQ', i, 'latin1');
+        patched++;
+      }
+    }
+    expect(patched).toBeGreaterThan(0);
+    const file = join(dir, 'unknown-codec.avi');
+    writeFileSync(file, avi);
+    const r = await collect(file);
+    expect(r.error).toMatchObject({ code: 'UNSUPPORTED_MEDIA' });
+    expect(r.frames).toHaveLength(0);
+  });
+
   it('a file without video (audio only) is UNSUPPORTED_MEDIA', async () => {
     const r = await collect('lavfi:sine=frequency=440:duration=1');
     expect(r.error).toMatchObject({ code: 'UNSUPPORTED_MEDIA' });
