@@ -69,3 +69,26 @@ export function makeVideo(spec: VideoSpec): string {
 
 /** The real surveillance footage from Debian's opencv-doc package (installed by .ci/run). */
 export const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
+
+const HLS_SCRIPT = `
+if (!Promise.withResolvers) Promise.withResolvers = function () { let resolve, reject; const promise = new Promise((a, b) => { resolve = a; reject = b; }); return { promise, resolve, reject }; };
+const { Demuxer, Muxer, Packet } = await import('node-av');
+let fmt; const input = Demuxer.openSync(process.argv[2], { configure: (c) => { fmt = c; } });
+const vs = input.video();
+const mux = Muxer.openSync(process.argv[3], { format: 'hls' });
+const si = mux.addStream(vs);
+const pkt = new Packet(); pkt.alloc();
+while (fmt.readFrameSync(pkt) >= 0) { if (pkt.streamIndex === vs.index) { pkt.timeBase = vs.timeBase; mux.writePacketSync(pkt, si); } pkt.unref(); }
+pkt.free(); mux.closeSync(); input.closeSync();
+`;
+
+/** Remuxes a video into an HLS playlist with segments (node-av's hls muxer) in `dir`; returns the playlist name. */
+export function makeHls(video: string, dir: string): string {
+  const script = join(mediaDir, 'hls.mjs');
+  writeFileSync(script, HLS_SCRIPT);
+  execFileSync(process.execPath, [script, video, join(dir, 'index.m3u8')], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  return 'index.m3u8';
+}

@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { createReadStream, mkdtempSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, statSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LvuEvent, SampledFrame } from '@lvu/core';
 import { VideoSource } from '@lvu/ffmpeg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { makeVideo } from './support/media.js';
+import { makeHls, makeVideo } from './support/media.js';
 import { freePort, RtspServer } from './support/rtsp-server.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -236,6 +236,34 @@ describe('http(s) sources', () => {
       const frames: SampledFrame[] = [];
       for await (const f of src) frames.push(f);
       expect(frames.map((f) => f.ptsMs)).toEqual([0, 1000, 2000, 3000]);
+    } finally {
+      srv.close();
+    }
+  }, 30_000);
+
+  it('reads an HLS playlist (segments over HTTP on 127.0.0.1)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lvu-hls-'));
+    const playlist = makeHls(makeVideo({ seconds: 8, encoder: 'libx264', container: 'ts', gop: 25 }), dir);
+    const srv = createHttpServer((req, res) => {
+      const path = join(dir, (req.url ?? '/').slice(1));
+      if (!existsSync(path)) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, {
+        'content-type': path.endsWith('.m3u8') ? 'application/vnd.apple.mpegurl' : 'video/mp2t',
+      });
+      createReadStream(path).pipe(res);
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as { port: number }).port;
+    try {
+      const src = new VideoSource(`http://127.0.0.1:${port}/${playlist}`, { fps: 1 });
+      const frames: SampledFrame[] = [];
+      for await (const f of src) frames.push(f);
+      expect(frames).toHaveLength(8);
+      expect(frames.at(-1)!.ptsMs - frames[0]!.ptsMs).toBe(7000);
+      expect(src.stats.info!.format).toContain('hls');
     } finally {
       srv.close();
     }
