@@ -17,13 +17,15 @@ import {
   AVERROR_EAGAIN,
   AVERROR_EOF,
   Decoder,
-  Demuxer,
+  type Demuxer,
   FFmpegError,
   type FormatContext,
   Frame,
   Packet,
   Scaler,
+  SWS_BICUBIC,
 } from 'node-av';
+import { openInput } from './open-input.js';
 import { padInto, resizePlan } from './preprocess.js';
 import { PtsSampler } from './pts-sampler.js';
 import { CREDITS, type DecodeJob, STOP, type WorkerMessage } from './worker-protocol.js';
@@ -73,33 +75,17 @@ function sleepMs(ms: number): void {
 }
 
 function run(): void {
-  const options: Record<string, string> = { ...job.inputOptions };
-  const us = String(Math.round(job.timeoutMs * 1000));
-  if (job.kind === 'rtsp') {
-    options.rtsp_transport ??= job.transport;
-    options.timeout ??= us; // socket I/O timeout: a silent or frozen server fails reads instead of hanging
-    // bounded probing: FFmpeg's default (5 s) would delay every (re)connection
-    options.analyzeduration ??= '500000';
-    options.probesize ??= '500000';
-  } else if (job.kind === 'http') {
-    options.rw_timeout ??= us;
-  }
   let input: Demuxer;
-  let fmt: FormatContext | null = null;
-  const configure = (ctx: FormatContext) => {
-    fmt = ctx;
-  };
+  let fmt: FormatContext;
   try {
-    input = Demuxer.openSync(
-      job.url,
-      job.kind === 'lavfi' ? { format: 'lavfi', options, configure } : { options, configure },
-    );
+    ({ input, fmt } = openInput(job));
   } catch (err) {
     post({ type: 'error', ...classify(err, 'open') });
     return;
   }
   let dec: Decoder | undefined;
-  const scaler = new Scaler();
+  // bicubic, like the SigLIP and DINOv2 image processors LongVU uses (PIL bicubic; swscale's differs in detail)
+  const scaler = new Scaler({ flags: SWS_BICUBIC });
   try {
     const vs = input.video();
     if (!vs) {
@@ -253,7 +239,7 @@ function run(): void {
     try {
       for (;;) {
         if (stopped()) break;
-        const r = fmt!.readFrameSync(pkt);
+        const r = fmt.readFrameSync(pkt);
         if (r === AVERROR_EOF) break;
         if (r < 0) {
           if (r === AVERROR_EAGAIN) continue;

@@ -12,12 +12,13 @@ import {
   AVERROR_EOF,
   AVMEDIA_TYPE_AUDIO,
   AVMEDIA_TYPE_VIDEO,
-  Demuxer,
+  type Demuxer,
   FFmpegError,
   type FormatContext,
   Muxer,
   Packet,
 } from 'node-av';
+import { openInput } from './open-input.js';
 
 export interface RecordJob {
   url: string;
@@ -40,22 +41,10 @@ const stop = new Int32Array(job.control);
 const post = (m: RecordMessage) => parentPort!.postMessage(m);
 
 function run(): void {
-  const options: Record<string, string> = {};
-  if (job.kind === 'rtsp') {
-    options.rtsp_transport = job.transport;
-    options.timeout = String(job.timeoutMs * 1000);
-    options.analyzeduration = '500000';
-  }
   let input: Demuxer;
-  let fmt: FormatContext | null = null;
-  const configure = (ctx: FormatContext) => {
-    fmt = ctx;
-  };
+  let fmt: FormatContext;
   try {
-    input = Demuxer.openSync(
-      job.url,
-      job.kind === 'lavfi' ? { format: 'lavfi', options, configure } : { options, configure },
-    );
+    ({ input, fmt } = openInput(job));
   } catch (err) {
     post({ type: 'error', phase: 'open', message: err instanceof Error ? err.message : String(err) });
     return;
@@ -90,7 +79,7 @@ function run(): void {
     pkt.alloc();
     for (;;) {
       if (Atomics.load(stop, 0) !== 0) break;
-      const r = fmt!.readFrameSync(pkt);
+      const r = fmt.readFrameSync(pkt);
       if (r === AVERROR_EOF) break;
       if (r === AVERROR_EAGAIN) continue;
       if (r < 0) throw new FFmpegError(r);

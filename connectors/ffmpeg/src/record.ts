@@ -1,12 +1,10 @@
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { LvuError } from '@lvu/core';
 import type { RecordJob, RecordMessage } from './record-worker.js';
 import { parseSource } from './source-url.js';
+import { workerPath } from './worker-path.js';
 
-const workerPath = import.meta.url.endsWith('.ts')
-  ? fileURLToPath(new URL('../dist/record-worker.js', import.meta.url))
-  : fileURLToPath(new URL('./record-worker.js', import.meta.url));
+const WORKER = workerPath('record-worker');
 
 export interface RecordOptions {
   /** Stop after this much media time; default: until the source ends or `signal` aborts. */
@@ -37,7 +35,7 @@ export function record(source: string, out: string, o: RecordOptions = {}): Prom
     timeoutMs: o.timeoutMs ?? 5000,
     control,
   };
-  const worker = new Worker(workerPath, { workerData: job });
+  const worker = new Worker(WORKER, { workerData: job });
   const stop = () => {
     Atomics.store(new Int32Array(control), 0, 1);
   };

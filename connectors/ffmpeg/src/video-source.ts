@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { backoffDelayMs, EventBus, LvuError, type LvuErrorCode, type SampledFrame } from '@lvu/core';
 import { FrameQueue } from './frame-queue.js';
@@ -8,12 +7,10 @@ import {
   type VideoSourceOptions,
   videoSourceOptionsSchema,
 } from './video-source-options.js';
+import { workerPath } from './worker-path.js';
 import { CREDITS, type DecodeJob, STOP, type StreamInfo, type WorkerMessage } from './worker-protocol.js';
 
-/** The worker runs compiled JavaScript: from dist/ next to this file, or from the package's dist/ when run as TS. */
-const workerPath = import.meta.url.endsWith('.ts')
-  ? fileURLToPath(new URL('../dist/decode-worker.js', import.meta.url))
-  : fileURLToPath(new URL('./decode-worker.js', import.meta.url));
+const WORKER = workerPath('decode-worker');
 
 export interface SourceStats {
   sampled: number;
@@ -118,6 +115,12 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
 
   get #blocking(): boolean {
     return !this.live && this.options.pacing === 'fast' ? true : this.options.dropPolicy === 'block';
+  }
+
+  /** Counts a frame lost to a slow consumer or to corruption, and reports it. */
+  #dropped(reason: 'queue-full' | 'corrupt', seq: number): void {
+    const n = reason === 'corrupt' ? ++this.stats.corrupt : ++this.stats.droppedSlowConsumer;
+    this.events.emit('frame.dropped', { streamId: this.streamId, seq, reason, dropped: n });
   }
 
   #credit(n: number): void {
@@ -238,7 +241,7 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
       control: control.buffer as SharedArrayBuffer,
       threads: this.options.threads,
     };
-    const worker = new Worker(workerPath, { workerData: job });
+    const worker = new Worker(WORKER, { workerData: job });
     VideoSource.activeWorkers++;
     this.#worker = worker;
     return new Promise<Outcome>((resolve) => {
@@ -325,34 +328,14 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
             this.stats.sampled++;
             this.stats.lastFrameWallMs = frame.wallMs;
             const evicted = this.#queue.push(frame, blocking ? 'block' : 'dropOldest');
-            if (evicted) {
-              this.stats.droppedSlowConsumer++;
-              this.events.emit('frame.dropped', {
-                streamId: this.streamId,
-                seq: evicted.seq,
-                reason: 'queue-full',
-                dropped: this.stats.droppedSlowConsumer,
-              });
-            }
+            if (evicted) this.#dropped('queue-full', evicted.seq);
             break;
           }
           case 'dropped':
-            this.stats.droppedSlowConsumer++;
-            this.events.emit('frame.dropped', {
-              streamId: this.streamId,
-              seq: this.#seq,
-              reason: 'queue-full',
-              dropped: this.stats.droppedSlowConsumer,
-            });
+            this.#dropped('queue-full', this.#seq);
             break;
           case 'corrupt':
-            this.stats.corrupt++;
-            this.events.emit('frame.dropped', {
-              streamId: this.streamId,
-              seq: this.#seq,
-              reason: 'corrupt',
-              dropped: this.stats.corrupt,
-            });
+            this.#dropped('corrupt', this.#seq);
             break;
           case 'progress':
             this.stats.positionMs = m.positionMs;

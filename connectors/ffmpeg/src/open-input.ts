@@ -1,0 +1,39 @@
+import './polyfill.js';
+import { Demuxer, type FormatContext } from 'node-av';
+import type { SourceKind } from './source-url.js';
+
+export interface InputSpec {
+  url: string;
+  kind: SourceKind;
+  transport: 'tcp' | 'udp';
+  timeoutMs: number;
+  inputOptions?: Record<string, string>;
+}
+
+/**
+ * Opens a source with lvu's network defaults (synchronously: call it in a worker). RTSP: the chosen transport, a
+ * socket I/O timeout (a silent or frozen server fails reads instead of hanging) and bounded probing (FFmpeg's 5 s
+ * default would delay every reconnection); HTTP: a read/write timeout. Returns the demuxer and its format context,
+ * read from directly with a reused packet (see decode-worker.ts for why not `packetsSync`). Throws FFmpeg's error.
+ */
+export function openInput(spec: InputSpec): { input: Demuxer; fmt: FormatContext } {
+  const options: Record<string, string> = { ...spec.inputOptions };
+  const us = String(Math.round(spec.timeoutMs * 1000));
+  if (spec.kind === 'rtsp') {
+    options.rtsp_transport ??= spec.transport;
+    options.timeout ??= us;
+    options.analyzeduration ??= '500000';
+    options.probesize ??= '500000';
+  } else if (spec.kind === 'http') {
+    options.rw_timeout ??= us;
+  }
+  let fmt: FormatContext | null = null;
+  const configure = (ctx: FormatContext) => {
+    fmt = ctx;
+  };
+  const input = Demuxer.openSync(
+    spec.url,
+    spec.kind === 'lavfi' ? { format: 'lavfi', options, configure } : { options, configure },
+  );
+  return { input, fmt: fmt! };
+}
