@@ -3,6 +3,7 @@ import { LvuError } from '@lvu/core';
 import { readCase, runConformanceCase } from './conformance.js';
 import { formatDemo, runDemo } from './demo.js';
 import { INGEST_USAGE, ingestCommand } from './ingest.js';
+import { MODELS_USAGE, modelsCommand } from './models-command.js';
 import { RECORD_USAGE, recordCommand } from './record-command.js';
 
 const USAGE = `lvu — long, live video understanding
@@ -16,6 +17,7 @@ Usage:
         question composed under the 8,192-token budget (no video or model needed)
   ${INGEST_USAGE}
   ${RECORD_USAGE}
+  ${MODELS_USAGE}
   lvu --help | --version
 
 Errors are printed as JSON on stderr: {"error": CODE, "message", "field", "hint"}.`;
@@ -25,6 +27,7 @@ type Command = (args: string[]) => Promise<number>;
 const commands: Record<string, Command> = {
   ingest: ingestCommand,
   record: recordCommand,
+  models: modelsCommand,
   async demo(args) {
     const { values } = parseArgs({
       args,

@@ -1,0 +1,134 @@
+import { parseArgs } from 'node:util';
+import { LvuError } from '@lvu/core';
+import { LongVuModels, loadManifest, MODEL_ROLES, type ModelRole, type WireTensor } from '@lvu/models';
+
+export const MODELS_USAGE = `lvu models inspect DIR [--json]   roles, tensors, dtypes, parameters, FLOPs per frame
+  lvu models check DIR [--json]     load every model, run each on a synthetic input, check shapes, finiteness, time`;
+
+const shape = (s: (number | string)[]) => `[${s.join(', ')}]`;
+
+function inspect(dir: string, json: boolean): number {
+  const m = loadManifest(dir);
+  const rows = MODEL_ROLES.filter((r) => m.manifest.models[r]).map((role) => {
+    const s = m.manifest.models[role]!;
+    return {
+      role,
+      file: s.file,
+      inputs: s.inputs.map((t) => `${t.name} ${t.dtype}${shape(t.shape)}`),
+      outputs: s.outputs.map((t) => `${t.name} ${t.dtype}${shape(t.shape)}`),
+      params: s.params ?? null,
+      gflopsPerFrame: s.flopsPerFrame === undefined ? null : Number((s.flopsPerFrame / 1e9).toFixed(4)),
+      preprocess: s.preprocess ?? null,
+    };
+  });
+  if (json) {
+    process.stdout.write(
+      `${JSON.stringify({ dir: m.dir, preset: m.manifest.preset, weights: m.manifest.weights, longvu: m.manifest.longvu, models: rows })}\n`,
+    );
+    return 0;
+  }
+  const lv = m.manifest.longvu;
+  process.stdout.write(
+    `${m.dir}: preset ${m.manifest.preset ?? '-'}, ${m.manifest.weights} weights; grids ${lv.highGridSide}×${lv.highGridSide}/` +
+      `${lv.lowGridSide}×${lv.lowGridSide}, SVA ${lv.svaDim}, LLM width ${lv.llmDim}\n`,
+  );
+  for (const r of rows) {
+    process.stdout.write(
+      `  ${r.role.padEnd(10)} ${r.file.padEnd(16)} ${String(r.params?.toLocaleString('en') ?? '-').padStart(14)} params  ` +
+        `${r.gflopsPerFrame ?? '-'} GFLOP/frame\n      in  ${r.inputs.join(', ')}\n      out ${r.outputs.join(', ')}\n`,
+    );
+  }
+  return 0;
+}
+
+/** A synthetic feed for a tensor spec: symbolic dims become 1 (batch/rows) or 4 (tokens). */
+function synthetic(
+  t: { name: string; dtype: string; shape: (number | string)[] },
+  vocab: number,
+): WireTensor {
+  const dims = t.shape.map((d) => (typeof d === 'number' ? d : d === 'tokens' ? 4 : 1));
+  const n = dims.reduce((a, b) => a * b, 1);
+  if (t.dtype === 'int64')
+    return { type: 'int64', dims, data: BigInt64Array.from({ length: n }, (_, i) => BigInt(i % vocab)) };
+  return { type: 'float32', dims, data: Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 0.5) };
+}
+
+async function check(dir: string, json: boolean): Promise<number> {
+  const t0 = performance.now();
+  const models = await LongVuModels.open(dir);
+  const results: Record<string, unknown>[] = [];
+  try {
+    for (const role of MODEL_ROLES) {
+      const spec = models.m.manifest.models[role as ModelRole];
+      if (!spec) continue;
+      const feeds: Record<string, WireTensor> = {};
+      for (const t of spec.inputs) feeds[t.name] = synthetic(t, models.longvu.vocabSize ?? 2);
+      const times: number[] = [];
+      let outs: Record<string, WireTensor> = {};
+      for (let i = 0; i < 3; i++) {
+        const copy: Record<string, WireTensor> = {};
+        for (const [k, v] of Object.entries(feeds))
+          copy[k] = { ...v, data: v.data.slice() as WireTensor['data'] };
+        const r = await models.pool.run(role, copy);
+        times.push(r.ms);
+        outs = r.outputs;
+      }
+      for (const o of spec.outputs) {
+        const got = outs[o.name];
+        if (!got)
+          throw new LvuError('MODEL_INVALID', `model ${role} did not return ${o.name}`, {
+            field: `models.${role}.outputs.${o.name}`,
+          });
+        const ok =
+          o.shape.every((d, i) => typeof d === 'string' || got.dims[i] === d) &&
+          got.dims.length === o.shape.length;
+        if (!ok) {
+          throw new LvuError(
+            'MODEL_INVALID',
+            `model ${role}: ${o.name} came back as [${got.dims}], manifest says [${o.shape}]`,
+            {
+              field: `models.${role}.outputs.${o.name}`,
+            },
+          );
+        }
+      }
+      results.push({
+        role,
+        ok: true,
+        loadMs: Math.round(models.pool.loaded.get(role)!.loadMs),
+        runMs: Number(Math.min(...times).toFixed(2)),
+        outputs: Object.fromEntries(Object.entries(outs).map(([k, v]) => [k, v.dims])),
+      });
+    }
+  } finally {
+    await models.close();
+  }
+  if (json)
+    process.stdout.write(
+      `${JSON.stringify({ dir: models.m.dir, ok: true, models: results, ms: Math.round(performance.now() - t0) })}\n`,
+    );
+  else {
+    for (const r of results) {
+      process.stdout.write(
+        `  ✓ ${String(r.role).padEnd(10)} load ${r.loadMs} ms, run ${r.runMs} ms, out ${JSON.stringify(r.outputs)}\n`,
+      );
+    }
+    process.stdout.write(
+      `${models.m.dir}: ${results.length} models OK (finite outputs, shapes as declared)\n`,
+    );
+  }
+  return 0;
+}
+
+export async function modelsCommand(args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { json: { type: 'boolean', default: false } },
+  });
+  const [sub, dir] = positionals;
+  if ((sub !== 'inspect' && sub !== 'check') || !dir || positionals.length !== 2) {
+    throw new LvuError('INVALID_ARGUMENT', `usage:\n  ${MODELS_USAGE}`, { field: 'models' });
+  }
+  return sub === 'inspect' ? inspect(dir, values.json) : check(dir, values.json);
+}

@@ -1,0 +1,14 @@
+export { LongVuModels, type LongVuModelsOptions } from './longvu-models.js';
+export { microBatcher } from './micro-batcher.js';
+export {
+  type LoadedManifest,
+  loadManifest,
+  MODEL_ROLES,
+  type ModelManifest,
+  type ModelRole,
+  type ModelSpec,
+  modelManifestSchema,
+  type TensorSpec,
+} from './model-manifest.js';
+export { SessionPool, type SessionPoolOptions } from './session-pool.js';
+export type { TensorType, ValueInfo, WireTensor } from './session-protocol.js';

@@ -1,0 +1,184 @@
+import { LvuError } from '@lvu/core';
+import { microBatcher } from './micro-batcher.js';
+import { type LoadedManifest, loadManifest, MODEL_ROLES, type ModelRole } from './model-manifest.js';
+import { SessionPool, type SessionPoolOptions } from './session-pool.js';
+
+export interface LongVuModelsOptions extends SessionPoolOptions {
+  /** Roles to load (default: every role the manifest has). */
+  roles?: ModelRole[];
+  maxBatch?: number;
+  maxWaitMs?: number;
+}
+
+/**
+ * LongVU's networks from a model directory, run in a worker-thread session pool:
+ * RGB frames → DINOv2 tokens and SigLIP tokens ((2S)² × hidden each) → SVA queries (S² × svaDim) → projector
+ * (LLM width), plus text embeddings. Frame-level calls are micro-batched.
+ */
+export class LongVuModels {
+  readonly m: LoadedManifest;
+  readonly pool: SessionPool;
+  readonly #dino: (img: Uint8Array) => Promise<Float32Array>;
+  readonly #siglip: (img: Uint8Array) => Promise<Float32Array>;
+  readonly #fuse: (x: [Float32Array, Float32Array]) => Promise<Float32Array>;
+
+  private constructor(m: LoadedManifest, pool: SessionPool, o: LongVuModelsOptions) {
+    this.m = m;
+    this.pool = pool;
+    const b = { maxBatch: o.maxBatch ?? 8, maxWaitMs: o.maxWaitMs ?? 5 };
+    this.#dino = microBatcher((imgs) => this.#encode('dino', imgs), b);
+    this.#siglip = microBatcher((imgs) => this.#encode('siglip', imgs), b);
+    this.#fuse = microBatcher((pairs) => this.#fuseBatch(pairs), b);
+  }
+
+  static async open(dir: string, o: LongVuModelsOptions = {}): Promise<LongVuModels> {
+    const m = loadManifest(dir);
+    const pool = new SessionPool(o);
+    const roles = o.roles ?? MODEL_ROLES.filter((r) => m.manifest.models[r]);
+    try {
+      for (const r of roles) await pool.load(m, r);
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
+    return new LongVuModels(m, pool, o);
+  }
+
+  get longvu() {
+    return this.m.manifest.longvu;
+  }
+
+  /** Square RGB size each vision encoder wants (what the ingest should produce). */
+  imageSize(role: 'dino' | 'siglip'): number {
+    const p = this.m.manifest.models[role]?.preprocess;
+    if (!p)
+      throw new LvuError('MODEL_INVALID', `model ${role} has no preprocess section`, {
+        field: `models.${role}.preprocess`,
+      });
+    return p.size;
+  }
+
+  /** One RGB24 image (size² · 3) → normalised CHW float32, written at `out[offset]`. */
+  #normalise(role: 'dino' | 'siglip', rgb: Uint8Array, out: Float32Array, offset: number): void {
+    const p = this.m.manifest.models[role]!.preprocess!;
+    const n = p.size * p.size;
+    if (rgb.length !== n * 3) {
+      throw new LvuError(
+        'SHAPE_MISMATCH',
+        `${role} needs ${p.size}×${p.size} RGB images (${n * 3} bytes), got ${rgb.length}`,
+        {
+          field: `${role}.image`,
+        },
+      );
+    }
+    for (let c = 0; c < 3; c++) {
+      const scale = 1 / (255 * p.std[c]!);
+      const shift = p.mean[c]! / p.std[c]!;
+      const base = offset + c * n;
+      for (let i = 0; i < n; i++) out[base + i] = rgb[i * 3 + c]! * scale - shift;
+    }
+  }
+
+  async #encode(role: 'dino' | 'siglip', imgs: Uint8Array[]): Promise<Float32Array[]> {
+    const size = this.imageSize(role);
+    const per = 3 * size * size;
+    const px = new Float32Array(imgs.length * per);
+    imgs.forEach((img, i) => {
+      this.#normalise(role, img, px, i * per);
+    });
+    const r = await this.pool.run(
+      role,
+      { pixel_values: { type: 'float32', dims: [imgs.length, 3, size, size], data: px } },
+      { transfer: true },
+    );
+    const t = r.outputs.tokens!;
+    const each = t.data.length / imgs.length;
+    return imgs.map((_, i) => (t.data as Float32Array).subarray(i * each, (i + 1) * each));
+  }
+
+  async #fuseBatch(pairs: [Float32Array, Float32Array][]): Promise<Float32Array[]> {
+    const spec = this.m.manifest.models.sva!;
+    const [dIn, sIn] = spec.inputs;
+    const dn = pairs[0]![0].length;
+    const sn = pairs[0]![1].length;
+    const d = new Float32Array(pairs.length * dn);
+    const s = new Float32Array(pairs.length * sn);
+    pairs.forEach(([a, b], i) => {
+      if (a.length !== dn || b.length !== sn) {
+        throw new LvuError('SHAPE_MISMATCH', 'SVA inputs of one batch differ in size', { field: 'sva' });
+      }
+      d.set(a, i * dn);
+      s.set(b, i * sn);
+    });
+    const M = Number(dIn!.shape[1]);
+    const r = await this.pool.run(
+      'sva',
+      {
+        [dIn!.name]: { type: 'float32', dims: [pairs.length, M, dn / M], data: d },
+        [sIn!.name]: { type: 'float32', dims: [pairs.length, M, sn / M], data: s },
+      },
+      { transfer: true },
+    );
+    const out = Object.values(r.outputs)[0]!.data as Float32Array;
+    const each = out.length / pairs.length;
+    return pairs.map((_, i) => out.subarray(i * each, (i + 1) * each));
+  }
+
+  /** DINOv2 tokens ((2S)² × hidden) of one frame. */
+  encodeDino(rgb: Uint8Array): Promise<Float32Array> {
+    return this.#dino(rgb);
+  }
+
+  /** SigLIP tokens ((2S)² × hidden) of one frame. */
+  encodeSiglip(rgb: Uint8Array): Promise<Float32Array> {
+    return this.#siglip(rgb);
+  }
+
+  /** SVA fusion of one frame: S² × svaDim. */
+  fuse(dinoTokens: Float32Array, siglipTokens: Float32Array): Promise<Float32Array> {
+    return this.#fuse([dinoTokens, siglipTokens]);
+  }
+
+  /** mm_projector on `rows` × svaDim features → rows × llmDim. */
+  async project(features: Float32Array, rows: number): Promise<Float32Array> {
+    const dim = this.longvu.svaDim;
+    if (features.length !== rows * dim) {
+      throw new LvuError(
+        'SHAPE_MISMATCH',
+        `projector input has ${features.length} values, expected ${rows}×${dim}`,
+        {
+          field: 'projector.features',
+        },
+      );
+    }
+    const r = await this.pool.run('projector', {
+      features: { type: 'float32', dims: [rows, dim], data: features },
+    });
+    return r.outputs.embeds!.data as Float32Array;
+  }
+
+  /** Token ids → embeddings (ids.length × llmDim). */
+  async embedText(ids: ArrayLike<number>): Promise<Float32Array> {
+    const vocab = this.longvu.vocabSize;
+    const data = new BigInt64Array(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (!Number.isInteger(id) || id < 0 || (vocab !== undefined && id >= vocab)) {
+        throw new LvuError('INVALID_ARGUMENT', `token id ${id} is outside the vocabulary (${vocab})`, {
+          field: 'input_ids',
+        });
+      }
+      data[i] = BigInt(id);
+    }
+    const r = await this.pool.run(
+      'text-embed',
+      { input_ids: { type: 'int64', dims: [1, ids.length], data } },
+      { transfer: true },
+    );
+    return r.outputs.embeds!.data as Float32Array;
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}

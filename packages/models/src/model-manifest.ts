@@ -1,0 +1,103 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { defineSchema, LvuError, z } from '@lvu/core';
+
+export const MODEL_ROLES = ['dino', 'siglip', 'sva', 'projector', 'text-embed', 'llm'] as const;
+export type ModelRole = (typeof MODEL_ROLES)[number];
+
+const tensorSpec = z.object({
+  name: z.string().min(1),
+  shape: z.array(z.union([z.int(), z.string()])),
+  dtype: z.enum(['float32', 'float16', 'int64', 'int32']),
+});
+
+const modelSpec = z.object({
+  file: z.string().min(1),
+  inputs: z.array(tensorSpec).min(1),
+  outputs: z.array(tensorSpec).min(1),
+  preprocess: z
+    .object({
+      size: z.int().positive(),
+      mean: z.tuple([z.number(), z.number(), z.number()]),
+      std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]),
+      pad: z.enum(['square', 'stretch', 'crop']).default('square'),
+    })
+    .optional(),
+  params: z.int().min(0).optional(),
+  flopsPerFrame: z.number().min(0).optional(),
+  maxAbsErrVsTorch: z.number().optional(),
+});
+
+/** A model directory's manifest.json: per role the ONNX file, its tensors and preprocessing, and LongVU constants. */
+export const modelManifestSchema = defineSchema(
+  'manifest',
+  z.object({
+    format: z.literal('lvu-models/1'),
+    preset: z.string().optional(),
+    weights: z.enum(['random', 'pretrained']).default('pretrained'),
+    longvu: z.object({
+      highGridSide: z.int().positive(),
+      lowGridSide: z.int().positive(),
+      svaDim: z.int().positive(),
+      llmDim: z.int().positive(),
+      vocabSize: z.int().positive().optional(),
+      newline: z.string().min(1),
+      dinoThreshold: z.number().optional(),
+      stcThreshold: z.number().optional(),
+    }),
+    models: z.partialRecord(z.enum(MODEL_ROLES), modelSpec),
+  }),
+);
+
+export type ModelManifest = z.output<typeof modelManifestSchema.schema>;
+export type ModelSpec = z.output<typeof modelSpec>;
+export type TensorSpec = z.output<typeof tensorSpec>;
+
+export interface LoadedManifest {
+  dir: string;
+  manifest: ModelManifest;
+  /** The image-newline embedding (llmDim). */
+  newline: Float32Array;
+  /** Absolute path of each role's ONNX file. */
+  paths: Partial<Record<ModelRole, string>>;
+}
+
+/** Reads and validates DIR/manifest.json and checks that every file it names exists. */
+export function loadManifest(dir: string): LoadedManifest {
+  const root = resolve(dir);
+  const file = join(root, 'manifest.json');
+  if (!existsSync(file)) {
+    throw new LvuError('NOT_FOUND', `no manifest.json in ${root}`, {
+      field: 'modelDir',
+      hint: 'export models with tools/export/export.py, or point to a directory that has manifest.json',
+    });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (cause) {
+    throw new LvuError('MODEL_INVALID', `${file} is not JSON`, { field: 'manifest', cause });
+  }
+  const manifest = modelManifestSchema.parse(raw);
+  const paths: LoadedManifest['paths'] = {};
+  for (const [role, spec] of Object.entries(manifest.models) as [ModelRole, ModelSpec][]) {
+    const p = join(root, spec.file);
+    if (!existsSync(p)) {
+      throw new LvuError('MODEL_INVALID', `model ${role}: ${spec.file} is missing in ${root}`, {
+        field: `models.${role}.file`,
+      });
+    }
+    paths[role] = p;
+  }
+  const nlPath = join(root, manifest.longvu.newline);
+  if (!existsSync(nlPath) || statSync(nlPath).size !== manifest.longvu.llmDim * 4) {
+    throw new LvuError(
+      'MODEL_INVALID',
+      `${manifest.longvu.newline} must hold ${manifest.longvu.llmDim} float32 values (the image-newline vector)`,
+      { field: 'longvu.newline' },
+    );
+  }
+  const buf = readFileSync(nlPath);
+  const newline = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  return { dir: root, manifest, newline, paths };
+}

@@ -1,0 +1,218 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { LvuEvent } from '@lvu/core';
+import { LongVuModels, loadManifest, SessionPool } from '@lvu/models';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from './support/paths.js';
+
+const TINY = resolve(repoRoot, 'tests/fixtures/models/tiny');
+const image = (size: number, seed: number) =>
+  Uint8Array.from({ length: size * size * 3 }, (_, i) => (i * 31 + seed * 97) & 0xff);
+
+describe('tiny real-architecture models through the manifest (what users load)', () => {
+  let models: LongVuModels;
+  const events: LvuEvent[] = [];
+  beforeAll(async () => {
+    models = await LongVuModels.open(TINY, { intraOpNumThreads: 2 });
+    models.pool.events.on((e) => events.push(e));
+  });
+  afterAll(async () => {
+    await models.close();
+  });
+
+  it('runs every role with the shapes LongVU needs', async () => {
+    const lv = models.longvu;
+    expect(lv).toMatchObject({ highGridSide: 4, lowGridSide: 2, svaDim: 32, llmDim: 64 });
+    const M = (2 * lv.highGridSide) ** 2;
+    const d = await models.encodeDino(image(models.imageSize('dino'), 1));
+    const s = await models.encodeSiglip(image(models.imageSize('siglip'), 1));
+    expect(d.length).toBe(M * 32);
+    expect(s.length).toBe(M * 32);
+    const q = await models.fuse(d, s);
+    expect(q.length).toBe(lv.highGridSide ** 2 * lv.svaDim);
+    const e = await models.project(q, lv.highGridSide ** 2);
+    expect(e.length).toBe(lv.highGridSide ** 2 * lv.llmDim);
+    const t = await models.embedText([1, 2, 3, 500]);
+    expect(t.length).toBe(4 * lv.llmDim);
+    expect(models.m.newline.length).toBe(lv.llmDim);
+  });
+
+  it('is deterministic: the same frame gives the same tokens', async () => {
+    const a = await models.encodeDino(image(112, 5));
+    const b = await models.encodeDino(image(112, 5));
+    expect(
+      Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
+        Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+      ),
+    ).toBe(true);
+    const c = await models.encodeDino(image(112, 6));
+    expect(Array.from(c.subarray(0, 8))).not.toEqual(Array.from(a.subarray(0, 8)));
+  });
+
+  it('micro-batches concurrent frames into one run with the same results as one at a time', async () => {
+    const single: Float32Array[] = [];
+    for (let i = 0; i < 8; i++) single.push(await models.encodeSiglip(image(128, 10 + i)));
+    events.length = 0;
+    const batched = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => models.encodeSiglip(image(128, 10 + i))),
+    );
+    const runs = events.filter((e) => e.type === 'model.inferred' && e.model === 'siglip');
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ batch: 8 });
+    batched.forEach((b, i) => {
+      for (let k = 0; k < b.length; k += 97) expect(b[k]).toBeCloseTo(single[i]![k]!, 4);
+    });
+  });
+
+  it('bad inputs are coded errors and the models keep serving', async () => {
+    await expect(models.encodeDino(image(64, 1))).rejects.toMatchObject({
+      code: 'SHAPE_MISMATCH',
+      field: 'dino.image',
+    });
+    await expect(models.embedText([1, 99_999])).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      field: 'input_ids',
+    });
+    const nan = new Float32Array(16 * 32).fill(Number.NaN);
+    await expect(models.project(nan, 16)).rejects.toMatchObject({
+      code: 'INFERENCE_FAILED',
+      field: 'models.projector.outputs.embeds',
+    });
+    expect((await models.encodeDino(image(112, 1))).length).toBe(64 * 32);
+  });
+});
+
+describe('broken model directories', () => {
+  const copy = () => {
+    const d = mkdtempSync(join(tmpdir(), 'lvu-models-'));
+    cpSync(TINY, d, { recursive: true });
+    return d;
+  };
+  // biome-ignore lint/suspicious/noExplicitAny: tests edit arbitrary manifest fields
+  const editManifest = (dir: string, f: (m: Record<string, any>) => void) => {
+    const p = join(dir, 'manifest.json');
+    const m = JSON.parse(readFileSync(p, 'utf8'));
+    f(m);
+    writeFileSync(p, JSON.stringify(m));
+  };
+
+  it('no manifest is NOT_FOUND; a missing ONNX file names the role', async () => {
+    expect(() => loadManifest(tmpdir())).toThrow(
+      expect.objectContaining({ code: 'NOT_FOUND', field: 'modelDir' }),
+    );
+    const d = copy();
+    editManifest(d, (m) => {
+      m.models.sva.file = 'gone.onnx';
+    });
+    expect(() => loadManifest(d)).toThrow(
+      expect.objectContaining({ code: 'MODEL_INVALID', field: 'models.sva.file' }),
+    );
+  });
+
+  it('a manifest that disagrees with the graph names the tensor', async () => {
+    const d = copy();
+    editManifest(d, (m) => {
+      m.models.dino.outputs[0].name = 'features';
+    });
+    await expect(LongVuModels.open(d)).rejects.toMatchObject({
+      code: 'MODEL_INVALID',
+      field: 'models.dino.outputs.features',
+    });
+    const d2 = copy();
+    editManifest(d2, (m) => {
+      m.models.projector.outputs[0].shape = ['rows', 65];
+    });
+    await expect(LongVuModels.open(d2)).rejects.toMatchObject({
+      field: 'models.projector.outputs.embeds.shape',
+    });
+    const d3 = copy();
+    editManifest(d3, (m) => {
+      m.models['text-embed'].inputs[0].dtype = 'float32';
+    });
+    await expect(LongVuModels.open(d3)).rejects.toMatchObject({
+      field: 'models.text-embed.inputs.input_ids.dtype',
+    });
+  });
+
+  it('a model file given the wrong role is refused', async () => {
+    const d = copy();
+    editManifest(d, (m) => {
+      m.models.sva.file = 'dino.onnx';
+    });
+    await expect(LongVuModels.open(d)).rejects.toMatchObject({
+      code: 'MODEL_INVALID',
+      message: expect.stringContaining('sva'),
+    });
+  });
+
+  it('a corrupt ONNX file and a wrong newline vector are MODEL_INVALID', async () => {
+    const d = copy();
+    writeFileSync(join(d, 'siglip.onnx'), Buffer.alloc(1000, 7));
+    await expect(LongVuModels.open(d)).rejects.toMatchObject({
+      code: 'MODEL_INVALID',
+      field: 'models.siglip.file',
+    });
+    const d2 = copy();
+    writeFileSync(join(d2, 'newline.f32'), Buffer.alloc(12));
+    expect(() => loadManifest(d2)).toThrow(expect.objectContaining({ field: 'longvu.newline' }));
+  });
+
+  it('a broken model does not take down another pool', async () => {
+    const good = await LongVuModels.open(TINY, { roles: ['dino'] });
+    const bad = copy();
+    writeFileSync(join(bad, 'dino.onnx'), Buffer.alloc(10, 1));
+    await expect(LongVuModels.open(bad, { roles: ['dino'] })).rejects.toMatchObject({
+      code: 'MODEL_INVALID',
+    });
+    expect((await good.encodeDino(image(112, 3))).length).toBe(64 * 32);
+    await good.close();
+  });
+
+  it('an unloaded role is a clear error', async () => {
+    const pool = new SessionPool();
+    await expect(pool.run('llm', {})).rejects.toMatchObject({ code: 'MODEL_INVALID', field: 'models.llm' });
+    await pool.close();
+  });
+});
+
+describe('lvu models', () => {
+  const lvu = (...a: string[]) =>
+    spawnSync(process.execPath, [resolve(repoRoot, 'packages/cli/bin/lvu.js'), ...a], { encoding: 'utf8' });
+
+  it('check loads and runs every model of the tiny export', () => {
+    const r = lvu('models', 'check', TINY, '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.ok).toBe(true);
+    expect(out.models.map((m: { role: string }) => m.role)).toEqual([
+      'dino',
+      'siglip',
+      'sva',
+      'projector',
+      'text-embed',
+    ]);
+  });
+
+  it('inspect lists roles, tensors, parameters and FLOPs', () => {
+    const out = JSON.parse(
+      execFileSync(
+        process.execPath,
+        [resolve(repoRoot, 'packages/cli/bin/lvu.js'), 'models', 'inspect', TINY, '--json'],
+        { encoding: 'utf8' },
+      ),
+    );
+    expect(out.models.find((m: { role: string }) => m.role === 'dino')).toMatchObject({
+      params: 46592,
+      inputs: ['pixel_values float32[batch, 3, 112, 112]'],
+    });
+    expect(out.models.every((m: { gflopsPerFrame: number }) => m.gflopsPerFrame >= 0)).toBe(true);
+  });
+
+  it('a directory without models is a coded error', () => {
+    const r = lvu('models', 'check', tmpdir());
+    expect(r.status).toBe(2);
+    expect(JSON.parse(r.stderr.trim())).toMatchObject({ error: 'NOT_FOUND' });
+  });
+});
