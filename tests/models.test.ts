@@ -84,6 +84,121 @@ describe('tiny real-architecture models through the manifest (what users load)',
   });
 });
 
+describe('tokenizer and generation with the tiny Qwen2 decoder', () => {
+  let models: LongVuModels;
+  let prompt: Float32Array;
+  beforeAll(async () => {
+    models = await LongVuModels.open(TINY);
+    const p = models.tokenizer!.prompt('What happened in the video?');
+    prompt = await models.embedText([...p.pre, ...p.post]);
+  });
+  afterAll(async () => {
+    await models.close();
+  });
+  const run = async (o: Parameters<LongVuModels['generate']>[1], embeds = prompt) => {
+    const ids: number[] = [];
+    for await (const t of models.generate(embeds, o)) ids.push(t.id);
+    return ids;
+  };
+
+  it('tokenizes offline with the Qwen2 chat template; special tokens are single ids', () => {
+    const t = models.tokenizer!;
+    expect(t.encode('<|im_end|>')).toEqual([2]);
+    expect(t.decode(t.encode('the truck arrived'))).toBe('the truck arrived');
+    const p = t.prompt('Is anyone in the room?');
+    expect(t.tokenizer.decode(p.pre, { skip_special_tokens: false })).toBe(
+      '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n',
+    );
+    expect(t.tokenizer.decode(p.post, { skip_special_tokens: false })).toBe(
+      '\nIs anyone in the room?<|im_end|>\n<|im_start|>assistant\n',
+    );
+    expect(t.stopIds).toEqual([2, 0]);
+  });
+
+  it('greedy decoding is deterministic, and the KV cache gives the same tokens as full recomputation', async () => {
+    const a = await run({ maxNewTokens: 6, stopTokens: [] });
+    expect(a).toEqual(await run({ maxNewTokens: 6, stopTokens: [] }));
+    expect(a).toHaveLength(6);
+    // recompute: each step runs the whole sequence without a cache
+    const H = models.longvu.llmDim;
+    let seq = prompt.slice();
+    const ref: number[] = [];
+    const { layers, kvHeads, headDim, vocabSize } = models.m.manifest.llm!;
+    for (let step = 0; step < 3; step++) {
+      const n = seq.length / H;
+      const feeds: Record<string, import('@lvu/models').WireTensor> = {
+        inputs_embeds: { type: 'float32', dims: [1, n, H], data: seq.slice() },
+        attention_mask: { type: 'int64', dims: [1, n], data: new BigInt64Array(n).fill(1n) },
+        position_ids: {
+          type: 'int64',
+          dims: [1, n],
+          data: BigInt64Array.from({ length: n }, (_, i) => BigInt(i)),
+        },
+      };
+      for (let i = 0; i < layers; i++) {
+        for (const k of ['key', 'value']) {
+          feeds[`past.${i}.${k}`] = {
+            type: 'float32',
+            dims: [1, kvHeads, 0, headDim],
+            data: new Float32Array(0),
+          };
+        }
+      }
+      const r = await models.pool.run('llm', feeds);
+      const logits = (r.outputs.logits!.data as Float32Array).subarray((n - 1) * vocabSize, n * vocabSize);
+      let best = 0;
+      for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
+      ref.push(best);
+      const e = await models.embedText([best]);
+      const next = new Float32Array(seq.length + H);
+      next.set(seq);
+      next.set(e, seq.length);
+      seq = next;
+    }
+    expect(a.slice(0, 3)).toEqual(ref);
+  });
+
+  it('sampling is reproducible with a seed', async () => {
+    const o = { maxNewTokens: 8, temperature: 0.9, topP: 0.9, seed: 42, stopTokens: [] };
+    expect(await run(o)).toEqual(await run(o));
+  });
+
+  it('stops at a stop token (not emitted) and at maxNewTokens', async () => {
+    const greedy = await run({ maxNewTokens: 6, stopTokens: [] });
+    const stopAt = greedy.findIndex((id, i) => greedy.indexOf(id) === i && i >= 2);
+    expect(await run({ maxNewTokens: 6, stopTokens: [greedy[stopAt]!] })).toEqual(greedy.slice(0, stopAt));
+    expect(await run({ maxNewTokens: 2, stopTokens: [] })).toEqual(greedy.slice(0, 2));
+  });
+
+  it('streams tokens and can be cancelled', async () => {
+    const ac = new AbortController();
+    const got: number[] = [];
+    await expect(
+      (async () => {
+        for await (const t of models.generate(prompt, {
+          maxNewTokens: 20,
+          stopTokens: [],
+          signal: ac.signal,
+        })) {
+          got.push(t.id);
+          if (got.length === 2) ac.abort();
+        }
+      })(),
+    ).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(got).toHaveLength(2);
+  });
+
+  it('a sequence longer than the context is CONTEXT_OVERFLOW before any work', async () => {
+    const ctx = models.m.manifest.llm!.contextTokens;
+    const big = new Float32Array((ctx - 10) * models.longvu.llmDim);
+    await expect(run({ maxNewTokens: 16 }, big)).rejects.toMatchObject({
+      code: 'CONTEXT_OVERFLOW',
+      field: 'inputs_embeds',
+    });
+    await expect(run({}, new Float32Array(5))).rejects.toMatchObject({ code: 'SHAPE_MISMATCH' });
+  });
+});
+
 describe('broken model directories', () => {
   const copy = () => {
     const d = mkdtempSync(join(tmpdir(), 'lvu-models-'));
@@ -170,6 +285,17 @@ describe('broken model directories', () => {
     await good.close();
   });
 
+  it('a tokenizer that does not match the LLM vocabulary is refused', async () => {
+    const d = copy();
+    editManifest(d, (m) => {
+      m.llm.vocabSize = 100;
+    });
+    await expect(LongVuModels.open(d)).rejects.toMatchObject({
+      code: 'MODEL_INVALID',
+      field: 'llm.tokenizer',
+    });
+  });
+
   it('an unloaded role is a clear error', async () => {
     const pool = new SessionPool();
     await expect(pool.run('llm', {})).rejects.toMatchObject({ code: 'MODEL_INVALID', field: 'models.llm' });
@@ -192,6 +318,7 @@ describe('lvu models', () => {
       'sva',
       'projector',
       'text-embed',
+      'llm',
     ]);
   });
 

@@ -7,7 +7,10 @@
 an embedding table for text) with seeded random weights. Presets: tiny (tests; a few hundred KB), small
 (DINOv2-small/14@224, SigLIP-base/16@224; benchmarks), longvu (DINOv2-giant/14@378, SigLIP-so400m/14@384).
 Every ONNX file is checked against PyTorch on a random input (max abs error in the manifest and printed).
-The LLM role (Qwen2 decoder with inputs_embeds and KV cache) and --from-hf / --from-longvu are not written yet.
+--llm adds the LLM role: a Qwen2ForCausalLM decoder taking inputs_embeds with a KV cache (tiny: 2 layers, 64
+wide; 7b: Qwen2-7B dimensions, whose fp32 weights alone exceed this machine's memory), plus a byte-level BPE
+tokenizer.json with Qwen2's special tokens trained on a small built-in corpus (random weights need no real vocabulary).
+--from-hf / --from-longvu are not written yet.
 """
 import argparse
 import json
@@ -20,7 +23,22 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import Dinov2Config, Dinov2Model, SiglipVisionConfig, SiglipVisionModel
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lvu_llm import Qwen2WithCache, make_qwen2  # noqa: E402
 from lvu_modules import DinoEncoder, Projector, SiglipEncoder, Sva  # noqa: E402
+
+LLMS = {
+    "tiny": dict(hidden=64, layers=2, heads=4, kv_heads=2, intermediate=128, vocab=512, context=8192),
+    "7b": dict(hidden=3584, layers=28, heads=28, kv_heads=4, intermediate=18944, vocab=152064, context=8192),
+}
+SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+SYSTEM = "You are a helpful assistant."
+CORPUS = [
+    "What happened in the video? A person walks across the parking lot and gets into a red car.",
+    "Describe the scene. Two people talk near the entrance while a van drives past the camera.",
+    "When did the truck arrive? The truck arrived at the loading dock after the gate opened.",
+    "Is anyone in the room? The room is empty; the lights are on and the door is closed.",
+    "Summarize the last hour of footage from the camera in the lobby.",
+] * 20
 
 PRESETS = {
     "tiny": dict(
@@ -65,10 +83,11 @@ def export(module, args, path, input_names, output_names, dynamic):
 def verify(module, args, path, input_names):
     import onnxruntime as ort
     with torch.no_grad():
-        ref = module(*args).float().numpy()
+        ref = module(*args)
+    refs = ref if isinstance(ref, tuple) else (ref,)
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    out = sess.run(None, {n: a.numpy() for n, a in zip(input_names, args)})[0]
-    return float(np.abs(out - ref).max())
+    outs = sess.run(None, {n: a.numpy() for n, a in zip(input_names, args)})
+    return max(float(np.abs(o - r.float().numpy()).max()) for o, r in zip(outs, refs))
 
 
 def io(name, shape, dtype="float32"):
@@ -82,6 +101,8 @@ def main():
     ap.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--llm", choices=["none", "tiny", "7b"], default=None,
+                    help="LLM role (default: tiny for the tiny preset, none otherwise)")
     a = ap.parse_args()
     p = PRESETS[a.preset]
     torch.manual_seed(a.seed)
@@ -125,6 +146,10 @@ def main():
         [io("queries", ["batch", S * S, sv["dim"]])],
         {"dino_tokens": {0: "batch"}, "siglip_tokens": {0: "batch"}, "queries": {0: "batch"}}, per_frame=2)
 
+    llm_name = a.llm or ("tiny" if a.preset == "tiny" else "none")
+    llm = LLMS.get(llm_name)
+    if llm:
+        p = {**p, "llm_dim": llm["hidden"], "vocab": llm["vocab"]}
     H = p["llm_dim"]
     proj = Projector(sv["dim"], H).eval()
     add("projector", proj, (torch.randn(S * S, sv["dim"]),),
@@ -136,6 +161,47 @@ def main():
         [io("input_ids", ["batch", "tokens"], "int64")], [io("embeds", ["batch", "tokens", H])],
         {"input_ids": {0: "batch", 1: "tokens"}, "embeds": {0: "batch", 1: "tokens"}})
 
+    llm_meta = None
+    if llm:
+        decoder = make_qwen2(llm["hidden"], llm["layers"], llm["heads"], llm["kv_heads"], llm["intermediate"],
+                             llm["vocab"], llm["context"])
+        wrapped = Qwen2WithCache(decoder).eval()
+        L, kvh, hd = llm["layers"], llm["kv_heads"], llm["hidden"] // llm["heads"]
+        past = [f"past.{i}.{k}" for i in range(L) for k in ("key", "value")]
+        present = [f"present.{i}.{k}" for i in range(L) for k in ("key", "value")]
+        dyn = {"inputs_embeds": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "total"},
+               "position_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch", 1: "seq"}}
+        dyn.update({n: {0: "batch", 2: "past"} for n in past})
+        dyn.update({n: {0: "batch", 2: "total"} for n in present})
+        example = (torch.randn(1, 3, H), torch.ones(1, 5, dtype=torch.int64), torch.arange(2, 5)[None],
+                   *[torch.randn(1, kvh, 2, hd) for _ in past])
+        inputs = ([io("inputs_embeds", ["batch", "seq", H]), io("attention_mask", ["batch", "total"], "int64"),
+                   io("position_ids", ["batch", "seq"], "int64")] + [io(n, ["batch", kvh, "past", hd]) for n in past])
+        outputs = [io("logits", ["batch", "seq", llm["vocab"]])] + [io(n, ["batch", kvh, "total", hd]) for n in present]
+        add("llm", wrapped, example, inputs, outputs, dyn)
+        # the decode step too: one new token on a longer cache
+        path = os.path.join(a.out, "llm.onnx")
+        step = (torch.randn(1, 1, H), torch.ones(1, 9, dtype=torch.int64), torch.tensor([[8]]),
+                *[torch.randn(1, kvh, 8, hd) for _ in past])
+        models["llm"]["maxAbsErrDecodeStep"] = verify(wrapped, step, path, [i["name"] for i in inputs])
+        print(f"llm decode step max |onnx - torch| {models['llm']['maxAbsErrDecodeStep']:.2e}", flush=True)
+
+        from tokenizers import Tokenizer, decoders, models as tmodels, pre_tokenizers, trainers
+        tok = Tokenizer(tmodels.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=min(llm["vocab"], 512), special_tokens=SPECIAL,
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+        tok.train_from_iterator(CORPUS, trainer)
+        tok.save(os.path.join(a.out, "tokenizer.json"))
+        with open(os.path.join(a.out, "tokenizer_config.json"), "w") as fh:
+            json.dump({"model_max_length": llm["context"], "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>",
+                       "bos_token": None, "add_bos_token": False, "tokenizer_class": "Qwen2Tokenizer"}, fh)
+        llm_meta = {"layers": L, "kvHeads": kvh, "headDim": hd, "vocabSize": llm["vocab"],
+                    "contextTokens": llm["context"], "tokenizer": "tokenizer.json",
+                    "tokenizerConfig": "tokenizer_config.json", "chatTemplate": "qwen2", "system": SYSTEM,
+                    "stopTokens": ["<|im_end|>", "<|endoftext|>"]}
+
     newline = (torch.randn(H) * 0.02).numpy().astype(np.float32)
     newline.tofile(os.path.join(a.out, "newline.f32"))
     manifest = {
@@ -146,6 +212,7 @@ def main():
         "longvu": {"highGridSide": S, "lowGridSide": p["low"], "svaDim": sv["dim"], "llmDim": H,
                    "vocabSize": p["vocab"], "newline": "newline.f32", "dinoThreshold": 0.83, "stcThreshold": 0.7},
         "models": models,
+        **({"llm": llm_meta} if llm_meta else {}),
     }
     with open(os.path.join(a.out, "manifest.json"), "w") as fh:
         json.dump(manifest, fh, indent=1)

@@ -61,6 +61,31 @@ async function check(dir: string, json: boolean): Promise<number> {
     for (const role of MODEL_ROLES) {
       const spec = models.m.manifest.models[role as ModelRole];
       if (!spec) continue;
+      if (role === 'llm') {
+        // the decoder's inputs depend on each other (cache length, mask, positions): run a real generation
+        const t = performance.now();
+        const ids = models.tokenizer!.encode('What happened?');
+        const tokens: number[] = [];
+        for await (const g of models.generate(await models.embedText(ids), {
+          maxNewTokens: 4,
+          stopTokens: [],
+        })) {
+          tokens.push(g.id);
+        }
+        if (tokens.length !== 4) {
+          throw new LvuError('MODEL_INVALID', `llm generated ${tokens.length} of 4 tokens`, {
+            field: 'models.llm',
+          });
+        }
+        results.push({
+          role,
+          ok: true,
+          loadMs: Math.round(models.pool.loaded.get(role)!.loadMs),
+          runMs: Number(((performance.now() - t) / 4).toFixed(2)),
+          outputs: { generated: tokens },
+        });
+        continue;
+      }
       const feeds: Record<string, WireTensor> = {};
       for (const t of spec.inputs) feeds[t.name] = synthetic(t, models.longvu.vocabSize ?? 2);
       const times: number[] = [];

@@ -1,3 +1,5 @@
+export { type ChatPrompt, ChatTokenizer } from './chat-tokenizer.js';
+export { type GeneratedToken, type GenerateOptions, generate } from './llm-generator.js';
 export { LongVuModels, type LongVuModelsOptions } from './longvu-models.js';
 export { microBatcher } from './micro-batcher.js';
 export {

@@ -1,4 +1,6 @@
 import { LvuError } from '@lvu/core';
+import { ChatTokenizer } from './chat-tokenizer.js';
+import { type GeneratedToken, type GenerateOptions, generate } from './llm-generator.js';
 import { microBatcher } from './micro-batcher.js';
 import { type LoadedManifest, loadManifest, MODEL_ROLES, type ModelRole } from './model-manifest.js';
 import { SessionPool, type SessionPoolOptions } from './session-pool.js';
@@ -21,10 +23,13 @@ export class LongVuModels {
   readonly #dino: (img: Uint8Array) => Promise<Float32Array>;
   readonly #siglip: (img: Uint8Array) => Promise<Float32Array>;
   readonly #fuse: (x: [Float32Array, Float32Array]) => Promise<Float32Array>;
+  /** The LLM's tokenizer and chat template (when the manifest has an LLM). */
+  readonly tokenizer: ChatTokenizer | null;
 
   private constructor(m: LoadedManifest, pool: SessionPool, o: LongVuModelsOptions) {
     this.m = m;
     this.pool = pool;
+    this.tokenizer = m.manifest.llm ? new ChatTokenizer(m) : null;
     const b = { maxBatch: o.maxBatch ?? 8, maxWaitMs: o.maxWaitMs ?? 5 };
     this.#dino = microBatcher((imgs) => this.#encode('dino', imgs), b);
     this.#siglip = microBatcher((imgs) => this.#encode('siglip', imgs), b);
@@ -176,6 +181,11 @@ export class LongVuModels {
       { transfer: true },
     );
     return r.outputs.embeds!.data as Float32Array;
+  }
+
+  /** Streams the LLM's answer to `inputsEmbeds` (seq × llmDim), token by token. */
+  generate(inputsEmbeds: Float32Array, o: GenerateOptions = {}): AsyncGenerator<GeneratedToken> {
+    return generate(this.pool, this.m, inputsEmbeds, this.tokenizer?.stopIds ?? [], o);
   }
 
   close(): Promise<void> {

@@ -46,6 +46,20 @@ export const modelManifestSchema = defineSchema(
       stcThreshold: z.number().optional(),
     }),
     models: z.partialRecord(z.enum(MODEL_ROLES), modelSpec),
+    llm: z
+      .object({
+        layers: z.int().positive(),
+        kvHeads: z.int().positive(),
+        headDim: z.int().positive(),
+        vocabSize: z.int().positive(),
+        contextTokens: z.int().positive(),
+        tokenizer: z.string().min(1),
+        tokenizerConfig: z.string().min(1).optional(),
+        chatTemplate: z.enum(['qwen2']).default('qwen2'),
+        system: z.string().default('You are a helpful assistant.'),
+        stopTokens: z.array(z.string()).default(['<|im_end|>', '<|endoftext|>']),
+      })
+      .optional(),
   }),
 );
 
@@ -88,6 +102,20 @@ export function loadManifest(dir: string): LoadedManifest {
       });
     }
     paths[role] = p;
+  }
+  if (manifest.models.llm && !manifest.llm) {
+    throw new LvuError(
+      'MODEL_INVALID',
+      'the manifest has an llm model but no llm section (layers, tokenizer…)',
+      {
+        field: 'llm',
+      },
+    );
+  }
+  for (const f of [manifest.llm?.tokenizer, manifest.llm?.tokenizerConfig]) {
+    if (f && !existsSync(join(root, f))) {
+      throw new LvuError('MODEL_INVALID', `${f} is missing in ${root}`, { field: 'llm.tokenizer' });
+    }
   }
   const nlPath = join(root, manifest.longvu.newline);
   if (!existsSync(nlPath) || statSync(nlPath).size !== manifest.longvu.llmDim * 4) {
