@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 const benches: Record<string, () => Promise<{ run: (o: BenchOptions) => Promise<BenchRow[]> }>> = {
   compress: () => import('./compress.js'),
   ingest: () => import('./ingest.js'),
+  models: () => import('./models.js'),
 };
 
 export interface BenchOptions {

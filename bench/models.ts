@@ -1,0 +1,185 @@
+/**
+ * `npm run bench -- models --json`: inference through lvu's worker-thread session pool (onnxruntime-node) on the
+ * `small` preset (DINOv2-small/14@224, SigLIP-base/16@224, random weights from tools/export), batch 1/4/8:
+ * ms per frame, GFLOP/s and the fraction of this machine's peak (one large MatMul in onnxruntime-node, same run);
+ * against Python onnxruntime on the same files and PyTorch eager on the exporter's modules; the main thread's
+ * event-loop delay while inference runs; and the tiny LLM's prefill and decode rates.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { LongVuModels, loadManifest, SessionPool } from '@lvu/models';
+import type { BenchOptions, BenchRow } from './run.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const THREADS = 2;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export async function run(opts: BenchOptions): Promise<BenchRow[]> {
+  const python = execFileSync(
+    join(root, 'tools/python-env.sh'),
+    [join(root, 'tools/requirements-export.txt')],
+    {
+      encoding: 'utf8',
+    },
+  ).trim();
+  const small = join(root, '.cache/models/small');
+  if (!existsSync(join(small, 'manifest.json'))) {
+    process.stderr.write('exporting the small preset (random weights)…\n');
+    execFileSync(
+      python,
+      [join(root, 'tools/export/export.py'), '--random', '--preset', 'small', '--out', small],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+  }
+  const N = opts.quick ? 1024 : 2048;
+  const mmPath = join(root, `.cache/models/matmul-${N}.onnx`);
+  mkdirSync(dirname(mmPath), { recursive: true });
+  if (!existsSync(mmPath)) execFileSync(python, [join(root, 'bench/make_matmul.py'), String(N), mmPath]);
+  const batches = [1, 4, 8];
+  const runs = opts.runs;
+
+  // peak: one MatMul through the same worker-thread pool
+  const pool = new SessionPool({ intraOpNumThreads: THREADS });
+  const mmManifest = {
+    dir: dirname(mmPath),
+    newline: new Float32Array(1),
+    paths: { projector: mmPath },
+    manifest: {
+      format: 'lvu-models/1' as const,
+      weights: 'random' as const,
+      longvu: { highGridSide: 1, lowGridSide: 1, svaDim: 1, llmDim: 1, newline: '' },
+      models: {
+        projector: {
+          file: mmPath,
+          inputs: [
+            { name: 'a', shape: [N, N], dtype: 'float32' as const },
+            { name: 'b', shape: [N, N], dtype: 'float32' as const },
+          ],
+          outputs: [{ name: 'c', shape: [N, N], dtype: 'float32' as const }],
+        },
+      },
+    },
+  };
+  await pool.load(mmManifest, 'projector');
+  const x = Float32Array.from({ length: N * N }, (_, i) => (i % 13) / 13);
+  const mmTimes: number[] = [];
+  for (let i = 0; i <= runs; i++) {
+    const r = await pool.run('projector', {
+      a: { type: 'float32', dims: [N, N], data: x },
+      b: { type: 'float32', dims: [N, N], data: x },
+    });
+    if (i > 0) mmTimes.push(r.ms);
+  }
+  await pool.close();
+  const peak = (2 * N ** 3) / (median(mmTimes) / 1000) / 1e9;
+
+  const ref = JSON.parse(
+    execFileSync(
+      python,
+      [
+        join(root, 'bench/models_ref.py'),
+        small,
+        '--threads',
+        String(THREADS),
+        '--runs',
+        String(runs),
+        '--batches',
+        batches.join(','),
+        '--matmul',
+        mmPath,
+      ],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 16 << 20 },
+    ),
+  );
+  const models = await LongVuModels.open(small, { roles: ['dino', 'siglip'], intraOpNumThreads: THREADS });
+  const m = loadManifest(small).manifest;
+  const rows: BenchRow[] = [
+    {
+      bench: 'models',
+      case: `peak: one ${N}×${N} MatMul in onnxruntime-node (${THREADS} threads)`,
+      gflops: Number(peak.toFixed(1)),
+      pythonOrtGflops: Number(ref.matmulGflops.toFixed(1)),
+    },
+  ];
+  const h = monitorEventLoopDelay({ resolution: 5 });
+  for (const role of ['dino', 'siglip'] as const) {
+    const size = m.models[role]!.preprocess!.size;
+    const flops = m.models[role]!.flopsPerFrame!;
+    for (const b of batches) {
+      const px = Float32Array.from({ length: b * 3 * size * size }, (_, i) => ((i * 7) % 255) / 255 - 0.5);
+      const times: number[] = [];
+      h.enable();
+      for (let i = 0; i <= runs; i++) {
+        const t = performance.now();
+        await models.pool.run(role, {
+          pixel_values: { type: 'float32', dims: [b, 3, size, size], data: px },
+        });
+        if (i > 0) times.push(performance.now() - t);
+      }
+      h.disable();
+      const msPerFrame = median(times) / b;
+      const gflops = flops / (msPerFrame / 1000) / 1e9;
+      const ortMs = ref.ort[`${role}/${b}`] as number;
+      const torchMs = ref.torch[`${role}/${b}`] as number;
+      rows.push({
+        bench: 'models',
+        case: `${role} (${m.models[role]!.params!.toLocaleString('en')} params, ${size}px), batch ${b}`,
+        baseline: `Python onnxruntime ${ref.versions.onnxruntime} (same file) and PyTorch ${ref.versions.torch} eager, ${THREADS} threads`,
+        runs,
+        msPerFrame: Number(msPerFrame.toFixed(2)),
+        gflops: Number(gflops.toFixed(1)),
+        fractionOfPeak: Number((gflops / peak).toFixed(3)),
+        pythonOrtMsPerFrame: Number(ortMs.toFixed(2)),
+        throughputVsPythonOrt: Number((ortMs / msPerFrame).toFixed(3)),
+        torchEagerMsPerFrame: Number(torchMs.toFixed(2)),
+        speedupVsTorchEager: Number((torchMs / msPerFrame).toFixed(3)),
+      });
+    }
+  }
+  rows.push({
+    bench: 'models',
+    case: 'main-thread event-loop delay while the vision models run',
+    p99Ms: Number((h.percentile(99) / 1e6).toFixed(2)),
+    maxMs: Number((h.max / 1e6).toFixed(2)),
+  });
+  await models.close();
+
+  // the tiny LLM: prefill and decode rates
+  const tiny = await LongVuModels.open(join(root, 'tests/fixtures/models/tiny'), {
+    intraOpNumThreads: THREADS,
+  });
+  const H = tiny.longvu.llmDim;
+  const prompt = Float32Array.from({ length: 1024 * H }, (_, i) => Math.sin(i) * 0.1);
+  const prefill: number[] = [];
+  const decode: number[] = [];
+  for (let i = 0; i <= runs; i++) {
+    const t0 = performance.now();
+    let first = 0;
+    let n = 0;
+    for await (const _ of tiny.generate(prompt, { maxNewTokens: 33, stopTokens: [] })) {
+      if (n++ === 0) first = performance.now();
+    }
+    if (i === 0) continue;
+    prefill.push(1024 / ((first - t0) / 1000));
+    decode.push(32 / ((performance.now() - first) / 1000));
+  }
+  await tiny.close();
+  rows.push({
+    bench: 'models',
+    case: 'tiny Qwen2 decoder (2 layers, 64 wide): 1024-token prefill, then 32 decoded tokens with the KV cache',
+    runs,
+    prefillTokensPerS: Math.round(median(prefill)),
+    decodeTokensPerS: Math.round(median(decode)),
+  });
+  return rows;
+}
