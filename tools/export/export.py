@@ -10,7 +10,11 @@ Every ONNX file is checked against PyTorch on a random input (max abs error in t
 --llm adds the LLM role: a Qwen2ForCausalLM decoder taking inputs_embeds with a KV cache (tiny: 2 layers, 64
 wide; 7b: Qwen2-7B dimensions, whose fp32 weights alone exceed this machine's memory), plus a byte-level BPE
 tokenizer.json with Qwen2's special tokens trained on a small built-in corpus (random weights need no real vocabulary).
---from-hf / --from-longvu are not written yet.
+--from-hf PATH_OR_ID (repeatable) takes real weights from a transformers checkpoint instead, the role chosen by the
+checkpoint's model_type: dinov2 → dino, siglip / siglip_vision_model → siglip, qwen2 → llm (with its tokenizer.json).
+Roles without a checkpoint keep random weights (the manifest says "mixed"). Hubs are unreachable on lvu's build
+machines: there, --from-hf has been run on local directories written by save_pretrained, not on downloads.
+--from-longvu (LongVU's SVA/projector/newline/LLM) is not written yet.
 """
 import argparse
 import json
@@ -20,7 +24,7 @@ import sys
 import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
-from transformers import Dinov2Config, Dinov2Model, SiglipVisionConfig, SiglipVisionModel
+from transformers import AutoConfig, Dinov2Config, Dinov2Model, SiglipVisionConfig, SiglipVisionModel
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lvu_llm import Qwen2WithCache, make_qwen2  # noqa: E402
@@ -96,15 +100,25 @@ def io(name, shape, dtype="float32"):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--random", action="store_true", required=True,
-                    help="random weights (the only mode implemented so far)")
+    ap.add_argument("--random", action="store_true", help="random weights for every role without --from-hf")
+    ap.add_argument("--from-hf", action="append", default=[], metavar="PATH_OR_ID",
+                    help="a transformers checkpoint (directory or hub id) for the dino, siglip or llm role")
     ap.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--llm", choices=["none", "tiny", "7b"], default=None,
                     help="LLM role (default: tiny for the tiny preset, none otherwise)")
     a = ap.parse_args()
+    if not a.random and not a.from_hf:
+        ap.error("give --random, --from-hf, or both")
     p = PRESETS[a.preset]
+    pretrained = {}
+    for ref in a.from_hf:
+        mt = AutoConfig.from_pretrained(ref).model_type
+        role = {"dinov2": "dino", "siglip": "siglip", "siglip_vision_model": "siglip", "qwen2": "llm"}.get(mt)
+        if role is None:
+            ap.error(f"{ref}: model_type {mt!r} is not one of dinov2, siglip, qwen2")
+        pretrained[role] = ref
     torch.manual_seed(a.seed)
     os.makedirs(a.out, exist_ok=True)
     S, M = p["side"], 2 * p["side"]
@@ -123,17 +137,27 @@ def main():
         print(f"{role:11s} params {n_params:>12,d}  GFLOP/frame {entry['flopsPerFrame'] / 1e9:8.3f}  "
               f"max |onnx - torch| {err:.2e}", flush=True)
 
-    dcfg = Dinov2Config(**p["dino"])
-    dino = DinoEncoder(Dinov2Model(dcfg).eval(), M)
-    dsize = p["dino"]["image_size"]
+    if "dino" in pretrained:
+        backbone = Dinov2Model.from_pretrained(pretrained["dino"], attn_implementation="eager").eval()
+        dcfg = backbone.config
+    else:
+        dcfg = Dinov2Config(**p["dino"])
+        backbone = Dinov2Model(dcfg).eval()
+    dino = DinoEncoder(backbone, M)
+    dsize = dcfg.image_size
     add("dino", dino, (torch.randn(2, 3, dsize, dsize),),
         [io("pixel_values", ["batch", 3, dsize, dsize])], [io("tokens", ["batch", M * M, dcfg.hidden_size])],
         {"pixel_values": {0: "batch"}, "tokens": {0: "batch"}},
         {"preprocess": {"size": dsize, "mean": DINO_MEAN, "std": DINO_STD, "pad": "square"}}, per_frame=2)
 
-    scfg = SiglipVisionConfig(**p["siglip"])
-    siglip = SiglipEncoder(SiglipVisionModel(scfg).eval(), M)
-    ssize = p["siglip"]["image_size"]
+    if "siglip" in pretrained:
+        sbackbone = SiglipVisionModel.from_pretrained(pretrained["siglip"], attn_implementation="eager").eval()
+        scfg = sbackbone.config
+    else:
+        scfg = SiglipVisionConfig(**p["siglip"])
+        sbackbone = SiglipVisionModel(scfg).eval()
+    siglip = SiglipEncoder(sbackbone, M)
+    ssize = scfg.image_size
     add("siglip", siglip, (torch.randn(2, 3, ssize, ssize),),
         [io("pixel_values", ["batch", 3, ssize, ssize])], [io("tokens", ["batch", M * M, scfg.hidden_size])],
         {"pixel_values": {0: "batch"}, "tokens": {0: "batch"}},
@@ -148,6 +172,14 @@ def main():
 
     llm_name = a.llm or ("tiny" if a.preset == "tiny" else "none")
     llm = LLMS.get(llm_name)
+    hf_llm = None
+    if "llm" in pretrained:
+        from transformers import Qwen2ForCausalLM
+        hf_llm = Qwen2ForCausalLM.from_pretrained(pretrained["llm"], attn_implementation="eager").eval()
+        c = hf_llm.config
+        llm = dict(hidden=c.hidden_size, layers=c.num_hidden_layers, heads=c.num_attention_heads,
+                   kv_heads=c.num_key_value_heads, intermediate=c.intermediate_size, vocab=c.vocab_size,
+                   context=min(c.max_position_embeddings, 32768))
     if llm:
         p = {**p, "llm_dim": llm["hidden"], "vocab": llm["vocab"]}
     H = p["llm_dim"]
@@ -163,8 +195,8 @@ def main():
 
     llm_meta = None
     if llm:
-        decoder = make_qwen2(llm["hidden"], llm["layers"], llm["heads"], llm["kv_heads"], llm["intermediate"],
-                             llm["vocab"], llm["context"])
+        decoder = hf_llm or make_qwen2(llm["hidden"], llm["layers"], llm["heads"], llm["kv_heads"],
+                                       llm["intermediate"], llm["vocab"], llm["context"])
         wrapped = Qwen2WithCache(decoder).eval()
         L, kvh, hd = llm["layers"], llm["kv_heads"], llm["hidden"] // llm["heads"]
         past = [f"past.{i}.{k}" for i in range(L) for k in ("key", "value")]
@@ -187,16 +219,27 @@ def main():
         print(f"llm decode step max |onnx - torch| {models['llm']['maxAbsErrDecodeStep']:.2e}", flush=True)
 
         from tokenizers import Tokenizer, decoders, models as tmodels, pre_tokenizers, trainers
-        tok = Tokenizer(tmodels.BPE())
-        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        tok.decoder = decoders.ByteLevel()
-        trainer = trainers.BpeTrainer(vocab_size=min(llm["vocab"], 512), special_tokens=SPECIAL,
-                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-        tok.train_from_iterator(CORPUS, trainer)
+        hf_tok = os.path.join(pretrained["llm"], "tokenizer.json") if "llm" in pretrained else None
+        if hf_tok and not os.path.exists(hf_tok):
+            ap.error(f"{pretrained['llm']} has no tokenizer.json")
+        if hf_tok:
+            tok = Tokenizer.from_file(hf_tok)  # the checkpoint's own tokenizer, unchanged
+        else:
+            tok = Tokenizer(tmodels.BPE())
+            tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+            tok.decoder = decoders.ByteLevel()
+            trainer = trainers.BpeTrainer(vocab_size=min(llm["vocab"], 512), special_tokens=SPECIAL,
+                                          initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+            tok.train_from_iterator(CORPUS, trainer)
         tok.save(os.path.join(a.out, "tokenizer.json"))
-        with open(os.path.join(a.out, "tokenizer_config.json"), "w") as fh:
-            json.dump({"model_max_length": llm["context"], "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>",
-                       "bos_token": None, "add_bos_token": False, "tokenizer_class": "Qwen2Tokenizer"}, fh)
+        hf_cfg = os.path.join(pretrained["llm"], "tokenizer_config.json") if "llm" in pretrained else None
+        if hf_cfg and os.path.exists(hf_cfg):
+            import shutil
+            shutil.copyfile(hf_cfg, os.path.join(a.out, "tokenizer_config.json"))
+        else:
+            with open(os.path.join(a.out, "tokenizer_config.json"), "w") as fh:
+                json.dump({"model_max_length": llm["context"], "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>",
+                           "bos_token": None, "add_bos_token": False, "tokenizer_class": "Qwen2Tokenizer"}, fh)
         llm_meta = {"layers": L, "kvHeads": kvh, "headDim": hd, "vocabSize": llm["vocab"],
                     "contextTokens": llm["context"], "tokenizer": "tokenizer.json",
                     "tokenizerConfig": "tokenizer_config.json", "chatTemplate": "qwen2", "system": SYSTEM,
@@ -207,7 +250,8 @@ def main():
     manifest = {
         "format": "lvu-models/1",
         "preset": a.preset,
-        "weights": "random",
+        "weights": "random" if not pretrained else ("pretrained" if not a.random else "mixed"),
+        "pretrained": pretrained,
         "seed": a.seed,
         "longvu": {"highGridSide": S, "lowGridSide": p["low"], "svaDim": sv["dim"], "llmDim": H,
                    "vocabSize": p["vocab"], "newline": "newline.f32", "dinoThreshold": 0.83, "stcThreshold": 0.7},

@@ -34,7 +34,8 @@ export const modelManifestSchema = defineSchema(
   z.object({
     format: z.literal('lvu-models/1'),
     preset: z.string().optional(),
-    weights: z.enum(['random', 'pretrained']).default('pretrained'),
+    weights: z.enum(['random', 'pretrained', 'mixed']).default('pretrained'),
+    pretrained: z.record(z.string(), z.string()).optional(),
     longvu: z.object({
       highGridSide: z.int().positive(),
       lowGridSide: z.int().positive(),
