@@ -137,31 +137,22 @@ def main():
         print(f"{role:11s} params {n_params:>12,d}  GFLOP/frame {entry['flopsPerFrame'] / 1e9:8.3f}  "
               f"max |onnx - torch| {err:.2e}", flush=True)
 
-    if "dino" in pretrained:
-        backbone = Dinov2Model.from_pretrained(pretrained["dino"], attn_implementation="eager").eval()
-        dcfg = backbone.config
-    else:
-        dcfg = Dinov2Config(**p["dino"])
-        backbone = Dinov2Model(dcfg).eval()
-    dino = DinoEncoder(backbone, M)
-    dsize = dcfg.image_size
-    add("dino", dino, (torch.randn(2, 3, dsize, dsize),),
-        [io("pixel_values", ["batch", 3, dsize, dsize])], [io("tokens", ["batch", M * M, dcfg.hidden_size])],
-        {"pixel_values": {0: "batch"}, "tokens": {0: "batch"}},
-        {"preprocess": {"size": dsize, "mean": DINO_MEAN, "std": DINO_STD, "pad": "square"}}, per_frame=2)
-
-    if "siglip" in pretrained:
-        sbackbone = SiglipVisionModel.from_pretrained(pretrained["siglip"], attn_implementation="eager").eval()
-        scfg = sbackbone.config
-    else:
-        scfg = SiglipVisionConfig(**p["siglip"])
-        sbackbone = SiglipVisionModel(scfg).eval()
-    siglip = SiglipEncoder(sbackbone, M)
-    ssize = scfg.image_size
-    add("siglip", siglip, (torch.randn(2, 3, ssize, ssize),),
-        [io("pixel_values", ["batch", 3, ssize, ssize])], [io("tokens", ["batch", M * M, scfg.hidden_size])],
-        {"pixel_values": {0: "batch"}, "tokens": {0: "batch"}},
-        {"preprocess": {"size": ssize, "mean": SIGLIP_MEAN, "std": SIGLIP_STD, "pad": "square"}}, per_frame=2)
+    # the two vision towers: (role, backbone class, config class, LongVU wrapper, processor mean/std)
+    towers = [("dino", Dinov2Model, Dinov2Config, DinoEncoder, DINO_MEAN, DINO_STD),
+              ("siglip", SiglipVisionModel, SiglipVisionConfig, SiglipEncoder, SIGLIP_MEAN, SIGLIP_STD)]
+    cfgs = {}
+    for role, model_cls, cfg_cls, wrapper, mean, std in towers:
+        if role in pretrained:
+            backbone = model_cls.from_pretrained(pretrained[role], attn_implementation="eager").eval()
+        else:
+            backbone = model_cls(cfg_cls(**p[role])).eval()
+        cfg = cfgs[role] = backbone.config
+        size = cfg.image_size
+        add(role, wrapper(backbone, M), (torch.randn(2, 3, size, size),),
+            [io("pixel_values", ["batch", 3, size, size])], [io("tokens", ["batch", M * M, cfg.hidden_size])],
+            {"pixel_values": {0: "batch"}, "tokens": {0: "batch"}},
+            {"preprocess": {"size": size, "mean": mean, "std": std, "pad": "square"}}, per_frame=2)
+    dcfg, scfg = cfgs["dino"], cfgs["siglip"]
 
     sv = p["sva"]
     sva = Sva(S, sv["dim"], dcfg.hidden_size, scfg.hidden_size, sv["depth"], sv["heads"]).eval()
