@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages lvu's tests use, when they are missing (npm's `pretest` runs this):
+# the ffmpeg CLI (benchmark baseline), real camera footage (opencv-doc's vtest.avi) and a real RTSP server
+# (gst-rtsp-server through python3-gi; x264 from plugins-ugly). Needs root (or sudo) only if something is missing.
+set -euo pipefail
+PACKAGES="ffmpeg opencv-doc python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav"
+missing=""
+for p in $PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+[ -z "$missing" ] && exit 0
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then sudo="sudo"; else
+    echo "lvu tests need these Debian packages:$missing — install them as root (apt-get install$missing)" >&2
+    exit 1
+  fi
+fi
+echo "== installing Debian packages for the tests:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
