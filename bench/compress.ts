@@ -20,18 +20,13 @@ import {
 } from '@lvu/compress';
 import { seededRandom } from '@lvu/core';
 import type { BenchOptions, BenchRow } from './run.js';
+import { median } from './stats.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 function fill(a: Float32Array, r: () => number, scale = 1): Float32Array {
   for (let i = 0; i < a.length; i++) a[i] = r() * scale;
   return a;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function time<T>(runs: number, fn: () => T): { medianMs: number; timesMs: number[]; out: T } {

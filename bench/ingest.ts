@@ -11,16 +11,11 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { VideoSource, type VideoSourceInput } from '@lvu/ffmpeg';
 import type { BenchOptions, BenchRow } from './run.js';
+import { median } from './stats.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cache = join(root, '.cache/bench');
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 function ensureVideos(minutes: number): { ten: string; sixty: string } {
   mkdirSync(cache, { recursive: true });

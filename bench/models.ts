@@ -12,15 +12,10 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { LongVuModels, loadManifest, SessionPool } from '@lvu/models';
 import type { BenchOptions, BenchRow } from './run.js';
+import { median } from './stats.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const THREADS = 2;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 export async function run(opts: BenchOptions): Promise<BenchRow[]> {
   const python = execFileSync(

@@ -1,10 +1,9 @@
 import { Worker } from 'node:worker_threads';
-import { LvuError } from '@lvu/core';
+import { LvuError, workerPath } from '@lvu/core';
 import type { RecordJob, RecordMessage } from './record-worker.js';
 import { parseSource } from './source-url.js';
-import { workerPath } from './worker-path.js';
 
-const WORKER = workerPath('record-worker');
+const WORKER = workerPath(import.meta.url, 'record-worker');
 
 export interface RecordOptions {
   /** Stop after this much media time; default: until the source ends or `signal` aborts. */

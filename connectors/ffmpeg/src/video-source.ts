@@ -1,5 +1,12 @@
 import { Worker } from 'node:worker_threads';
-import { backoffDelayMs, EventBus, LvuError, type LvuErrorCode, type SampledFrame } from '@lvu/core';
+import {
+  backoffDelayMs,
+  EventBus,
+  LvuError,
+  type LvuErrorCode,
+  type SampledFrame,
+  workerPath,
+} from '@lvu/core';
 import { FrameQueue } from './frame-queue.js';
 import { type ParsedSource, parseSource } from './source-url.js';
 import {
@@ -7,10 +14,9 @@ import {
   type VideoSourceOptions,
   videoSourceOptionsSchema,
 } from './video-source-options.js';
-import { workerPath } from './worker-path.js';
 import { CREDITS, type DecodeJob, STOP, type StreamInfo, type WorkerMessage } from './worker-protocol.js';
 
-const WORKER = workerPath('decode-worker');
+const WORKER = workerPath(import.meta.url, 'decode-worker');
 
 export interface SourceStats {
   sampled: number;

@@ -11,3 +11,4 @@ export {
 } from './retry.js';
 export { seededRandom } from './seeded-random.js';
 export type { FloatArray, KeptFrameFeatures, SampledFrame } from './types.js';
+export { workerPath } from './worker-path.js';

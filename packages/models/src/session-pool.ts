@@ -1,13 +1,10 @@
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { EventBus, LvuError } from '@lvu/core';
+import { EventBus, LvuError, workerPath } from '@lvu/core';
 import type { LoadedManifest, ModelRole, ModelSpec } from './model-manifest.js';
 import type { SessionRequest, SessionResponse, ValueInfo, WireTensor } from './session-protocol.js';
 
-const WORKER = import.meta.url.endsWith('.ts')
-  ? fileURLToPath(new URL('../dist/session-worker.js', import.meta.url))
-  : fileURLToPath(new URL('./session-worker.js', import.meta.url));
+const WORKER = workerPath(import.meta.url, 'session-worker');
 
 export interface SessionPoolOptions {
   /** Threads per session for one operator (default: this machine's cores, at most 4). */
