@@ -6,7 +6,7 @@
  * event-loop delay while inference runs; and the tiny LLM's prefill and decode rates.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +26,14 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
     },
   ).trim();
   const small = join(root, '.cache/models/small');
-  if (!existsSync(join(small, 'manifest.json'))) {
+  // re-export when the exporter changed since the cached export
+  const exportedAt = existsSync(join(small, 'manifest.json')) ? statSync(join(small, 'manifest.json')).mtimeMs : 0;
+  const exporterAt = Math.max(
+    ...readdirSync(join(root, 'tools/export'))
+      .filter((f) => f.endsWith('.py'))
+      .map((f) => statSync(join(root, 'tools/export', f)).mtimeMs),
+  );
+  if (exportedAt < exporterAt) {
     process.stderr.write('exporting the small preset (random weights)…\n');
     execFileSync(
       python,

@@ -32,6 +32,14 @@ describe('tools/export', () => {
     });
   }, 300_000);
 
+  it("--from-longvu: LongVU key names at the released shapes load into lvu's SVA/projector; exported files compute LongVU's forward", () => {
+    const out = execFileSync(python, [resolve(repoRoot, 'tools/export/test_from_longvu.py')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    expect(JSON.parse(out.trim().split('\n').at(-1)!)).toMatchObject({ ok: true, publishedKeys: 90 });
+  }, 300_000);
+
   it('--random --preset tiny reproduces the committed fixture (architectures, shapes, tokenizer)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lvu-tiny-'));
     execFileSync(

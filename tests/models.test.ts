@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { svaKeyMask } from '@lvu/compress';
 import type { LvuEvent } from '@lvu/core';
 import { LongVuModels, loadManifest, SessionPool } from '@lvu/models';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +38,20 @@ describe('tiny real-architecture models through the manifest (what users load)',
     const t = await models.embedText([1, 2, 3, 500]);
     expect(t.length).toBe(4 * lv.llmDim);
     expect(models.m.newline.length).toBe(lv.llmDim);
+  });
+
+  it('SVA: the key mask of a padded 4:3 frame changes the fused queries; a wrong-size mask is refused', async () => {
+    const side = 2 * models.longvu.highGridSide;
+    const d = await models.encodeDino(image(models.imageSize('dino'), 2));
+    const s = await models.encodeSiglip(image(models.imageSize('siglip'), 2));
+    const open = await models.fuse(d, s);
+    expect(Array.from(await models.fuse(d, s, svaKeyMask(side, [384, 384], 'official')))).toEqual(
+      Array.from(open),
+    );
+    const masked = await models.fuse(d, s, svaKeyMask(side, [480, 640], 'official'));
+    expect(masked.length).toBe(open.length);
+    expect(masked.some((v, i) => Math.abs(v - open[i]!) > 1e-4)).toBe(true);
+    await expect(models.fuse(d, s, new Float32Array(3))).rejects.toMatchObject({ code: 'SHAPE_MISMATCH' });
   });
 
   it('is deterministic: the same frame gives the same tokens', async () => {

@@ -14,7 +14,11 @@ tokenizer.json with Qwen2's special tokens trained on a small built-in corpus (r
 checkpoint's model_type: dinov2 → dino, siglip / siglip_vision_model → siglip, qwen2 → llm (with its tokenizer.json).
 Roles without a checkpoint keep random weights (the manifest says "mixed"). Hubs are unreachable on lvu's build
 machines: there, --from-hf has been run on local directories written by save_pretrained, not on downloads.
---from-longvu (LongVU's SVA/projector/newline/LLM) is not written yet.
+--from-longvu PATH takes a downloaded LongVU checkpoint (Vision-CAIR/LongVU_*): its SVA (lvu's Sva has LongVU's
+module structure and parameter names), mm_projector, image_newline, Qwen2 decoder (the text-embed role is its
+embed_tokens) and tokenizer.json, the token grids and thresholds of its config.json, and the vision towers when the
+checkpoint holds them (otherwise --from-hf or random). Never run on a real download here: tools/export/
+test_from_longvu.py runs it on checkpoints written with LongVU's key names and published shapes.
 """
 import argparse
 import json
@@ -27,6 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import AutoConfig, Dinov2Config, Dinov2Model, SiglipVisionConfig, SiglipVisionModel
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import longvu_ckpt  # noqa: E402
 from lvu_llm import Qwen2WithCache, make_qwen2  # noqa: E402
 from lvu_modules import DinoEncoder, Projector, SiglipEncoder, Sva  # noqa: E402
 
@@ -72,6 +77,7 @@ SIGLIP_MEAN, SIGLIP_STD = [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]
 
 
 def flops(module, *args):
+    module.requires_grad_(False)  # FlopCounterMode's module tracker wants no leaf that requires grad
     with FlopCounterMode(display=False) as fc:
         with torch.no_grad():
             module(*args)
@@ -94,6 +100,18 @@ def verify(module, args, path, input_names):
     return max(float(np.abs(o - r.float().numpy()).max()) for o, r in zip(outs, refs))
 
 
+def tower_config(role, preset_cfg, held):
+    """A tower's config for weights held in a LongVU checkpoint: the preset's architecture, with the image size its
+    position embeddings were trained at."""
+    cfg = dict(preset_cfg)
+    if role == "dino":
+        n = held["embeddings.position_embeddings"].shape[1] - 1
+    else:
+        n = held["vision_model.embeddings.position_embedding.weight"].shape[0]
+    cfg["image_size"] = int(round(n ** 0.5)) * cfg["patch_size"]
+    return cfg
+
+
 def io(name, shape, dtype="float32"):
     return {"name": name, "shape": shape, "dtype": dtype}
 
@@ -103,16 +121,31 @@ def main():
     ap.add_argument("--random", action="store_true", help="random weights for every role without --from-hf")
     ap.add_argument("--from-hf", action="append", default=[], metavar="PATH_OR_ID",
                     help="a transformers checkpoint (directory or hub id) for the dino, siglip or llm role")
+    ap.add_argument("--from-longvu", metavar="PATH",
+                    help="a downloaded LongVU checkpoint directory: SVA, projector, newline, LLM (and towers if held)")
     ap.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--llm", choices=["none", "tiny", "7b"], default=None,
                     help="LLM role (default: tiny for the tiny preset, none otherwise)")
     a = ap.parse_args()
-    if not a.random and not a.from_hf:
-        ap.error("give --random, --from-hf, or both")
+    if not a.random and not a.from_hf and not a.from_longvu:
+        ap.error("give --random, --from-hf, --from-longvu, or a combination")
     p = PRESETS[a.preset]
     pretrained = {}
+    lv = None  # the LongVU checkpoint, split by role
+    if a.from_longvu:
+        lv_cfg = longvu_ckpt.load_config(a.from_longvu)
+        lv = longvu_ckpt.split_longvu(longvu_ckpt.load_state_dict(a.from_longvu))
+        g = longvu_ckpt.geometry(lv_cfg, lv["sva"])
+        p = {**p, "side": g["side"], "low": g["low"], "window": g["window"],
+             "sva": dict(dim=g["dim"], depth=g["depth"], heads=g["heads"]),
+             "thresholds": (g["dino_threshold"], g["stc_threshold"])}
+        for role in ("sva", "projector"):
+            if not lv[role]:
+                ap.error(f"{a.from_longvu}: the checkpoint has no {role} weights (model.{role}…)")
+        if lv["unused"]:
+            print(f"from-longvu: {len(lv['unused'])} tensors not used: {lv['unused'][:5]}", flush=True)
     for ref in a.from_hf:
         mt = AutoConfig.from_pretrained(ref).model_type
         role = {"dinov2": "dino", "siglip": "siglip", "siglip_vision_model": "siglip", "qwen2": "llm"}.get(mt)
@@ -121,7 +154,8 @@ def main():
         pretrained[role] = ref
     torch.manual_seed(a.seed)
     os.makedirs(a.out, exist_ok=True)
-    S, M = p["side"], 2 * p["side"]
+    S, R = p["side"], p.get("window", 2)
+    M = R * S
     models, report = {}, {}
 
     def add(role, module, args, inputs, outputs, dynamic, extra=None, per_frame=1):
@@ -142,12 +176,18 @@ def main():
               ("siglip", SiglipVisionModel, SiglipVisionConfig, SiglipEncoder, SIGLIP_MEAN, SIGLIP_STD)]
     cfgs = {}
     for role, model_cls, cfg_cls, wrapper, mean, std in towers:
+        held = lv["towers"].get(0 if role == "siglip" else 1) if lv else None
         if role in pretrained:
             backbone = model_cls.from_pretrained(pretrained[role], attn_implementation="eager").eval()
+        elif held:
+            backbone = model_cls(cfg_cls(**tower_config(role, p[role], held))).eval()
+            longvu_ckpt.load_strict(backbone, held, f"vision tower {role}")
+            pretrained[role] = f"{a.from_longvu} (vision_tower_aux_list)"
         else:
             backbone = model_cls(cfg_cls(**p[role])).eval()
         cfg = cfgs[role] = backbone.config
-        size = cfg.image_size
+        # DINOv2 interpolates its position embeddings: LongVU feeds it 378 px whatever the checkpoint's size
+        size = p[role]["image_size"] if role == "dino" else cfg.image_size
         add(role, wrapper(backbone, M), (torch.randn(2, 3, size, size),),
             [io("pixel_values", ["batch", 3, size, size])], [io("tokens", ["batch", M * M, cfg.hidden_size])],
             {"pixel_values": {0: "batch"}, "tokens": {0: "batch"}},
@@ -155,39 +195,69 @@ def main():
     dcfg, scfg = cfgs["dino"], cfgs["siglip"]
 
     sv = p["sva"]
-    sva = Sva(S, sv["dim"], dcfg.hidden_size, scfg.hidden_size, sv["depth"], sv["heads"]).eval()
-    add("sva", sva, (torch.randn(2, M * M, dcfg.hidden_size), torch.randn(2, M * M, scfg.hidden_size)),
-        [io("dino_tokens", ["batch", M * M, dcfg.hidden_size]), io("siglip_tokens", ["batch", M * M, scfg.hidden_size])],
+    sva = Sva(S, sv["dim"], dcfg.hidden_size, scfg.hidden_size, sv["depth"], sv["heads"], R).eval()
+    if lv:
+        longvu_ckpt.load_strict(sva, lv["sva"], "the SVA")
+    key_mask = torch.ones(2, M * M)
+    key_mask[1, : M * (M // 4)] = 0  # the second example has padding rows on top, like a letterboxed frame
+    add("sva", sva, (torch.randn(2, M * M, dcfg.hidden_size), torch.randn(2, M * M, scfg.hidden_size), key_mask),
+        [io("dino_tokens", ["batch", M * M, dcfg.hidden_size]), io("siglip_tokens", ["batch", M * M, scfg.hidden_size]),
+         io("key_mask", ["batch", M * M])],
         [io("queries", ["batch", S * S, sv["dim"]])],
-        {"dino_tokens": {0: "batch"}, "siglip_tokens": {0: "batch"}, "queries": {0: "batch"}}, per_frame=2)
+        {"dino_tokens": {0: "batch"}, "siglip_tokens": {0: "batch"}, "key_mask": {0: "batch"}, "queries": {0: "batch"}},
+        per_frame=2)
 
     llm_name = a.llm or ("tiny" if a.preset == "tiny" else "none")
     llm = LLMS.get(llm_name)
     hf_llm = None
-    if "llm" in pretrained:
+    tok_dir = pretrained.get("llm")
+    if lv and lv["llm"] and a.llm != "none" and "llm" not in pretrained:
+        from transformers import Qwen2ForCausalLM
+        hf_llm = Qwen2ForCausalLM(longvu_ckpt.qwen2_config(lv_cfg)).eval()
+        longvu_ckpt.load_strict(hf_llm, lv["llm"], "the Qwen2 decoder")
+        pretrained["llm"] = tok_dir = a.from_longvu
+    elif "llm" in pretrained:
         from transformers import Qwen2ForCausalLM
         hf_llm = Qwen2ForCausalLM.from_pretrained(pretrained["llm"], attn_implementation="eager").eval()
+    if hf_llm is not None:
         c = hf_llm.config
         llm = dict(hidden=c.hidden_size, layers=c.num_hidden_layers, heads=c.num_attention_heads,
                    kv_heads=c.num_key_value_heads, intermediate=c.intermediate_size, vocab=c.vocab_size,
                    context=min(c.max_position_embeddings, 32768))
+        if lv:  # LongVU's budget is its training length, not Qwen2's position limit
+            llm["context"] = g["context"]
     if llm:
         p = {**p, "llm_dim": llm["hidden"], "vocab": llm["vocab"]}
+    lv_embed = lv["llm"].get("model.embed_tokens.weight") if lv else None
+    if lv:
+        H_lv = lv["projector"]["mm_projector.2.weight"].shape[0]
+        if llm and H_lv != llm["hidden"]:
+            ap.error(f"mm_projector's width {H_lv} differs from the LLM's hidden size {llm['hidden']}")
+        p = {**p, "llm_dim": H_lv}
+        if lv_embed is not None:
+            p = {**p, "vocab": lv_embed.shape[0]}
     H = p["llm_dim"]
     proj = Projector(sv["dim"], H).eval()
+    if lv:
+        longvu_ckpt.load_strict(proj, lv["projector"], "mm_projector")
     add("projector", proj, (torch.randn(S * S, sv["dim"]),),
         [io("features", ["rows", sv["dim"]])], [io("embeds", ["rows", H])],
         {"features": {0: "rows"}, "embeds": {0: "rows"}})
 
+    # the text embeddings are the LLM's own input embeddings when there is an LLM (query scores use embed_tokens)
     embed = torch.nn.Embedding(p["vocab"], H).eval()
+    if llm:
+        decoder = hf_llm or make_qwen2(llm["hidden"], llm["layers"], llm["heads"], llm["kv_heads"],
+                                       llm["intermediate"], llm["vocab"], llm["context"])
+        embed = decoder.get_input_embeddings().eval()
+    elif lv_embed is not None:  # --llm none: the checkpoint's embed_tokens still give the query scores
+        embed = torch.nn.Embedding.from_pretrained(lv_embed.float(), freeze=True).eval()
     add("text-embed", embed, (torch.randint(0, p["vocab"], (1, 7)),),
         [io("input_ids", ["batch", "tokens"], "int64")], [io("embeds", ["batch", "tokens", H])],
         {"input_ids": {0: "batch", 1: "tokens"}, "embeds": {0: "batch", 1: "tokens"}})
 
     llm_meta = None
     if llm:
-        decoder = hf_llm or make_qwen2(llm["hidden"], llm["layers"], llm["heads"], llm["kv_heads"],
-                                       llm["intermediate"], llm["vocab"], llm["context"])
         wrapped = Qwen2WithCache(decoder).eval()
         L, kvh, hd = llm["layers"], llm["kv_heads"], llm["hidden"] // llm["heads"]
         past = [f"past.{i}.{k}" for i in range(L) for k in ("key", "value")]
@@ -210,9 +280,9 @@ def main():
         print(f"llm decode step max |onnx - torch| {models['llm']['maxAbsErrDecodeStep']:.2e}", flush=True)
 
         from tokenizers import Tokenizer, decoders, models as tmodels, pre_tokenizers, trainers
-        hf_tok = os.path.join(pretrained["llm"], "tokenizer.json") if "llm" in pretrained else None
+        hf_tok = os.path.join(tok_dir, "tokenizer.json") if tok_dir else None
         if hf_tok and not os.path.exists(hf_tok):
-            ap.error(f"{pretrained['llm']} has no tokenizer.json")
+            ap.error(f"{tok_dir} has no tokenizer.json")
         if hf_tok:
             tok = Tokenizer.from_file(hf_tok)  # the checkpoint's own tokenizer, unchanged
         else:
@@ -223,7 +293,7 @@ def main():
                                           initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
             tok.train_from_iterator(CORPUS, trainer)
         tok.save(os.path.join(a.out, "tokenizer.json"))
-        hf_cfg = os.path.join(pretrained["llm"], "tokenizer_config.json") if "llm" in pretrained else None
+        hf_cfg = os.path.join(tok_dir, "tokenizer_config.json") if tok_dir else None
         if hf_cfg and os.path.exists(hf_cfg):
             import shutil
             shutil.copyfile(hf_cfg, os.path.join(a.out, "tokenizer_config.json"))
@@ -237,6 +307,10 @@ def main():
                     "stopTokens": ["<|im_end|>", "<|endoftext|>"]}
 
     newline = (torch.randn(H) * 0.02).numpy().astype(np.float32)
+    if lv and lv["newline"] is not None:
+        newline = lv["newline"].float().numpy().astype(np.float32)
+        if newline.shape != (H,):
+            ap.error(f"{a.from_longvu}: image_newline has shape {newline.shape}, the projector's width is {H}")
     newline.tofile(os.path.join(a.out, "newline.f32"))
     manifest = {
         "format": "lvu-models/1",
@@ -245,7 +319,9 @@ def main():
         "pretrained": pretrained,
         "seed": a.seed,
         "longvu": {"highGridSide": S, "lowGridSide": p["low"], "svaDim": sv["dim"], "llmDim": H,
-                   "vocabSize": p["vocab"], "newline": "newline.f32", "dinoThreshold": 0.83, "stcThreshold": 0.7},
+                   "vocabSize": p["vocab"], "newline": "newline.f32",
+                   "dinoThreshold": p.get("thresholds", (0.83, 0.7))[0],
+                   "stcThreshold": p.get("thresholds", (0.83, 0.7))[1]},
         "models": models,
         **({"llm": llm_meta} if llm_meta else {}),
     }

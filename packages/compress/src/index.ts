@@ -35,5 +35,5 @@ export {
   windowScores,
 } from './temporal-reduce.js';
 export { copyFrameTokens, type TokenGridLayout, tokenGridLayout } from './token-grid.js';
-export { type GridBounds, lowResImageSize, type UnpadMode, unpadBounds } from './unpad.js';
+export { type GridBounds, lowResImageSize, svaKeyMask, type UnpadMode, unpadBounds } from './unpad.js';
 export { allFinite, allocLike, dot, sum, sumSquares } from './vector-math.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { tokenGridLayout } from './token-grid.js';
-import { lowResImageSize, unpadBounds } from './unpad.js';
+import { lowResImageSize, svaKeyMask, unpadBounds } from './unpad.js';
 
 describe('unpadBounds', () => {
   it('official: a 16:9 landscape frame passed as (H, W) keeps the centre columns (the quirk)', () => {
@@ -23,6 +23,23 @@ describe('unpadBounds', () => {
   it('an empty slice falls back to the full grid (extreme aspect ratios)', () => {
     expect(unpadBounds(12, 12, [100, 2000], 'official')).toEqual([0, 12, 0, 12]);
     expect(unpadBounds(12, 12, [2000, 100], 'official')).toEqual([0, 12, 0, 12]);
+  });
+});
+
+describe('svaKeyMask', () => {
+  it('official: a 16:9 frame given as (H, W) hides the side columns of the 24×24 maps, like unmask_attention_mask', () => {
+    const m = svaKeyMask(24, [720, 1280], 'official');
+    // (w, h) read as (720, 1280): new width int(720 · 24/1280) = 13, padding (24 − 13) // 2 = 5 columns each side
+    for (let r = 0; r < 24; r++)
+      for (let c = 0; c < 24; c++) expect(m[r * 24 + c], `${r},${c}`).toBe(c >= 5 && c < 19 ? 1 : 0);
+  });
+
+  it('geometric hides the letterbox rows; square frames and none see everything', () => {
+    const g = svaKeyMask(24, [720, 1280], 'geometric');
+    expect(Array.from(g.subarray(0, 24)).every((v) => v === 0)).toBe(true);
+    expect(Array.from(g.subarray(5 * 24, 6 * 24)).every((v) => v === 1)).toBe(true);
+    expect(svaKeyMask(24, [384, 384], 'official').every((v) => v === 1)).toBe(true);
+    expect(svaKeyMask(24, [720, 1280], 'none').every((v) => v === 1)).toBe(true);
   });
 });
 

@@ -48,3 +48,16 @@ export function lowResImageSize(
   const ratio = highSide / lowSide;
   return [Math.trunc(frameHW[0] / ratio), Math.trunc(frameHW[1] / ratio)];
 }
+
+/**
+ * LONGVU.md §b/§d, `unmask_attention_mask`: which of the (side × side) tokens of each SVA input map the connector's
+ * cross-attention may see, 1 = visible. Padding rows (or columns, with the official (H, W)-as-(w, h) reading) are 0;
+ * the same bounds as {@link unpadBounds}. (A window left with no visible key attends to all of its keys; that rule
+ * lives in the SVA graph, as in LongVU.)
+ */
+export function svaKeyMask(side: number, frameHW: readonly [number, number], mode: UnpadMode): Float32Array {
+  const [r0, r1, c0, c1] = unpadBounds(side, side, frameHW, mode);
+  const mask = new Float32Array(side * side);
+  for (let r = r0; r < r1; r++) mask.fill(1, r * side + c0, r * side + c1);
+  return mask;
+}

@@ -5,6 +5,8 @@ import { microBatcher } from './micro-batcher.js';
 import { type LoadedManifest, loadManifest, MODEL_ROLES, type ModelRole } from './model-manifest.js';
 import { SessionPool, type SessionPoolOptions } from './session-pool.js';
 
+type FuseInput = [dino: Float32Array, siglip: Float32Array, keyMask: Float32Array | undefined];
+
 export interface LongVuModelsOptions extends SessionPoolOptions {
   /** Roles to load (default: every role the manifest has). */
   roles?: ModelRole[];
@@ -22,7 +24,7 @@ export class LongVuModels {
   readonly pool: SessionPool;
   readonly #dino: (img: Uint8Array) => Promise<Float32Array>;
   readonly #siglip: (img: Uint8Array) => Promise<Float32Array>;
-  readonly #fuse: (x: [Float32Array, Float32Array]) => Promise<Float32Array>;
+  readonly #fuse: (x: FuseInput) => Promise<Float32Array>;
   /** The LLM's tokenizer and chat template (when the manifest has an LLM). */
   readonly tokenizer: ChatTokenizer | null;
 
@@ -101,29 +103,30 @@ export class LongVuModels {
     return imgs.map((_, i) => (t.data as Float32Array).subarray(i * each, (i + 1) * each));
   }
 
-  async #fuseBatch(pairs: [Float32Array, Float32Array][]): Promise<Float32Array[]> {
+  async #fuseBatch(pairs: FuseInput[]): Promise<Float32Array[]> {
     const spec = this.m.manifest.models.sva!;
-    const [dIn, sIn] = spec.inputs;
+    const [dIn, sIn, maskIn] = spec.inputs;
+    const M = Number(dIn!.shape[1]);
     const dn = pairs[0]![0].length;
     const sn = pairs[0]![1].length;
     const d = new Float32Array(pairs.length * dn);
     const s = new Float32Array(pairs.length * sn);
-    pairs.forEach(([a, b], i) => {
+    const mask = new Float32Array(pairs.length * M).fill(1);
+    pairs.forEach(([a, b, m], i) => {
       if (a.length !== dn || b.length !== sn) {
         throw new LvuError('SHAPE_MISMATCH', 'SVA inputs of one batch differ in size', { field: 'sva' });
       }
       d.set(a, i * dn);
       s.set(b, i * sn);
+      if (m) mask.set(m, i * M);
     });
-    const M = Number(dIn!.shape[1]);
-    const r = await this.pool.run(
-      'sva',
-      {
-        [dIn!.name]: { type: 'float32', dims: [pairs.length, M, dn / M], data: d },
-        [sIn!.name]: { type: 'float32', dims: [pairs.length, M, sn / M], data: s },
-      },
-      { transfer: true },
-    );
+    const feeds: Record<string, { type: 'float32'; dims: number[]; data: Float32Array }> = {
+      [dIn!.name]: { type: 'float32', dims: [pairs.length, M, dn / M], data: d },
+      [sIn!.name]: { type: 'float32', dims: [pairs.length, M, sn / M], data: s },
+    };
+    // exports before the LongVU-structured SVA have no key mask: they see every key
+    if (maskIn) feeds[maskIn.name] = { type: 'float32', dims: [pairs.length, M], data: mask };
+    const r = await this.pool.run('sva', feeds, { transfer: true });
     const out = Object.values(r.outputs)[0]!.data as Float32Array;
     const each = out.length / pairs.length;
     return pairs.map((_, i) => out.subarray(i * each, (i + 1) * each));
@@ -139,9 +142,21 @@ export class LongVuModels {
     return this.#siglip(rgb);
   }
 
-  /** SVA fusion of one frame: S² × svaDim. */
-  fuse(dinoTokens: Float32Array, siglipTokens: Float32Array): Promise<Float32Array> {
-    return this.#fuse([dinoTokens, siglipTokens]);
+  /**
+   * SVA fusion of one frame: S² × svaDim. `keyMask` ((2S)² values, 1 = visible; compress's `svaKeyMask`) hides
+   * the padding of a pad-to-square frame from the cross-attention, as LongVU does from `image_sizes`; without it
+   * every key is visible (a square frame).
+   */
+  fuse(dinoTokens: Float32Array, siglipTokens: Float32Array, keyMask?: Float32Array): Promise<Float32Array> {
+    const M = Number(this.m.manifest.models.sva?.inputs[0]?.shape[1]);
+    if (keyMask && keyMask.length !== M) {
+      return Promise.reject(
+        new LvuError('SHAPE_MISMATCH', `SVA key mask has ${keyMask.length} values, expected ${M}`, {
+          field: 'sva.key_mask',
+        }),
+      );
+    }
+    return this.#fuse([dinoTokens, siglipTokens, keyMask]);
   }
 
   /** mm_projector on `rows` × svaDim features → rows × llmDim. */
