@@ -5,10 +5,12 @@ import { formatDemo, runDemo } from './demo.js';
 import { INGEST_USAGE, ingestCommand } from './ingest.js';
 import { MODELS_USAGE, modelsCommand } from './models-command.js';
 import { RECORD_USAGE, recordCommand } from './record-command.js';
+import { REPLAY_USAGE, replayCommand } from './replay-command.js';
 
 const USAGE = `lvu — long, live video understanding
 
 Usage:
+  ${REPLAY_USAGE}
   lvu conformance CASE.json [--tokens]
         run LongVU's inference path on a golden case and print one JSON object with the keys of its
         \`expected\` (shared/golden/README.md); --tokens adds every visual token value
@@ -26,6 +28,7 @@ type Command = (args: string[]) => Promise<number>;
 
 const commands: Record<string, Command> = {
   ingest: ingestCommand,
+  replay: replayCommand,
   record: recordCommand,
   models: modelsCommand,
   async demo(args) {

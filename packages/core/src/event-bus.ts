@@ -21,6 +21,9 @@ export interface LvuEventMap {
   'context.evicted': { streamId: string; seqs: number[]; policy: string };
   'model.inferred': { model: string; batch: number; ms: number };
   'query.answered': { streamId: string; totalTokens: number; ms: number };
+  'stream.added': { streamId: string; source: string };
+  'stream.removed': { streamId: string };
+  'stream.failed': { streamId: string; code: string; message: string };
 }
 
 export type LvuEventName = keyof LvuEventMap;

@@ -1,0 +1,194 @@
+import { LvuError } from '@lvu/core';
+import {
+  Binary,
+  Field,
+  FixedSizeList,
+  Float32,
+  Float64,
+  Int32,
+  makeData,
+  RecordBatch,
+  RecordBatchStreamWriter,
+  Schema,
+  Struct,
+  type Table,
+  tableFromIPC,
+  Utf8,
+  type Vector,
+} from 'apache-arrow';
+
+/** One kept frame as the write path hands it to a ContextStore (and as a FeatureBatch row). */
+export interface FeatureRow {
+  streamId: string;
+  seq: number;
+  ptsMs: number;
+  wallMs: number;
+  /** Source frame size (height, width). */
+  frameH: number;
+  frameW: number;
+  /** Projected high-resolution grid (highSide² × dim), row-major, before unpad and newlines. */
+  hi: Float32Array;
+  /** Projected low-resolution grid (lowSide² × dim). */
+  lo: Float32Array;
+  /** A small RGB24 thumbnail (thumbSide² × 3) for timelines; may be empty. */
+  thumb: Uint8Array;
+}
+
+export interface FeatureGeometry {
+  /** highSide² × dim */
+  hiValues: number;
+  /** lowSide² × dim */
+  loValues: number;
+}
+
+/**
+ * The Arrow schema of a FeatureBatch: one row per kept frame; the token grids are fixed-size float32 lists so a
+ * batch read from IPC hands out zero-copy Float32Array views. `metadata` records the geometry.
+ */
+export function featureSchema(g: FeatureGeometry, metadata: Record<string, string> = {}): Schema {
+  return new Schema(
+    [
+      new Field('streamId', new Utf8(), false),
+      new Field('seq', new Float64(), false),
+      new Field('ptsMs', new Float64(), false),
+      new Field('wallMs', new Float64(), false),
+      new Field('frameH', new Int32(), false),
+      new Field('frameW', new Int32(), false),
+      new Field('hi', new FixedSizeList(g.hiValues, new Field('v', new Float32(), false)), false),
+      new Field('lo', new FixedSizeList(g.loValues, new Field('v', new Float32(), false)), false),
+      new Field('thumb', new Binary(), false),
+    ],
+    new Map(Object.entries({ format: 'lvu-features/1', ...metadata })),
+  );
+}
+
+function utf8Data(values: string[]) {
+  const enc = new TextEncoder();
+  const parts = values.map((v) => enc.encode(v));
+  return varBinary(new Utf8(), parts);
+}
+
+function varBinary(type: Utf8 | Binary, parts: Uint8Array[]) {
+  const offsets = new Int32Array(parts.length + 1);
+  for (let i = 0; i < parts.length; i++) offsets[i + 1] = offsets[i]! + parts[i]!.length;
+  const data = new Uint8Array(offsets[parts.length]!);
+  parts.forEach((p, i) => {
+    data.set(p, offsets[i]!);
+  });
+  const props = { length: parts.length, nullCount: 0, valueOffsets: offsets, data };
+  return type instanceof Utf8 ? makeData({ type, ...props }) : makeData({ type, ...props });
+}
+
+function fixedList(type: FixedSizeList<Float32>, rows: Float32Array[]) {
+  const n = type.listSize;
+  const flat = new Float32Array(rows.length * n);
+  rows.forEach((r, i) => {
+    if (r.length !== n) {
+      throw new LvuError('SHAPE_MISMATCH', `a feature row has ${r.length} values, the batch ${n}`, {
+        field: type.children[0]!.name,
+      });
+    }
+    flat.set(r, i * n);
+  });
+  const child = makeData({ type: new Float32(), length: flat.length, nullCount: 0, data: flat });
+  return makeData({ type, length: rows.length, nullCount: 0, child });
+}
+
+/** Rows → one Arrow record batch (the tensors are copied once, into contiguous columns). */
+export function buildFeatureBatch(rows: readonly FeatureRow[], schema: Schema): RecordBatch {
+  const col = <K extends keyof FeatureRow>(k: K) => rows.map((r) => r[k]);
+  const f = (name: string) => schema.fields.find((x) => x.name === name)!.type;
+  const children = [
+    utf8Data(col('streamId')),
+    makeData({ type: new Float64(), length: rows.length, nullCount: 0, data: Float64Array.from(col('seq')) }),
+    makeData({
+      type: new Float64(),
+      length: rows.length,
+      nullCount: 0,
+      data: Float64Array.from(col('ptsMs')),
+    }),
+    makeData({
+      type: new Float64(),
+      length: rows.length,
+      nullCount: 0,
+      data: Float64Array.from(col('wallMs')),
+    }),
+    makeData({ type: new Int32(), length: rows.length, nullCount: 0, data: Int32Array.from(col('frameH')) }),
+    makeData({ type: new Int32(), length: rows.length, nullCount: 0, data: Int32Array.from(col('frameW')) }),
+    fixedList(f('hi') as FixedSizeList<Float32>, col('hi')),
+    fixedList(f('lo') as FixedSizeList<Float32>, col('lo')),
+    varBinary(new Binary(), col('thumb')),
+  ];
+  const struct = makeData({
+    type: new Struct(schema.fields),
+    length: rows.length,
+    nullCount: 0,
+    children,
+  });
+  return new RecordBatch(schema, struct);
+}
+
+/** A batch's rows with zero-copy views into its columns (the views share the batch's, e.g. the IPC file's, memory). */
+export function featureRows(batch: RecordBatch): FeatureRow[] {
+  const get = (name: string) => {
+    const c = batch.getChild(name);
+    if (!c) {
+      throw new LvuError('MALFORMED_MESSAGE', `feature batch has no column ${name}`, { field: name });
+    }
+    return c;
+  };
+  const flat = (v: Vector, name: string): [Float32Array, number] => {
+    const d = v.data[0]!;
+    const n = (d.type as FixedSizeList).listSize;
+    const values = d.children[0]!.values as Float32Array;
+    if (!(values instanceof Float32Array)) {
+      throw new LvuError('MALFORMED_MESSAGE', `feature column ${name} is not float32`, { field: name });
+    }
+    return [values.subarray(d.offset * n), n];
+  };
+  const [hi, hn] = flat(get('hi'), 'hi');
+  const [lo, ln] = flat(get('lo'), 'lo');
+  const ids = get('streamId');
+  const seq = get('seq');
+  const pts = get('ptsMs');
+  const wall = get('wallMs');
+  const fh = get('frameH');
+  const fw = get('frameW');
+  const thumbs = get('thumb');
+  const out: FeatureRow[] = [];
+  for (let i = 0; i < batch.numRows; i++) {
+    out.push({
+      streamId: ids.get(i) as string,
+      seq: seq.get(i) as number,
+      ptsMs: pts.get(i) as number,
+      wallMs: wall.get(i) as number,
+      frameH: fh.get(i) as number,
+      frameW: fw.get(i) as number,
+      hi: hi.subarray(i * hn, (i + 1) * hn),
+      lo: lo.subarray(i * ln, (i + 1) * ln),
+      thumb: (thumbs.get(i) as Uint8Array | null) ?? new Uint8Array(0),
+    });
+  }
+  return out;
+}
+
+/** Record batches → Arrow IPC stream bytes. */
+export function toIpc(batches: readonly RecordBatch[], schema: Schema): Uint8Array {
+  const w = new RecordBatchStreamWriter();
+  w.reset(undefined, schema);
+  for (const b of batches) w.write(b);
+  w.finish();
+  return w.toUint8Array(true);
+}
+
+/** Arrow IPC stream (or file) bytes → table; its columns are views into `bytes`. */
+export function fromIpc(bytes: Uint8Array): Table {
+  try {
+    return tableFromIPC(bytes);
+  } catch (err) {
+    throw new LvuError('MALFORMED_MESSAGE', `not an Arrow IPC stream: ${(err as Error).message}`, {
+      field: 'ipc',
+      cause: err,
+    });
+  }
+}

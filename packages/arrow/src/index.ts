@@ -1,0 +1,9 @@
+export {
+  buildFeatureBatch,
+  type FeatureGeometry,
+  type FeatureRow,
+  featureRows,
+  featureSchema,
+  fromIpc,
+  toIpc,
+} from './feature-batch.js';

@@ -1,0 +1,201 @@
+import {
+  type ComposedContext,
+  composeContext,
+  type LongVuOptions,
+  lowResImageSize,
+  materializeVisual,
+  queryScores,
+  tokenGridLayout,
+} from '@lvu/compress';
+import { LvuError } from '@lvu/core';
+import type { RetainedFrame } from './context-store.js';
+import type { FrameEncoder, TextEncoder } from './frame-encoder.js';
+import type { LlmBackend } from './llm-backend.js';
+
+export interface QuestionInput {
+  question: string;
+  /** Only frames with sinceMs ≤ ptsMs ≤ untilMs (media time of the stream). */
+  sinceMs?: number;
+  untilMs?: number;
+  signal?: AbortSignal;
+  /** Called with each piece of the answer as the backend streams it. */
+  onText?: (text: string) => void;
+}
+
+export interface EvidenceFrame {
+  seq: number;
+  ptsMs: number;
+  wallMs: number;
+  /** Query score (raw dot product with the mean text embedding, LONGVU.md §b); null when not computed. */
+  score: number | null;
+}
+
+export interface QueryResult {
+  streamId: string;
+  question: string;
+  /** The LLM's answer; null with the `none` backend (evidence only). */
+  answer: string | null;
+  backend: string;
+  /** What produced the tokens (the built-in encoder says so). */
+  encoder: string;
+  mode: ComposedContext['mode']['mode'];
+  /** Frames the question was asked over (retained, in the time range). */
+  frames: number;
+  range: { fromMs: number; toMs: number };
+  evidence: {
+    /** Frames given 12×12 tokens by the query-guided selection, in time order. */
+    highRes: EvidenceFrame[];
+    /** The best-scoring frames, best first. */
+    topScored: EvidenceFrame[];
+  };
+  visualTokens: number;
+  textTokens: number;
+  totalTokens: number;
+  budgetTokens: number;
+  timingsMs: { text: number; compose: number; generate: number; total: number };
+}
+
+/** A question must be non-empty text of at most `maxChars` characters, without binary or undecodable content. */
+export function validateQuestion(q: unknown, maxChars: number): string {
+  if (typeof q !== 'string') {
+    throw new LvuError('INVALID_ARGUMENT', 'question must be a string', { field: 'question' });
+  }
+  if (q.trim().length === 0) {
+    throw new LvuError('INVALID_ARGUMENT', 'question is empty: ask something about the video', {
+      field: 'question',
+    });
+  }
+  if (q.length > maxChars) {
+    throw new LvuError(
+      'INVALID_ARGUMENT',
+      `question has ${q.length} characters; the limit is ${maxChars} (query.maxQuestionChars)`,
+      { field: 'question' },
+    );
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+  // control characters, U+FFFD (what undecodable bytes become) and lone surrogates
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffd]|\p{Cs}/u.test(q)) {
+    throw new LvuError('INVALID_ARGUMENT', 'question is not text (control characters or invalid UTF-8)', {
+      field: 'question',
+    });
+  }
+  return q;
+}
+
+const now = () => performance.now();
+
+/**
+ * The read path over retained frames: the chat prompt split at the image, text embeddings, LongVU's resolution
+ * mode / N_h / query scores / STC / layout (compress's `composeContext`, identical to `lvu conformance` given the
+ * same frames and text), the `inputs_embeds` sequence — never longer than the budget, checked here — and the
+ * backend's answer with evidence.
+ */
+export async function answerQuestion(
+  streamId: string,
+  frames: readonly RetainedFrame[],
+  vision: Pick<FrameEncoder, 'dim' | 'newline' | 'description'>,
+  text: TextEncoder,
+  backend: LlmBackend,
+  o: LongVuOptions,
+  input: QuestionInput,
+  evidenceFrames = 5,
+): Promise<QueryResult> {
+  const t0 = now();
+  if (frames.length === 0) {
+    throw new LvuError(
+      'NOT_FOUND',
+      input.sinceMs !== undefined || input.untilMs !== undefined
+        ? `stream ${streamId} retains no frame between ${input.sinceMs ?? '-∞'} and ${input.untilMs ?? '+∞'} ms`
+        : `stream ${streamId} has no kept frame yet: wait for its first window to close`,
+      { field: 'range' },
+    );
+  }
+  const dim = vision.dim;
+  const { pre, post } = text.prompt(input.question);
+  if (pre.length + 1 + post.length + o.reserveTokens > o.contextTokens) {
+    throw new LvuError(
+      'CONTEXT_OVERFLOW',
+      `the prompt needs ${pre.length + post.length} text tokens; the budget is ${o.contextTokens}: ask a shorter question`,
+      { field: 'question' },
+    );
+  }
+  const [preEmb, postEmb] = await Promise.all([text.embed(pre), text.embed(post)]);
+  const t1 = now();
+  const first = frames[0]!;
+  const frameHW: [number, number] = [first.frameH, first.frameW];
+  const ctx = composeContext(
+    {
+      frames: frames.map((f) => ({ id: f.seq, hi: f.hi, lo: f.lo })),
+      dim,
+      newline: vision.newline,
+      frameHW,
+      textPreLen: pre.length,
+      textPost: postEmb,
+    },
+    o,
+  );
+  const visual = materializeVisual(ctx, dim, vision.newline, new Float32Array(ctx.finalVisualLen * dim), {
+    checkFinite: false,
+  });
+  const postKept = ctx.textPostTokensKept;
+  const total = pre.length + ctx.finalVisualLen + postKept;
+  if (total > o.contextTokens || total !== ctx.finalSeqLen) {
+    throw new LvuError('INTERNAL', `inputs_embeds of ${total} tokens for a budget of ${o.contextTokens}`, {
+      field: 'budget',
+    });
+  }
+  const embeds = new Float32Array(total * dim);
+  embeds.set(preEmb, 0);
+  embeds.set(visual, pre.length * dim);
+  embeds.set(postEmb.subarray(0, postKept * dim), (pre.length + ctx.finalVisualLen) * dim);
+
+  // evidence: the high-resolution frames, and the best query scores (computed here when the mode had none)
+  let sim = ctx.qgs?.simFrame ?? null;
+  if (!sim) {
+    const lo = tokenGridLayout(
+      o.lowGridSide,
+      lowResImageSize(frameHW, o.highGridSide, o.lowGridSide),
+      o.unpad,
+      o.newlineToken,
+    );
+    sim = queryScores(
+      frames.map((f) => f.lo),
+      lo,
+      o.newlineToken ? vision.newline : null,
+      postEmb,
+      dim,
+    );
+  }
+  const ev = (i: number): EvidenceFrame => ({
+    seq: frames[i]!.seq,
+    ptsMs: frames[i]!.ptsMs,
+    wallMs: frames[i]!.wallMs,
+    score: sim ? sim[i]! : null,
+  });
+  const highRes = (ctx.qgs?.highresPositions ?? []).map(ev);
+  const order = Array.from(frames.keys()).sort((a, b) => sim![b]! - sim![a]! || a - b);
+  const topScored = order.slice(0, evidenceFrames).map(ev);
+  const t2 = now();
+
+  const answer = await backend.answer(
+    { inputsEmbeds: embeds, tokens: total, dim, frames, highRes, question: input.question },
+    { signal: input.signal, onText: input.onText },
+  );
+  const t3 = now();
+  return {
+    streamId,
+    question: input.question,
+    answer,
+    backend: backend.name,
+    encoder: vision.description,
+    mode: ctx.mode.mode,
+    frames: frames.length,
+    range: { fromMs: first.ptsMs, toMs: frames.at(-1)!.ptsMs },
+    evidence: { highRes, topScored },
+    visualTokens: ctx.finalVisualLen,
+    textTokens: pre.length + postKept,
+    totalTokens: total,
+    budgetTokens: o.contextTokens,
+    timingsMs: { text: t1 - t0, compose: t2 - t1, generate: t3 - t2, total: t3 - t0 },
+  };
+}

@@ -1,0 +1,141 @@
+import type { FeatureRow } from '@lvu/arrow';
+import { EventBus, LvuError } from '@lvu/core';
+import { type RetentionInput, type RetentionOptions, retentionOptionsSchema } from './engine-options.js';
+
+/** One retained frame: the feature row plus its ordinal among all frames the stream ever kept. */
+export interface RetainedFrame extends FeatureRow {
+  ordinal: number;
+}
+
+export interface TimelineEntry {
+  kind: 'kept' | 'evicted';
+  seq: number;
+  ptsMs: number;
+  wallMs: number;
+}
+
+export interface StoreStats {
+  retainedFrames: number;
+  retainedBytes: number;
+  keptTotal: number;
+  evictedTotal: number;
+  duplicatesIgnored: number;
+  lastSeq: number;
+}
+
+const rowBytes = (r: FeatureRow) => r.hi.byteLength + r.lo.byteLength + r.thumb.byteLength;
+
+/**
+ * The retained kept frames of one stream, in time order, under `maxFrames` and `maxBytes`. When full, the
+ * retention policy picks the frame to evict (never the newest nor the oldest, so the covered span stays whole):
+ * - `recent`: the oldest frame goes (a sliding window; the oldest is evicted too);
+ * - `uniform`: the frame whose neighbours are closest in kept-frame ordinal — the retained set stays evenly spread
+ *   over the whole history, LongVU's `int(interval · i)` cap applied online;
+ * - `pyramid` (default): the frame whose neighbours are closest in media time relative to its age
+ *   ((t₊ − t₋) / (denseMs + age)): recent minutes stay dense and older periods thin out geometrically, so an
+ *   hour-old event keeps a frame.
+ * Adding is idempotent by `seq`: a seq at or below the last accepted one is ignored (at-least-once inputs).
+ */
+export class ContextStore {
+  readonly options: RetentionOptions;
+  readonly streamId: string;
+  readonly events: EventBus;
+  #frames: RetainedFrame[] = [];
+  #bytes = 0;
+  #kept = 0;
+  #evicted = 0;
+  #dups = 0;
+  #lastSeq = -1;
+  #timeline: TimelineEntry[] = [];
+  readonly #timelineMax: number;
+
+  constructor(streamId: string, options: RetentionInput = {}, events = new EventBus(), timelineMax = 50_000) {
+    this.streamId = streamId;
+    this.options = retentionOptionsSchema.parse(options);
+    this.events = events;
+    this.#timelineMax = timelineMax;
+  }
+
+  /** Adds a kept frame; returns false when its seq was already accepted. */
+  add(row: FeatureRow): boolean {
+    if (row.seq <= this.#lastSeq) {
+      this.#dups++;
+      return false;
+    }
+    if (row.streamId !== this.streamId) {
+      throw new LvuError('INVALID_ARGUMENT', `frame of stream ${row.streamId} added to ${this.streamId}`, {
+        field: 'streamId',
+      });
+    }
+    this.#lastSeq = row.seq;
+    this.#frames.push({ ...row, ordinal: this.#kept++ });
+    this.#bytes += rowBytes(row);
+    this.#log({ kind: 'kept', seq: row.seq, ptsMs: row.ptsMs, wallMs: row.wallMs });
+    const o = this.options;
+    while (this.#frames.length > 1 && (this.#frames.length > o.maxFrames || this.#bytes > o.maxBytes)) {
+      this.#evict(this.#victim());
+    }
+    return true;
+  }
+
+  #victim(): number {
+    const f = this.#frames;
+    const n = f.length;
+    if (this.options.policy === 'recent' || n < 3) return 0;
+    const newest = f[n - 1]!.ptsMs;
+    let best = 1;
+    let bestScore = Number.POSITIVE_INFINITY;
+    for (let i = 1; i < n - 1; i++) {
+      const score =
+        this.options.policy === 'uniform'
+          ? f[i + 1]!.ordinal - f[i - 1]!.ordinal
+          : (f[i + 1]!.ptsMs - f[i - 1]!.ptsMs) / (this.options.denseMs + (newest - f[i]!.ptsMs));
+      if (score < bestScore) {
+        bestScore = score;
+        best = i;
+      }
+    }
+    return best;
+  }
+
+  #evict(i: number): void {
+    const [r] = this.#frames.splice(i, 1);
+    this.#bytes -= rowBytes(r!);
+    this.#evicted++;
+    this.#log({ kind: 'evicted', seq: r!.seq, ptsMs: r!.ptsMs, wallMs: r!.wallMs });
+    this.events.emit('context.evicted', {
+      streamId: this.streamId,
+      seqs: [r!.seq],
+      policy: this.options.policy,
+    });
+  }
+
+  #log(e: TimelineEntry): void {
+    this.#timeline.push(e);
+    if (this.#timeline.length > this.#timelineMax) this.#timeline.splice(0, this.#timeline.length >> 1);
+  }
+
+  /** Retained frames in time order, optionally those with sinceMs ≤ ptsMs ≤ untilMs. */
+  frames(range: { sinceMs?: number; untilMs?: number } = {}): readonly RetainedFrame[] {
+    const lo = range.sinceMs ?? Number.NEGATIVE_INFINITY;
+    const hi = range.untilMs ?? Number.POSITIVE_INFINITY;
+    if (lo === Number.NEGATIVE_INFINITY && hi === Number.POSITIVE_INFINITY) return this.#frames;
+    return this.#frames.filter((f) => f.ptsMs >= lo && f.ptsMs <= hi);
+  }
+
+  /** Kept and evicted frames in arrival order (the most recent `timelineMax` entries). */
+  timeline(): readonly TimelineEntry[] {
+    return this.#timeline;
+  }
+
+  get stats(): StoreStats {
+    return {
+      retainedFrames: this.#frames.length,
+      retainedBytes: this.#bytes,
+      keptTotal: this.#kept,
+      evictedTotal: this.#evicted,
+      duplicatesIgnored: this.#dups,
+      lastSeq: this.#lastSeq,
+    };
+  }
+}

@@ -1,0 +1,309 @@
+import { type LongVuOptions, type LongVuPreset, longVuOptions, tokenGridLayout } from '@lvu/compress';
+import { EventBus, LvuError, type SampledFrame } from '@lvu/core';
+import { VideoSource, type VideoSourceInput } from '@lvu/ffmpeg';
+import { LongVuModels } from '@lvu/models';
+import { answerQuestion, type QueryResult, type QuestionInput, validateQuestion } from './answer-question.js';
+import { BuiltinFrameEncoder, BuiltinTextEncoder } from './builtin-encoder.js';
+import type { RetainedFrame, StoreStats, TimelineEntry } from './context-store.js';
+import { type QueryLimits, queryLimitsSchema, type RetentionInput } from './engine-options.js';
+import type { FrameEncoder, TextEncoder } from './frame-encoder.js';
+import { type LlmBackend, NoneBackend, OnnxBackend } from './llm-backend.js';
+import { OnnxFrameEncoder, OnnxTextEncoder } from './onnx-encoder.js';
+import { type StreamCounters, StreamPipeline, type StreamState, THUMB_SIDE } from './stream-pipeline.js';
+
+export interface EngineConfig {
+  /** A model directory (lvu-models/1 manifest); without one the built-in weight-free encoder runs. */
+  models?: string;
+  /** `auto` (default): `onnx` when the model directory has an LLM, else `none`. */
+  backend?: 'auto' | 'none' | 'onnx';
+  /** LongVU options; `contextTokens` is the token budget of every question (8,192 by default). */
+  longvu?: Partial<LongVuOptions> & { preset?: string };
+  /** Default retention of every stream. */
+  retention?: RetentionInput;
+  query?: Partial<QueryLimits>;
+  generation?: { temperature?: number; topP?: number; seed?: number };
+  /** onnxruntime threads (default: the pool's choice). */
+  intraOpNumThreads?: number;
+}
+
+export interface StreamSpec {
+  id: string;
+  /** A URL or path for the ffmpeg connector, or already-sampled frames (Kafka, tests). */
+  source: string | AsyncIterable<SampledFrame>;
+  sourceOptions?: Omit<VideoSourceInput, 'sizes' | 'streamId'>;
+  retention?: RetentionInput;
+}
+
+export interface StreamStatus {
+  id: string;
+  source: string;
+  state: StreamState;
+  error: { code: string; message: string } | null;
+  counters: StreamCounters;
+  store: StoreStats;
+  /** Tokens the retained frames hold at 12×12 (what an unbudgeted context would need) and the budget. */
+  retainedTokens: number;
+  budgetTokens: number;
+  source_stats?: unknown;
+}
+
+interface Entry {
+  pipeline: StreamPipeline;
+  source: string;
+  video: VideoSource | null;
+  done: Promise<void>;
+}
+
+/**
+ * Streams in, questions out: each stream gets a write path (StreamPipeline) and a ContextStore; questions run the
+ * LongVU read path over a stream's retained frames. Streams are added and removed at runtime and fail alone.
+ */
+export class Engine {
+  readonly events: EventBus;
+  readonly vision: FrameEncoder;
+  readonly text: TextEncoder;
+  readonly backend: LlmBackend;
+  readonly longvu: LongVuOptions;
+  readonly limits: QueryLimits;
+  readonly #retention: RetentionInput;
+  readonly #streams = new Map<string, Entry>();
+  readonly #models: LongVuModels | null;
+
+  private constructor(
+    parts: {
+      vision: FrameEncoder;
+      text: TextEncoder;
+      backend: LlmBackend;
+      models: LongVuModels | null;
+      events: EventBus;
+    },
+    c: EngineConfig,
+  ) {
+    this.vision = parts.vision;
+    this.text = parts.text;
+    this.backend = parts.backend;
+    this.events = parts.events;
+    this.#models = parts.models;
+    this.limits = queryLimitsSchema.parse(c.query ?? {});
+    this.#retention = c.retention ?? {};
+    const { preset, ...rest } = c.longvu ?? {};
+    this.longvu = longVuOptions(
+      {
+        highGridSide: parts.vision.highSide,
+        lowGridSide: parts.vision.lowSide,
+        dinoThreshold: parts.vision.dinoThreshold,
+        ...rest,
+      } as Partial<LongVuOptions>,
+      preset as LongVuPreset | undefined,
+    );
+  }
+
+  static async create(c: EngineConfig = {}, events = new EventBus()): Promise<Engine> {
+    if (!c.models) {
+      if (c.backend === 'onnx') {
+        throw new LvuError('INVALID_CONFIG', 'backend onnx needs a model directory (models)', {
+          field: 'backend',
+        });
+      }
+      return new Engine(
+        {
+          vision: new BuiltinFrameEncoder(),
+          text: new BuiltinTextEncoder(),
+          backend: new NoneBackend(),
+          models: null,
+          events,
+        },
+        c,
+      );
+    }
+    const models = await LongVuModels.open(c.models, { intraOpNumThreads: c.intraOpNumThreads, events });
+    try {
+      const hasLlm = Boolean(models.m.manifest.llm && models.m.manifest.models.llm);
+      const want = c.backend ?? 'auto';
+      if (want === 'onnx' && !hasLlm) {
+        throw new LvuError(
+          'INVALID_CONFIG',
+          `${c.models} has no LLM: use backend none or export one (--llm)`,
+          {
+            field: 'backend',
+          },
+        );
+      }
+      const lv = models.m.manifest.longvu;
+      const backend =
+        want === 'none' || !hasLlm
+          ? new NoneBackend()
+          : new OnnxBackend(models, {
+              maxNewTokens: queryLimitsSchema.parse(c.query ?? {}).maxNewTokens,
+              ...c.generation,
+            });
+      return new Engine(
+        {
+          vision: new OnnxFrameEncoder(models, { padded: true, unpad: c.longvu?.unpad ?? 'official' }),
+          text: new OnnxTextEncoder(models),
+          backend,
+          models,
+          events,
+        },
+        {
+          ...c,
+          longvu: {
+            stcThreshold: lv.stcThreshold,
+            ...(models.m.manifest.llm ? { contextTokens: models.m.manifest.llm.contextTokens } : {}),
+            ...c.longvu,
+          },
+        },
+      );
+    } catch (err) {
+      await models.close();
+      throw err;
+    }
+  }
+
+  addStream(spec: StreamSpec): StreamStatus {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(spec.id ?? '')) {
+      throw new LvuError(
+        'INVALID_ARGUMENT',
+        `stream id "${String(spec.id).slice(0, 40)}" must be 1–128 letters, digits, '.', '_' or '-'`,
+        { field: 'id' },
+      );
+    }
+    if (this.#streams.has(spec.id)) {
+      throw new LvuError(
+        'STREAM_EXISTS',
+        `stream ${spec.id} already exists: remove it first or pick another id`,
+        {
+          field: 'id',
+        },
+      );
+    }
+    const pipeline = new StreamPipeline(spec.id, this.vision, this.longvu, this.events, {
+      ...this.#retention,
+      ...spec.retention,
+    });
+    let video: VideoSource | null = null;
+    let frames: AsyncIterable<SampledFrame>;
+    let source: string;
+    if (typeof spec.source === 'string') {
+      video = new VideoSource(
+        spec.source,
+        { ...spec.sourceOptions, streamId: spec.id, sizes: [...this.vision.imageSizes] },
+        this.events,
+      );
+      frames = video;
+      source = video.source.redacted;
+    } else {
+      frames = spec.source;
+      source = 'frames';
+    }
+    const done = pipeline.run(frames).catch(() => {
+      // the pipeline records its error and emits stream.failed; other streams go on
+    });
+    this.#streams.set(spec.id, { pipeline, source, video, done });
+    this.events.emit('stream.added', { streamId: spec.id, source });
+    return this.status(spec.id);
+  }
+
+  #entry(id: string): Entry {
+    const e = this.#streams.get(id);
+    if (!e) {
+      throw new LvuError('STREAM_NOT_FOUND', `no stream ${id}: list streams to see what exists`, {
+        field: 'id',
+      });
+    }
+    return e;
+  }
+
+  /** Resolves when the stream's source ends (files), fails or is removed. */
+  async whenDone(id: string): Promise<void> {
+    await this.#entry(id).done;
+  }
+
+  async removeStream(id: string): Promise<void> {
+    const e = this.#entry(id);
+    e.pipeline.stop();
+    await e.video?.stop();
+    this.#streams.delete(id);
+    this.events.emit('stream.removed', { streamId: id });
+  }
+
+  listStreams(): StreamStatus[] {
+    return [...this.#streams.keys()].map((id) => this.status(id));
+  }
+
+  status(id: string): StreamStatus {
+    const e = this.#entry(id);
+    const p = e.pipeline;
+    const frames = p.store.frames();
+    const perFrame = frames.length
+      ? tokenGridLayout(
+          this.longvu.highGridSide,
+          [frames[0]!.frameH, frames[0]!.frameW],
+          this.longvu.unpad,
+          this.longvu.newlineToken,
+        ).perFrame
+      : 0;
+    return {
+      id,
+      source: e.source,
+      state: p.state,
+      error: p.error ? { code: p.error.code, message: p.error.message } : null,
+      counters: { ...p.counters },
+      store: p.store.stats,
+      retainedTokens: perFrame * frames.length,
+      budgetTokens: this.longvu.contextTokens,
+      ...(e.video ? { source_stats: e.video.stats } : {}),
+    };
+  }
+
+  /** The retained frames of a stream (time order). */
+  frames(id: string, range: { sinceMs?: number; untilMs?: number } = {}): readonly RetainedFrame[] {
+    return this.#entry(id).pipeline.store.frames(range);
+  }
+
+  /** The stream's timeline: kept and evicted frames, retained frames with thumbnails. */
+  context(id: string): {
+    status: StreamStatus;
+    thumbSide: number;
+    timeline: readonly TimelineEntry[];
+    retained: { seq: number; ptsMs: number; wallMs: number; thumb: Uint8Array }[];
+  } {
+    const store = this.#entry(id).pipeline.store;
+    return {
+      status: this.status(id),
+      thumbSide: THUMB_SIDE,
+      timeline: store.timeline(),
+      retained: store.frames().map((f) => ({ seq: f.seq, ptsMs: f.ptsMs, wallMs: f.wallMs, thumb: f.thumb })),
+    };
+  }
+
+  async query(id: string, input: QuestionInput): Promise<QueryResult> {
+    const question = validateQuestion(input.question, this.limits.maxQuestionChars);
+    const e = this.#entry(id);
+    const range = { sinceMs: input.sinceMs, untilMs: input.untilMs };
+    for (const [k, v] of Object.entries(range)) {
+      if (v !== undefined && !Number.isFinite(v)) {
+        throw new LvuError('INVALID_ARGUMENT', `${k} must be a number of milliseconds`, { field: k });
+      }
+    }
+    const frames = e.pipeline.store.frames(range);
+    const r = await answerQuestion(
+      id,
+      frames,
+      this.vision,
+      this.text,
+      this.backend,
+      this.longvu,
+      { ...input, question },
+      this.limits.evidenceFrames,
+    );
+    this.events.emit('query.answered', { streamId: id, totalTokens: r.totalTokens, ms: r.timingsMs.total });
+    return r;
+  }
+
+  async close(): Promise<void> {
+    for (const id of [...this.#streams.keys()]) await this.removeStream(id);
+    await this.vision.close();
+    if (this.#models) await this.#models.close();
+  }
+}

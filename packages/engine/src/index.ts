@@ -1,0 +1,27 @@
+export {
+  answerQuestion,
+  type EvidenceFrame,
+  type QueryResult,
+  type QuestionInput,
+  validateQuestion,
+} from './answer-question.js';
+export { BUILTIN_FEATURES, BuiltinFrameEncoder, BuiltinTextEncoder } from './builtin-encoder.js';
+export { ContextStore, type RetainedFrame, type StoreStats, type TimelineEntry } from './context-store.js';
+export { Engine, type EngineConfig, type StreamSpec, type StreamStatus } from './engine.js';
+export {
+  type QueryLimits,
+  queryLimitsSchema,
+  type RetentionInput,
+  type RetentionOptions,
+  retentionOptionsSchema,
+} from './engine-options.js';
+export type { FrameEncoder, FrameFeatures, TextEncoder } from './frame-encoder.js';
+export { type AnswerRequest, type LlmBackend, NoneBackend, OnnxBackend } from './llm-backend.js';
+export { OnnxFrameEncoder, OnnxTextEncoder } from './onnx-encoder.js';
+export {
+  type StreamCounters,
+  StreamPipeline,
+  type StreamState,
+  THUMB_SIDE,
+  thumbnail,
+} from './stream-pipeline.js';

@@ -1,0 +1,64 @@
+import type { LongVuModels } from '@lvu/models';
+import type { EvidenceFrame } from './answer-question.js';
+import type { RetainedFrame } from './context-store.js';
+
+export interface AnswerRequest {
+  /** tokens × dim: the visual + text sequence of the question, within the budget. */
+  inputsEmbeds: Float32Array;
+  tokens: number;
+  dim: number;
+  frames: readonly RetainedFrame[];
+  highRes: readonly EvidenceFrame[];
+  question: string;
+}
+
+export interface AnswerOptions {
+  signal?: AbortSignal;
+  onText?: (text: string) => void;
+}
+
+/** Where answers come from: `none` (evidence only), `onnx` (in-process generation). */
+export interface LlmBackend {
+  readonly name: string;
+  answer(req: AnswerRequest, o: AnswerOptions): Promise<string | null>;
+}
+
+/** No LLM: questions return their evidence (frames, timestamps, scores) and a null answer. */
+export class NoneBackend implements LlmBackend {
+  readonly name = 'none';
+  async answer(): Promise<null> {
+    return null;
+  }
+}
+
+/** Generation with the model directory's LLM (prefill from inputs_embeds, KV cache, greedy or seeded sampling). */
+export class OnnxBackend implements LlmBackend {
+  readonly name = 'onnx';
+  readonly #models: LongVuModels;
+  readonly #o: { maxNewTokens: number; temperature?: number; topP?: number; seed?: number };
+
+  constructor(
+    models: LongVuModels,
+    o: { maxNewTokens: number; temperature?: number; topP?: number; seed?: number },
+  ) {
+    this.#models = models;
+    this.#o = o;
+  }
+
+  async answer(req: AnswerRequest, o: AnswerOptions): Promise<string> {
+    const tok = this.#models.tokenizer!;
+    const ids: number[] = [];
+    let said = '';
+    for await (const t of this.#models.generate(req.inputsEmbeds, { ...this.#o, signal: o.signal })) {
+      ids.push(t.id);
+      const text = tok.decode(ids);
+      if (text.length > said.length && !text.endsWith('\ufffd')) {
+        o.onText?.(text.slice(said.length));
+        said = text;
+      }
+    }
+    const text = tok.decode(ids);
+    if (text.length > said.length) o.onText?.(text.slice(said.length));
+    return text;
+  }
+}

@@ -1,0 +1,97 @@
+import { bilinearResize, svaKeyMask, type UnpadMode } from '@lvu/compress';
+import { LvuError, type SampledFrame } from '@lvu/core';
+import type { LongVuModels } from '@lvu/models';
+import type { FrameEncoder, FrameFeatures, TextEncoder } from './frame-encoder.js';
+
+/**
+ * LongVU's networks from a model directory: DINOv2 on every sampled frame; SigLIP, the SVA (with the key mask of
+ * the frame's padding when frames are padded to square) and the projector on kept frames. The 8×8 grid is the
+ * bilinear resize of the SVA output before the projector (LONGVU.md §b), so a question never re-runs a model.
+ */
+export class OnnxFrameEncoder implements FrameEncoder {
+  readonly builtin = false;
+  readonly description: string;
+  readonly imageSizes: readonly number[];
+  readonly highSide: number;
+  readonly lowSide: number;
+  readonly dim: number;
+  readonly dinoThreshold: number;
+  readonly newline: Float32Array;
+  readonly #models: LongVuModels;
+  readonly #dinoSize: number;
+  readonly #siglipSize: number;
+  readonly #padded: boolean;
+  readonly #unpad: UnpadMode;
+
+  constructor(models: LongVuModels, o: { padded: boolean; unpad: UnpadMode }) {
+    this.#models = models;
+    const lv = models.longvu;
+    this.description = `ONNX models from ${models.m.dir} (${models.m.manifest.weights} weights)`;
+    this.#dinoSize = models.imageSize('dino');
+    this.#siglipSize = models.imageSize('siglip');
+    this.imageSizes = [...new Set([this.#dinoSize, this.#siglipSize])];
+    this.highSide = lv.highGridSide;
+    this.lowSide = lv.lowGridSide;
+    this.dim = lv.llmDim;
+    this.dinoThreshold = lv.dinoThreshold ?? 0.83;
+    this.newline = models.m.newline;
+    this.#padded = o.padded;
+    this.#unpad = o.unpad;
+  }
+
+  #image(frame: SampledFrame, size: number): Uint8Array {
+    const img = frame.images[size];
+    if (!img) {
+      throw new LvuError('SHAPE_MISMATCH', `frame ${frame.seq} has no ${size}×${size} image`, {
+        field: `images.${size}`,
+      });
+    }
+    return img;
+  }
+
+  dino(frame: SampledFrame): Promise<Float32Array> {
+    return this.#models.encodeDino(this.#image(frame, this.#dinoSize));
+  }
+
+  async features(frame: SampledFrame, dinoTokens: Float32Array): Promise<FrameFeatures> {
+    const m = this.#models;
+    const S = this.highSide;
+    const s = this.lowSide;
+    const svaDim = m.longvu.svaDim;
+    const siglip = await m.encodeSiglip(this.#image(frame, this.#siglipSize));
+    const mask = this.#padded ? svaKeyMask(2 * S, [frame.height, frame.width], this.#unpad) : undefined;
+    const sva = await m.fuse(dinoTokens, siglip, mask);
+    const loSva = bilinearResize(sva, S, S, svaDim, s, s);
+    const hi = await m.project(sva, S * S);
+    const lo = await m.project(loSva, s * s);
+    return { hi, lo };
+  }
+
+  close(): Promise<void> {
+    return this.#models.close();
+  }
+}
+
+/** The LLM's tokenizer and chat template with the text-embed model. */
+export class OnnxTextEncoder implements TextEncoder {
+  readonly description: string;
+  readonly #models: LongVuModels;
+
+  constructor(models: LongVuModels) {
+    if (!models.tokenizer) {
+      throw new LvuError('MODEL_INVALID', `${models.m.dir} has no LLM tokenizer: questions need one`, {
+        field: 'llm.tokenizer',
+      });
+    }
+    this.#models = models;
+    this.description = `tokenizer and text embeddings from ${models.m.dir}`;
+  }
+
+  prompt(question: string): { pre: number[]; post: number[] } {
+    return this.#models.tokenizer!.prompt(question);
+  }
+
+  embed(ids: readonly number[]): Promise<Float32Array> {
+    return this.#models.embedText(ids);
+  }
+}

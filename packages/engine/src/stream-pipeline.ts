@@ -1,0 +1,221 @@
+import type { FeatureRow } from '@lvu/arrow';
+import { assertFiniteFrame, type ClosedWindow, type LongVuOptions } from '@lvu/compress';
+import { type EventBus, LvuError, type SampledFrame } from '@lvu/core';
+import { Credits, pullMap, temporalReduce } from '@lvu/operators';
+import { concatMap, filter, type Observable, Subject, type Subscription } from 'rxjs';
+import { ContextStore } from './context-store.js';
+import type { RetentionInput } from './engine-options.js';
+import type { FrameEncoder } from './frame-encoder.js';
+
+export interface StreamCounters {
+  sampled: number;
+  kept: number;
+  windows: number;
+  /** Frames skipped because an encoder failed on them. */
+  failedFrames: number;
+  lastFrameWallMs: number | null;
+  lastPtsMs: number | null;
+  /** Kept / sampled of the last closed window. */
+  lastWindowKeptRatio: number | null;
+}
+
+export type StreamState = 'starting' | 'running' | 'ended' | 'failed' | 'stopped';
+
+interface Scored {
+  frame: SampledFrame;
+  dino: Float32Array;
+}
+
+export const THUMB_SIDE = 32;
+
+/** A 32×32 RGB thumbnail (box filter) of the frame's smallest image, for timelines. */
+export function thumbnail(frame: SampledFrame): Uint8Array {
+  const size = Math.min(...Object.keys(frame.images).map(Number));
+  const img = frame.images[size]!;
+  const out = new Uint8Array(THUMB_SIDE * THUMB_SIDE * 3);
+  const step = size / THUMB_SIDE;
+  for (let y = 0; y < THUMB_SIDE; y++) {
+    for (let x = 0; x < THUMB_SIDE; x++) {
+      const y0 = Math.floor(y * step);
+      const y1 = Math.max(y0 + 1, Math.floor((y + 1) * step));
+      const x0 = Math.floor(x * step);
+      const x1 = Math.max(x0 + 1, Math.floor((x + 1) * step));
+      for (let c = 0; c < 3; c++) {
+        let s = 0;
+        for (let yy = y0; yy < y1; yy++) for (let xx = x0; xx < x1; xx++) s += img[(yy * size + xx) * 3 + c]!;
+        out[(y * THUMB_SIDE + x) * 3 + c] = Math.round(s / ((y1 - y0) * (x1 - x0)));
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The write path of one stream: sampled frames → DINO → streaming temporal reduction → SigLIP + SVA + projector for
+ * kept frames → the stream's ContextStore. Backpressure: at most two windows of frames are in flight (a fast replay
+ * waits for the models; a live source's own queue drops its oldest frames and counts them). A frame an encoder
+ * fails on is skipped and counted; ten failures in a row fail the stream (never the process or other streams).
+ */
+export class StreamPipeline {
+  readonly id: string;
+  readonly store: ContextStore;
+  readonly counters: StreamCounters = {
+    sampled: 0,
+    kept: 0,
+    windows: 0,
+    failedFrames: 0,
+    lastFrameWallMs: null,
+    lastPtsMs: null,
+    lastWindowKeptRatio: null,
+  };
+  state: StreamState = 'starting';
+  error: LvuError | null = null;
+  /** Every closed window (kept ratio, scores), for standing questions and timelines. */
+  readonly windows$ = new Subject<ClosedWindow<Scored>>();
+  readonly #encoder: FrameEncoder;
+  readonly #o: LongVuOptions;
+  readonly #events: EventBus;
+  #sub: Subscription | null = null;
+  #consecutiveFailures = 0;
+  #done: Promise<void> | null = null;
+  #resolve: (() => void) | null = null;
+
+  constructor(
+    id: string,
+    encoder: FrameEncoder,
+    o: LongVuOptions,
+    events: EventBus,
+    retention: RetentionInput = {},
+  ) {
+    this.id = id;
+    this.#encoder = encoder;
+    this.#o = o;
+    this.#events = events;
+    this.store = new ContextStore(id, retention, events);
+  }
+
+  /** Runs the write path over `frames`; resolves when the source ends or `stop()` is called, rejects on failure. */
+  run(frames: AsyncIterable<SampledFrame>): Promise<void> {
+    if (this.#done) return this.#done;
+    const o = this.#o;
+    const credits = new Credits(2 * o.dinoWindowFrames);
+    // one frame at a time per stream: model batches then depend on timing only across streams, so a replay is
+    // deterministic; the models' micro-batcher still batches concurrent streams
+    const scored$: Observable<Scored | null> = pullMap(frames, (f) => this.#score(f, credits), credits, 1);
+    this.#done = new Promise<void>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.state = 'running';
+      this.#sub = scored$
+        .pipe(
+          filter((s): s is Scored => s !== null),
+          temporalReduce<Scored>(o.dinoWindowFrames, o.dinoThreshold, (s) => s.dino),
+          concatMap((w) => this.#keep(w, credits)),
+        )
+        .subscribe({
+          error: (err) => {
+            this.state = 'failed';
+            this.error =
+              err instanceof LvuError
+                ? err
+                : new LvuError('INTERNAL', String((err as Error)?.message ?? err), { cause: err });
+            this.#events.emit('stream.failed', {
+              streamId: this.id,
+              code: this.error.code,
+              message: this.error.message,
+            });
+            this.windows$.complete();
+            reject(this.error);
+          },
+          complete: () => {
+            if (this.state === 'running') this.state = 'ended';
+            this.windows$.complete();
+            resolve();
+          },
+        });
+    });
+    return this.#done;
+  }
+
+  async #score(frame: SampledFrame, credits: Credits): Promise<Scored | null> {
+    this.counters.sampled++;
+    this.counters.lastFrameWallMs = frame.wallMs;
+    this.counters.lastPtsMs = frame.ptsMs;
+    try {
+      const dino = await this.#encoder.dino(frame);
+      this.#consecutiveFailures = 0;
+      return { frame, dino };
+    } catch (err) {
+      this.#frameFailed(frame, err);
+      credits.release();
+      return null;
+    }
+  }
+
+  #frameFailed(frame: SampledFrame, err: unknown): void {
+    this.counters.failedFrames++;
+    this.#events.emit('frame.dropped', {
+      streamId: this.id,
+      seq: frame.seq,
+      reason: 'corrupt',
+      dropped: this.counters.failedFrames,
+    });
+    if (++this.#consecutiveFailures >= 10) {
+      throw err instanceof LvuError
+        ? err
+        : new LvuError('INFERENCE_FAILED', `10 frames in a row failed: ${(err as Error)?.message}`, {
+            cause: err,
+          });
+    }
+  }
+
+  async #keep(w: ClosedWindow<Scored>, credits: Credits): Promise<void> {
+    try {
+      this.counters.windows++;
+      this.counters.lastWindowKeptRatio = w.kept.length / w.frames;
+      this.#events.emit('window.closed', {
+        streamId: this.id,
+        window: w.window,
+        frames: w.frames,
+        kept: w.kept.length,
+      });
+      for (const k of w.kept) {
+        const { frame, dino } = k.item;
+        let row: FeatureRow;
+        try {
+          const f = await this.#encoder.features(frame, dino);
+          assertFiniteFrame({ id: frame.seq, hi: f.hi, lo: f.lo }, `frame ${frame.seq}`);
+          row = {
+            streamId: this.id,
+            seq: frame.seq,
+            ptsMs: frame.ptsMs,
+            wallMs: frame.wallMs,
+            frameH: frame.height,
+            frameW: frame.width,
+            hi: f.hi,
+            lo: f.lo,
+            thumb: thumbnail(frame),
+          };
+          this.#consecutiveFailures = 0;
+        } catch (err) {
+          this.#frameFailed(frame, err);
+          continue;
+        }
+        if (this.store.add(row)) {
+          this.counters.kept++;
+          this.#events.emit('frame.kept', { streamId: this.id, seq: frame.seq, score: k.score });
+        }
+      }
+      this.windows$.next(w);
+    } finally {
+      credits.release(w.frames);
+    }
+  }
+
+  /** Stops pulling frames; what is retained stays queryable. */
+  stop(): void {
+    if (this.state === 'running' || this.state === 'starting') this.state = 'stopped';
+    this.#sub?.unsubscribe();
+    this.windows$.complete();
+    this.#resolve?.();
+  }
+}

@@ -1,0 +1,37 @@
+import { type ClosedWindow, StreamingTemporalReducer } from '@lvu/compress';
+import type { FloatArray } from '@lvu/core';
+import { Observable, type OperatorFunction } from 'rxjs';
+
+/**
+ * LongVU's temporal reduction (LONGVU.md §a) as an operator: items enter windows of `windowFrames` by their DINO
+ * vector; each closed window is emitted with its kept items and scores. The last partial window closes when the
+ * source completes. A NaN vector or a size change errors the stream (StreamingTemporalReducer's checks).
+ */
+export function temporalReduce<T>(
+  windowFrames: number,
+  threshold: number,
+  vectorOf: (item: T) => FloatArray,
+): OperatorFunction<T, ClosedWindow<T>> {
+  return (source) =>
+    new Observable<ClosedWindow<T>>((subscriber) => {
+      const reducer = new StreamingTemporalReducer<T>(windowFrames, threshold);
+      return source.subscribe({
+        next(item) {
+          let closed: ClosedWindow<T> | null;
+          try {
+            closed = reducer.push(vectorOf(item), item);
+          } catch (err) {
+            subscriber.error(err);
+            return;
+          }
+          if (closed) subscriber.next(closed);
+        },
+        error: (err) => subscriber.error(err),
+        complete() {
+          const last = reducer.flush();
+          if (last) subscriber.next(last);
+          subscriber.complete();
+        },
+      });
+    });
+}
