@@ -79,8 +79,8 @@ describe('lvu conformance on bad input', () => {
   it('wrong usage and unknown commands exit 2 without a stack trace', () => {
     expect(run('conformance').status).toBe(2);
     for (const args of [
-      ['demo', '--minutes', '-3'],
-      ['demo', '--minutes=-3'],
+      ['replay', '--fps', '-3'],
+      ['replay', '--budget=abc'],
       ['conformance', '--nope', 'x'],
     ]) {
       const r = run(...args);

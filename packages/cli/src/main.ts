@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
 import { LvuError } from '@lvu/core';
 import { readCase, runConformanceCase } from './conformance.js';
-import { formatDemo, runDemo } from './demo.js';
 import { INGEST_USAGE, ingestCommand } from './ingest.js';
 import { MODELS_USAGE, modelsCommand } from './models-command.js';
 import { RECORD_USAGE, recordCommand } from './record-command.js';
@@ -14,9 +13,6 @@ Usage:
   lvu conformance CASE.json [--tokens]
         run LongVU's inference path on a golden case and print one JSON object with the keys of its
         \`expected\` (shared/golden/README.md); --tokens adds every visual token value
-  lvu demo [--minutes 10] [--seed 1] [--json]
-        the embedded default: a synthetic 1 fps scene feed through streaming temporal reduction and one
-        question composed under the 8,192-token budget (no video or model needed)
   ${INGEST_USAGE}
   ${RECORD_USAGE}
   ${MODELS_USAGE}
@@ -31,23 +27,6 @@ const commands: Record<string, Command> = {
   replay: replayCommand,
   record: recordCommand,
   models: modelsCommand,
-  async demo(args) {
-    const { values } = parseArgs({
-      args,
-      options: {
-        minutes: { type: 'string', default: '10' },
-        seed: { type: 'string', default: '1' },
-        json: { type: 'boolean', default: false },
-      },
-    });
-    const minutes = Number(values.minutes);
-    if (!(minutes > 0 && minutes <= 24 * 60)) {
-      throw new LvuError('INVALID_ARGUMENT', '--minutes must be a number in (0, 1440]', { field: 'minutes' });
-    }
-    const d = runDemo({ minutes, seed: Number(values.seed) || 1 });
-    process.stdout.write(`${values.json ? JSON.stringify(d) : formatDemo(d)}\n`);
-    return 0;
-  },
   async conformance(args) {
     const { positionals, values } = parseArgs({
       args,
