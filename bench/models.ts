@@ -27,7 +27,9 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
   ).trim();
   const small = join(root, '.cache/models/small');
   // re-export when the exporter changed since the cached export
-  const exportedAt = existsSync(join(small, 'manifest.json')) ? statSync(join(small, 'manifest.json')).mtimeMs : 0;
+  const exportedAt = existsSync(join(small, 'manifest.json'))
+    ? statSync(join(small, 'manifest.json')).mtimeMs
+    : 0;
   const exporterAt = Math.max(
     ...readdirSync(join(root, 'tools/export'))
       .filter((f) => f.endsWith('.py'))

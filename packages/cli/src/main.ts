@@ -3,13 +3,17 @@ import { LvuError } from '@lvu/core';
 import { readCase, runConformanceCase } from './conformance.js';
 import { INGEST_USAGE, ingestCommand } from './ingest.js';
 import { MODELS_USAGE, modelsCommand } from './models-command.js';
+import { QUERY_USAGE, queryCommand } from './query-command.js';
 import { RECORD_USAGE, recordCommand } from './record-command.js';
 import { REPLAY_USAGE, replayCommand } from './replay-command.js';
+import { SERVE_USAGE, serveCommand } from './serve-command.js';
 
 const USAGE = `lvu — long, live video understanding
 
 Usage:
   ${REPLAY_USAGE}
+  ${SERVE_USAGE}
+  ${QUERY_USAGE}
   lvu conformance CASE.json [--tokens]
         run LongVU's inference path on a golden case and print one JSON object with the keys of its
         \`expected\` (shared/golden/README.md); --tokens adds every visual token value
@@ -25,6 +29,8 @@ type Command = (args: string[]) => Promise<number>;
 const commands: Record<string, Command> = {
   ingest: ingestCommand,
   replay: replayCommand,
+  serve: serveCommand,
+  query: queryCommand,
   record: recordCommand,
   models: modelsCommand,
   async conformance(args) {

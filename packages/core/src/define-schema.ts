@@ -21,7 +21,9 @@ export function defineSchema<S extends z.ZodType>(name: string, schema: S): Conf
       const r = schema.safeParse(input ?? {});
       if (r.success) return r.data;
       const issue = r.error.issues[0]!;
-      const field = issue.path.length ? issue.path.map(String).join('.') : '(root)';
+      // an unknown key is named itself, not only the object that holds it
+      const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
+      const field = path.length ? path.map(String).join('.') : '(root)';
       throw new LvuError('INVALID_CONFIG', `${name}: ${field}: ${issue.message}`, {
         field,
         details: { issues: r.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })) },

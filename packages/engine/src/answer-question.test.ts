@@ -14,7 +14,10 @@ class RandomText implements TextEncoder {
   ) {}
   prompt(q: string) {
     const words = q.split(/\s+/).length;
-    return { pre: Array.from({ length: 20 }, (_, i) => i), post: Array.from({ length: words + 5 }, (_, i) => i) };
+    return {
+      pre: Array.from({ length: 20 }, (_, i) => i),
+      post: Array.from({ length: words + 5 }, (_, i) => i),
+    };
   }
   async embed(ids: readonly number[]) {
     return Float32Array.from({ length: ids.length * this.dim }, () => this.rnd() - 0.5);
@@ -86,7 +89,15 @@ describe('answerQuestion', () => {
   });
 
   it('refuses empty, oversized, binary and undecodable questions', () => {
-    for (const q of ['', '   \n', 'x'.repeat(4001), 'a\u0000b', 'bad \ufffd bytes', 'lone \ud800 surrogate', 42]) {
+    for (const q of [
+      '',
+      '   \n',
+      'x'.repeat(4001),
+      'a\u0000b',
+      'bad \ufffd bytes',
+      'lone \ud800 surrogate',
+      42,
+    ]) {
       expect(() => validateQuestion(q, 4000)).toThrow(
         expect.objectContaining({ code: 'INVALID_ARGUMENT', field: 'question' }),
       );

@@ -78,7 +78,9 @@ describe('ContextStore', () => {
     expect(s.stats.duplicatesIgnored).toBe(2);
     expect(s.frames({ sinceMs: 1000, untilMs: 3000 }).map((f) => f.seq)).toEqual([1, 2, 3]);
     expect(s.frames({ sinceMs: 10_000 })).toEqual([]);
-    expect(() => s.add({ ...row(9), streamId: 'other' })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => s.add({ ...row(9), streamId: 'other' })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
   });
 
   it('rejects invalid retention options, naming the field', () => {

@@ -214,6 +214,11 @@ export class Engine {
     return e;
   }
 
+  /** Every closed temporal-reduction window of a stream (kept ratio, scores). */
+  windows$(id: string) {
+    return this.#entry(id).pipeline.windows$;
+  }
+
   /** Resolves when the stream's source ends (files), fails or is removed. */
   async whenDone(id: string): Promise<void> {
     await this.#entry(id).done;

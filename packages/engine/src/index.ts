@@ -16,8 +16,23 @@ export {
   retentionOptionsSchema,
 } from './engine-options.js';
 export type { FrameEncoder, FrameFeatures, TextEncoder } from './frame-encoder.js';
+export { createHttpServer, type HttpServerOptions } from './http-server.js';
 export { type AnswerRequest, type LlmBackend, NoneBackend, OnnxBackend } from './llm-backend.js';
 export { OnnxFrameEncoder, OnnxTextEncoder } from './onnx-encoder.js';
+export { openApiDocument } from './openapi-document.js';
+export {
+  loadPipelineConfig,
+  type PipelineConfig,
+  pipelineConfigSchema,
+  substituteEnv,
+} from './pipeline-config.js';
+export { PrometheusMetrics } from './prometheus-metrics.js';
+export {
+  type StandingAnswer,
+  type StandingQuestion,
+  StandingQuestions,
+  standingQuestionSchema,
+} from './standing-questions.js';
 export {
   type StreamCounters,
   StreamPipeline,
@@ -25,3 +40,4 @@ export {
   THUMB_SIDE,
   thumbnail,
 } from './stream-pipeline.js';
+export { type StreamSpecConfig, streamSpecSchema, toStreamSpec } from './stream-spec.js';

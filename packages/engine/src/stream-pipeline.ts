@@ -21,7 +21,7 @@ export interface StreamCounters {
 
 export type StreamState = 'starting' | 'running' | 'ended' | 'failed' | 'stopped';
 
-interface Scored {
+export interface Scored {
   frame: SampledFrame;
   dino: Float32Array;
 }

@@ -1,0 +1,90 @@
+import { parseArgs } from 'node:util';
+import { LvuError } from '@lvu/core';
+
+export const QUERY_USAGE = `lvu query URL STREAM TEXT [--json] [--since-ms MS] [--until-ms MS] [--token T]
+        ask a running \`lvu serve\` (URL e.g. http://127.0.0.1:8080) about STREAM; the answer streams to stdout,
+        then the evidence; --json prints the result object (token LVU_TOKEN by default)`;
+
+export async function queryCommand(args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      'since-ms': { type: 'string' },
+      'until-ms': { type: 'string' },
+      token: { type: 'string' },
+    },
+  });
+  if (positionals.length !== 3)
+    throw new LvuError('INVALID_ARGUMENT', `usage: ${QUERY_USAGE}`, { field: 'args' });
+  const [url, stream, question] = positionals as [string, string, string];
+  const token = values.token ?? process.env.LVU_TOKEN;
+  const body: Record<string, unknown> = { question };
+  for (const k of ['since-ms', 'until-ms'] as const) {
+    if (values[k] !== undefined) body[k === 'since-ms' ? 'sinceMs' : 'untilMs'] = Number(values[k]);
+  }
+  let r: Response;
+  try {
+    r = await fetch(`${url.replace(/\/$/, '')}/v1/streams/${encodeURIComponent(stream)}/query`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: JSON.stringify(body),
+    });
+  } catch (err) {
+    throw new LvuError('SOURCE_UNREACHABLE', `cannot reach ${url}: ${(err as Error).message}`, {
+      field: 'URL',
+    });
+  }
+  if (!r.ok) {
+    const e = (await r.json().catch(() => ({}))) as { error?: string; message?: string; field?: string };
+    throw new LvuError((e.error as 'INTERNAL') ?? 'INTERNAL', e.message ?? `HTTP ${r.status}`, {
+      field: e.field,
+    });
+  }
+  const reader = r.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  let result: Record<string, unknown> | null = null;
+  let answered = false;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += value;
+    let i = buf.indexOf('\n\n');
+    while (i >= 0) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      i = buf.indexOf('\n\n');
+      const event = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (!event || data === undefined) continue;
+      const d = JSON.parse(data);
+      if (event === 'token' && !values.json) {
+        if (!answered) process.stdout.write('answer: ');
+        answered = true;
+        process.stdout.write(d.text);
+      } else if (event === 'result') result = d;
+      else if (event === 'error') throw new LvuError(d.error ?? 'INTERNAL', d.message, { field: d.field });
+    }
+  }
+  if (!result)
+    throw new LvuError('INTERNAL', 'the server closed the stream without a result', { field: 'URL' });
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return 0;
+  }
+  const ev = result.evidence as { highRes: { ptsMs: number }[]; topScored: { ptsMs: number }[] };
+  const t = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+  if (answered) process.stdout.write('\n');
+  else process.stdout.write('answer: none (evidence only)\n');
+  process.stdout.write(
+    `high-resolution frames: ${ev.highRes.map((f) => t(f.ptsMs)).join(', ') || 'none'}\n` +
+      `best-scoring frames: ${ev.topScored.map((f) => t(f.ptsMs)).join(', ')}\n` +
+      `tokens: ${result.totalTokens} of ${result.budgetTokens}\n`,
+  );
+  return 0;
+}

@@ -1,0 +1,213 @@
+import { timingSafeEqual } from 'node:crypto';
+import { LvuError, type LvuErrorCode } from '@lvu/core';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Engine } from './engine.js';
+import { openApiDocument } from './openapi-document.js';
+import { PrometheusMetrics } from './prometheus-metrics.js';
+import type { StandingQuestions } from './standing-questions.js';
+import { streamSpecSchema, toStreamSpec } from './stream-spec.js';
+import { TIMELINE_PAGE } from './timeline-page.js';
+
+export interface HttpServerOptions {
+  host?: string;
+  port?: number;
+  /** Required when `host` is not a loopback address. */
+  token?: string;
+  /** Largest request body in bytes (default 64 KiB). */
+  bodyLimit?: number;
+  standing?: StandingQuestions;
+}
+
+const STATUS: Partial<Record<LvuErrorCode, number>> = {
+  INVALID_ARGUMENT: 400,
+  INVALID_CONFIG: 400,
+  SHAPE_MISMATCH: 400,
+  NON_FINITE_INPUT: 400,
+  MALFORMED_MESSAGE: 400,
+  AUTH_REQUIRED: 401,
+  NOT_FOUND: 404,
+  STREAM_NOT_FOUND: 404,
+  STREAM_EXISTS: 409,
+  CONTEXT_OVERFLOW: 413,
+  CANCELLED: 499,
+  SOURCE_UNREACHABLE: 502,
+  TRANSPORT_UNAVAILABLE: 503,
+};
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+function errorBody(err: LvuError) {
+  return { error: err.code, message: err.message, field: err.field, hint: err.hint };
+}
+
+/** Fastify's own errors (bad JSON, body too large, wrong content type) as LvuErrors. */
+function asLvuError(err: unknown): LvuError {
+  if (err instanceof LvuError) return err;
+  const e = err as { statusCode?: number; code?: string; message?: string };
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return new LvuError('INVALID_ARGUMENT', 'request body too large', {
+      field: 'body',
+      details: { status: 413 },
+    });
+  }
+  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
+    return new LvuError('INVALID_ARGUMENT', e.message ?? 'bad request', {
+      field: 'body',
+      details: { status: e.statusCode },
+    });
+  }
+  return new LvuError('INTERNAL', e.message ?? String(err), { cause: err });
+}
+
+function statusOf(err: LvuError): number {
+  const s = (err.details as { status?: number } | undefined)?.status;
+  return s ?? STATUS[err.code] ?? 500;
+}
+
+/**
+ * The HTTP API of `lvu serve`: streams (list, add, remove, status), questions (JSON, or server-sent events with the
+ * answer streamed), the context timeline, standing answers (SSE), Prometheus metrics, health, the OpenAPI document
+ * and the timeline page. Binds 127.0.0.1 by default; any other address needs a bearer token.
+ */
+export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}): Promise<FastifyInstance> {
+  const host = o.host ?? '127.0.0.1';
+  if (!LOOPBACK.has(host) && !o.token) {
+    throw new LvuError('INVALID_CONFIG', `binding ${host} needs a bearer token (server.token / LVU_TOKEN)`, {
+      field: 'server.token',
+    });
+  }
+  const app = Fastify({ bodyLimit: o.bodyLimit ?? 64 * 1024, logger: false });
+  const metrics = new PrometheusMetrics(engine);
+  app.addHook('onClose', async () => metrics.close());
+  const token = o.token ? Buffer.from(o.token) : null;
+
+  app.addHook('onRequest', async (req) => {
+    if (!token || req.url === '/healthz' || req.url === '/readyz') return;
+    const h = req.headers.authorization ?? '';
+    const given = Buffer.from(h.startsWith('Bearer ') ? h.slice(7) : '');
+    if (given.length !== token.length || !timingSafeEqual(given, token)) {
+      throw new LvuError('AUTH_REQUIRED', 'missing or wrong bearer token', { field: 'authorization' });
+    }
+  });
+  app.setErrorHandler((err, _req, reply) => {
+    const e = asLvuError(err);
+    void reply.code(statusOf(e)).send(errorBody(e));
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply
+      .code(404)
+      .send({ error: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` });
+  });
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_req, reply) => {
+    const streams = engine.listStreams();
+    const failed = streams.filter((s) => s.state === 'failed').map((s) => s.id);
+    return reply
+      .code(failed.length ? 503 : 200)
+      .send({ ready: failed.length === 0, streams: streams.length, failed });
+  });
+  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()));
+  app.get('/openapi.json', async () => openApiDocument());
+  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(TIMELINE_PAGE));
+
+  app.get('/v1/streams', async () => ({ streams: engine.listStreams() }));
+  app.post('/v1/streams', async (req, reply) => {
+    const spec = streamSpecSchema.parse(req.body);
+    const status = engine.addStream(toStreamSpec(spec) as Parameters<Engine['addStream']>[0]);
+    return reply.code(201).send(status);
+  });
+  app.get<{ Params: { id: string } }>('/v1/streams/:id', async (req) => engine.status(req.params.id));
+  app.delete<{ Params: { id: string } }>('/v1/streams/:id', async (req, reply) => {
+    await engine.removeStream(req.params.id);
+    return reply.code(204).send();
+  });
+  app.get<{ Params: { id: string } }>('/v1/streams/:id/context', async (req) => {
+    const c = engine.context(req.params.id);
+    return {
+      ...c,
+      retained: c.retained.map((f) => ({ ...f, thumb: Buffer.from(f.thumb).toString('base64') })),
+    };
+  });
+  app.post<{ Params: { id: string }; Body: unknown }>('/v1/streams/:id/query', (req, reply) =>
+    query(engine, req, reply),
+  );
+  app.get('/v1/answers', (req, reply) => {
+    if (!o.standing)
+      throw new LvuError('NOT_FOUND', 'no standing questions are configured', { field: 'standing' });
+    sse(req, reply);
+    const sub = o.standing.answers$.subscribe((a) => {
+      reply.raw.write(`event: answer\ndata: ${JSON.stringify(a)}\n\n`);
+    });
+    req.raw.on('close', () => sub.unsubscribe());
+  });
+  await app.ready();
+  return app;
+}
+
+function sse(req: FastifyRequest, reply: FastifyReply): void {
+  reply.hijack();
+  reply.raw.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+  });
+  reply.raw.write(': lvu\n\n');
+  const ping = setInterval(() => reply.raw.write(': ping\n\n'), 15_000);
+  ping.unref();
+  const stop = () => clearInterval(ping);
+  req.raw.on('close', stop);
+  reply.raw.on('close', stop);
+  reply.raw.on('finish', stop);
+}
+
+async function query(
+  engine: Engine,
+  req: FastifyRequest<{ Params: { id: string }; Body: unknown }>,
+  reply: FastifyReply,
+): Promise<unknown> {
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  if (typeof body !== 'object' || Array.isArray(body)) {
+    throw new LvuError('INVALID_ARGUMENT', 'the body must be a JSON object {question, sinceMs?, untilMs?}', {
+      field: 'body',
+    });
+  }
+  const num = (k: string) => {
+    const v = body[k];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      throw new LvuError('INVALID_ARGUMENT', `${k} must be a number of milliseconds`, { field: k });
+    }
+    return v;
+  };
+  const input = { question: body.question as string, sinceMs: num('sinceMs'), untilMs: num('untilMs') };
+  const streaming = (req.headers.accept ?? '').includes('text/event-stream');
+  if (!streaming) return engine.query(req.params.id, input);
+  // validate before the stream starts, so bad input is still a 4xx
+  engine.status(req.params.id);
+  const abort = new AbortController();
+  req.raw.on('close', () => abort.abort());
+  let started = false;
+  const start = () => {
+    if (!started) sse(req, reply);
+    started = true;
+  };
+  try {
+    const r = await engine.query(req.params.id, {
+      ...input,
+      signal: abort.signal,
+      onText: (text) => {
+        start();
+        reply.raw.write(`event: token\ndata: ${JSON.stringify({ text })}\n\n`);
+      },
+    });
+    start();
+    reply.raw.write(`event: result\ndata: ${JSON.stringify(r)}\n\n`);
+  } catch (err) {
+    if (!started) throw err;
+    const e = asLvuError(err);
+    reply.raw.write(`event: error\ndata: ${JSON.stringify(errorBody(e))}\n\n`);
+  }
+  reply.raw.end();
+  return reply;
+}

@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { defineSchema, LvuError, z } from '@lvu/core';
+import { parse } from 'yaml';
+import { queryLimitsSchema, retentionOptionsSchema } from './engine-options.js';
+import { standingQuestionSchema } from './standing-questions.js';
+import { streamSpecSchema } from './stream-spec.js';
+
+export const pipelineConfigSchema = defineSchema(
+  'pipeline',
+  z
+    .object({
+      server: z
+        .strictObject({
+          host: z.string().default('127.0.0.1'),
+          port: z.int().min(0).max(65535).default(8080),
+          token: z.string().nullish().describe('bearer token; required unless host is loopback'),
+          bodyLimit: z
+            .int()
+            .min(1024)
+            .default(64 * 1024),
+        })
+        .default({ host: '127.0.0.1', port: 8080, bodyLimit: 64 * 1024 }),
+      engine: z
+        .strictObject({
+          models: z.string().nullish().describe('model directory; the built-in encoder without one'),
+          backend: z.enum(['auto', 'none', 'onnx']).default('auto'),
+          longvu: z
+            .strictObject({
+              preset: z.enum(['longvu-qwen2-7b', 'longvu-llama3.2-3b', 'paper']).optional(),
+              contextTokens: z.int().min(64).optional().describe('token budget of a question'),
+              dinoThreshold: z.number().optional(),
+              stcThreshold: z.number().optional(),
+              unpad: z.enum(['official', 'geometric', 'none']).optional(),
+            })
+            .default({}),
+          retention: retentionOptionsSchema.schema.partial().default({}),
+          query: queryLimitsSchema.schema.partial().default({}),
+          generation: z
+            .strictObject({
+              temperature: z.number().min(0).optional(),
+              topP: z.number().optional(),
+              seed: z.int().optional(),
+            })
+            .default({}),
+        })
+        .default({ backend: 'auto', longvu: {}, retention: {}, query: {}, generation: {} }),
+      streams: z.array(streamSpecSchema.schema).default([]),
+      standing: z.array(standingQuestionSchema.schema).default([]),
+    })
+    .strict(),
+);
+export type PipelineConfig = z.output<typeof pipelineConfigSchema.schema>;
+
+/** `${env:NAME}` and `${env:NAME:-default}` in the YAML text, from `env`; an unset variable without default is an error. */
+export function substituteEnv(text: string, env: Record<string, string | undefined>): string {
+  return text.replace(
+    /\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
+    (_m, name: string, def?: string) => {
+      const v = env[name];
+      if (v !== undefined && v !== '') return v;
+      if (def !== undefined) return def;
+      throw new LvuError('INVALID_CONFIG', `environment variable ${name} is not set and has no default`, {
+        field: `env:${name}`,
+        hint: `set ${name} or write \${env:${name}:-default}`,
+      });
+    },
+  );
+}
+
+/** Reads, substitutes and validates a pipeline YAML; paths in it are relative to the file. */
+export function loadPipelineConfig(
+  path: string,
+  env: Record<string, string | undefined> = process.env,
+): PipelineConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new LvuError('NOT_FOUND', `cannot read pipeline ${path}: ${(err as Error).message}`, {
+      field: 'config',
+      cause: err,
+    });
+  }
+  let raw: unknown;
+  try {
+    raw = parse(substituteEnv(text, env));
+  } catch (err) {
+    if (err instanceof LvuError) throw err;
+    throw new LvuError('INVALID_CONFIG', `${path} is not valid YAML: ${(err as Error).message}`, {
+      field: 'config',
+      cause: err,
+    });
+  }
+  const c = pipelineConfigSchema.parse(raw ?? {});
+  const base = dirname(resolve(path));
+  const local = (p: string) => (isAbsolute(p) || /^[a-z][a-z0-9+.-]*:/i.test(p) ? p : resolve(base, p));
+  if (c.engine.models) c.engine.models = local(c.engine.models);
+  for (const s of c.streams) s.source = local(s.source);
+  const ids = new Set<string>();
+  for (const [i, s] of c.streams.entries()) {
+    if (ids.has(s.id)) {
+      throw new LvuError('INVALID_CONFIG', `pipeline: streams.${i}.id: ${s.id} is declared twice`, {
+        field: `streams.${i}.id`,
+      });
+    }
+    ids.add(s.id);
+  }
+  for (const [i, q] of c.standing.entries()) {
+    if (!ids.has(q.stream)) {
+      throw new LvuError('INVALID_CONFIG', `pipeline: standing.${i}.stream: no stream ${q.stream}`, {
+        field: `standing.${i}.stream`,
+      });
+    }
+  }
+  return c;
+}

@@ -1,0 +1,104 @@
+/**
+ * The page at `/` of `lvu serve`: per stream, the retained frames as thumbnails along media time, kept (green) and
+ * evicted (grey) frames, gaps (hatched), the frames the last answer saw at high resolution (yellow), retained
+ * tokens over time against the budget (the red line), and a question box. Plain HTML + canvas, no dependencies.
+ */
+export const TIMELINE_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>lvu — timelines</title>
+<style>
+ body{font:14px system-ui,sans-serif;margin:16px;background:#fafafa;color:#222}
+ h1{font-size:18px} .stream{background:#fff;border:1px solid #ddd;border-radius:6px;padding:12px;margin:12px 0}
+ .meta{color:#555;font-size:12px;margin:4px 0} canvas{display:block;width:100%;border:1px solid #eee}
+ form{display:flex;gap:8px;margin-top:8px} input[type=text]{flex:1;padding:6px} .answer{white-space:pre-wrap;margin-top:6px}
+ .err{color:#b00}
+</style></head>
+<body><h1>lvu — rolling contexts</h1><div id="streams">loading…</div>
+<script>
+const token = new URLSearchParams(location.hash.slice(1)).get('token');
+const headers = token ? { authorization: 'Bearer ' + token } : {};
+const lastAnswer = {};
+const clock = (ms) => { const s = Math.max(0, Math.floor(ms / 1000)); const h = Math.floor(s / 3600);
+  const m = String(Math.floor((s % 3600) / 60)).padStart(2, '0'); const x = String(s % 60).padStart(2, '0');
+  return h ? h + ':' + m + ':' + x : m + ':' + x; };
+async function get(url) { const r = await fetch(url, { headers }); if (!r.ok) throw new Error(url + ' ' + r.status); return r.json(); }
+function section(id) {
+  let el = document.getElementById('s-' + id);
+  if (el) return el;
+  el = document.createElement('div'); el.className = 'stream'; el.id = 's-' + id;
+  el.innerHTML = '<b></b><div class="meta"></div><canvas width="1200" height="260"></canvas>' +
+    '<form><input type="text" placeholder="Ask about this stream…" name="q"><button>Ask</button></form>' +
+    '<div class="answer"></div>';
+  el.querySelector('b').textContent = id;
+  el.querySelector('form').addEventListener('submit', (ev) => { ev.preventDefault(); ask(id, el); });
+  document.getElementById('streams').appendChild(el);
+  return el;
+}
+async function ask(id, el) {
+  const q = el.querySelector('input').value; const out = el.querySelector('.answer');
+  out.className = 'answer'; out.textContent = 'asking…';
+  const r = await fetch('/v1/streams/' + encodeURIComponent(id) + '/query',
+    { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ question: q }) });
+  const j = await r.json();
+  if (!r.ok) { out.className = 'answer err'; out.textContent = j.error + ': ' + j.message; return; }
+  lastAnswer[id] = j;
+  out.textContent = (j.answer ?? '(no LLM: evidence only)') + '\\n' +
+    'high resolution: ' + (j.evidence.highRes.map((f) => clock(f.ptsMs)).join(', ') || 'none') + '\\n' +
+    'best scores: ' + j.evidence.topScored.map((f) => clock(f.ptsMs)).join(', ') + '\\n' +
+    'tokens: ' + j.totalTokens + ' of ' + j.budgetTokens + ' (' + j.mode + ')';
+  refresh();
+}
+function draw(el, c) {
+  const cv = el.querySelector('canvas'); const g = cv.getContext('2d'); const W = cv.width, H = cv.height;
+  g.fillStyle = '#fff'; g.fillRect(0, 0, W, H);
+  const tl = c.timeline; const ret = c.retained;
+  const pts = tl.map((t) => t.ptsMs); if (!pts.length) { g.fillStyle = '#999'; g.fillText('no kept frame yet', 10, 20); return; }
+  const t0 = Math.min(...pts), t1 = Math.max(...pts, t0 + 1000); const L = 50, R = W - 10;
+  const x = (t) => L + ((t - t0) / (t1 - t0)) * (R - L);
+  // gaps between retained frames (more than 3× the median spacing)
+  const sp = ret.slice(1).map((f, i) => f.ptsMs - ret[i].ptsMs).sort((a, b) => a - b); const med = sp[sp.length >> 1] || 0;
+  g.fillStyle = '#f1f1f1';
+  for (let i = 1; i < ret.length; i++) if (med && ret[i].ptsMs - ret[i - 1].ptsMs > 3 * med) g.fillRect(x(ret[i - 1].ptsMs), 0, x(ret[i].ptsMs) - x(ret[i - 1].ptsMs), 110);
+  // thumbnails of the retained frames
+  const hi = new Set((lastAnswer[c.status.id]?.evidence.highRes ?? []).map((f) => f.seq));
+  const side = c.thumbSide; const img = g.createImageData(side, side); const tmp = document.createElement('canvas');
+  tmp.width = side; tmp.height = side; const tg = tmp.getContext('2d');
+  for (const f of ret) {
+    const raw = atob(f.thumb);
+    for (let p = 0; p < side * side; p++) { img.data[p * 4] = raw.charCodeAt(p * 3); img.data[p * 4 + 1] = raw.charCodeAt(p * 3 + 1);
+      img.data[p * 4 + 2] = raw.charCodeAt(p * 3 + 2); img.data[p * 4 + 3] = 255; }
+    tg.putImageData(img, 0, 0); const xx = x(f.ptsMs) - 20;
+    g.drawImage(tmp, xx, 10, 40, 40);
+    if (hi.has(f.seq)) { g.strokeStyle = '#f5c400'; g.lineWidth = 3; g.strokeRect(xx - 2, 8, 44, 44); }
+  }
+  // kept (green) and evicted (grey) ticks
+  for (const t of tl) { g.fillStyle = t.kind === 'kept' ? '#2a9d3a' : '#9a9a9a'; g.fillRect(x(t.ptsMs) - 1, t.kind === 'kept' ? 60 : 80, 2, 16); }
+  g.fillStyle = '#555'; g.fillText('kept', 4, 72); g.fillText('evicted', 4, 92);
+  // retained tokens over time against the budget
+  const per = c.status.store.retainedFrames ? c.status.retainedTokens / c.status.store.retainedFrames : 0;
+  const budget = c.status.budgetTokens; let n = 0, latest = t0; const series = [];
+  for (const t of tl) { if (t.kind === 'kept') { n++; latest = Math.max(latest, t.ptsMs); } else n--; series.push([latest, n * per]); }
+  const top = 120, bottom = H - 20; const ymax = Math.max(budget, ...series.map((s) => s[1])) * 1.1;
+  const y = (v) => bottom - (v / ymax) * (bottom - top);
+  g.strokeStyle = '#1f5fbf'; g.lineWidth = 2; g.beginPath(); series.forEach(([t, v], i) => (i ? g.lineTo(x(t), y(v)) : g.moveTo(x(t), y(v)))); g.stroke();
+  g.strokeStyle = '#ff0000'; g.lineWidth = 2; g.setLineDash([6, 4]); g.beginPath(); g.moveTo(L, y(budget)); g.lineTo(R, y(budget)); g.stroke(); g.setLineDash([]);
+  g.fillStyle = '#555'; g.fillText('budget ' + budget, 4, y(budget) - 4); g.fillText('tokens', 4, bottom);
+  g.fillText(clock(t0), L, H - 4); g.fillText(clock(t1), R - 40, H - 4);
+}
+async function refresh() {
+  try {
+    const { streams } = await get('/v1/streams');
+    const root = document.getElementById('streams'); if (root.textContent === 'loading…') root.textContent = '';
+    if (!streams.length) root.textContent = 'no streams: add one with POST /v1/streams';
+    for (const s of streams) {
+      const el = section(s.id); const c = await get('/v1/streams/' + encodeURIComponent(s.id) + '/context');
+      el.querySelector('.meta').textContent = s.source + ' · ' + s.state + ' · sampled ' + s.counters.sampled + ' · kept ' +
+        s.counters.kept + ' · retained ' + s.store.retainedFrames + ' · evicted ' + s.store.evictedTotal +
+        ' · tokens ' + s.retainedTokens + ' / budget ' + s.budgetTokens;
+      draw(el, c);
+    }
+    document.body.dataset.ready = '1';
+  } catch (e) { document.getElementById('streams').textContent = String(e); }
+}
+refresh(); setInterval(refresh, 2000);
+</script></body></html>
+`;
