@@ -1,3 +1,5 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the pipeline YAML's ${env:…} syntax is the subject
+// biome-ignore-all lint/suspicious/noExplicitAny: JSON bodies of the API under test
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -25,6 +27,7 @@ let app: FastifyInstance;
 let base = '';
 let standing: StandingQuestions;
 
+const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(base + path, {
     method: 'POST',
@@ -63,7 +66,7 @@ describe('HTTP API', () => {
   it('health, readiness, OpenAPI document and the timeline page', async () => {
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ ok: true });
     expect(await (await fetch(`${base}/readyz`)).json()).toMatchObject({ ready: true, streams: 1 });
-    const doc = await (await fetch(`${base}/openapi.json`)).json();
+    const doc = await json(fetch(`${base}/openapi.json`));
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining([
@@ -84,7 +87,7 @@ describe('HTTP API', () => {
     expect(streams.map((s) => [s.id, s.state])).toEqual([['cam', 'ended']]);
     const r = await post('/v1/streams/cam/query', { question: 'When is the scene red?' });
     expect(r.status).toBe(200);
-    const j = await r.json();
+    const j = await json(r);
     expect(j.totalTokens).toBeLessThanOrEqual(j.budgetTokens);
     expect(j.evidence.topScored[0].ptsMs).toBeGreaterThanOrEqual(20_000);
     expect(j.evidence.topScored[0].ptsMs).toBeLessThan(30_000);
@@ -100,7 +103,7 @@ describe('HTTP API', () => {
   });
 
   it('serves the context timeline with thumbnails', async () => {
-    const c = await (await fetch(`${base}/v1/streams/cam/context`)).json();
+    const c = await json(fetch(`${base}/v1/streams/cam/context`));
     expect(c.retained.length).toBe(c.status.store.retainedFrames);
     expect(Buffer.from(c.retained[0].thumb, 'base64').length).toBe(c.thumbSide * c.thumbSide * 3);
     expect(c.timeline.filter((t: { kind: string }) => t.kind === 'kept').length).toBe(c.status.counters.kept);
@@ -150,7 +153,7 @@ describe('HTTP API', () => {
     ];
     for (const [p, status, code, field] of cases) {
       const r = await p;
-      const b = await r.json();
+      const b = await json(r);
       expect([r.status, b.error], JSON.stringify(b)).toEqual([status, code]);
       if (field) expect(b.field).toBe(field);
     }
@@ -233,7 +236,7 @@ describe('pipeline YAML and the CLI', () => {
     return p;
   };
 
-  it('substitutes ${env:…}, resolves paths next to the file, and names the field of every error', () => {
+  it('substitutes env variables, resolves paths next to the file, and names the field of every error', () => {
     const p = write(
       'ok.yaml',
       'server:\n  port: ${env:LVU_TEST_PORT:-9999}\nengine:\n  models: ${env:LVU_NOPE:-}\nstreams:\n  - id: a\n    source: clip.mp4\n    fps: 2\n',
@@ -272,7 +275,7 @@ describe('pipeline YAML and the CLI', () => {
       const url = /serving (http:\/\/[^/]+)\//.exec(out)?.[1];
       if (!url) throw new Error(`no URL in: ${out}`);
       for (let i = 0; i < 100; i++) {
-        const s = await (await fetch(`${url}/v1/streams/cam`)).json();
+        const s = await json(fetch(`${url}/v1/streams/cam`));
         if (s.state === 'ended') break;
         await new Promise((r) => setTimeout(r, 200));
       }

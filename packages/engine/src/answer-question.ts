@@ -72,8 +72,8 @@ export function validateQuestion(q: unknown, maxChars: number): string {
       { field: 'question' },
     );
   }
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
   // control characters, U+FFFD (what undecodable bytes become) and lone surrogates
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
   if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffd]|\p{Cs}/u.test(q)) {
     throw new LvuError('INVALID_ARGUMENT', 'question is not text (control characters or invalid UTF-8)', {
       field: 'question',

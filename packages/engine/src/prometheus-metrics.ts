@@ -149,9 +149,8 @@ export class PrometheusMetrics {
     const hist = (name: string, help: string, label: string, m: Map<string, Histogram>) => {
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
       for (const [k, h] of m) {
-        LATENCY_BUCKETS_S.forEach((b, i) =>
-          out.push(`${name}_bucket{${label}="${esc(k)}",le="${b}"} ${h.counts[i]}`),
-        );
+        for (const [i, b] of LATENCY_BUCKETS_S.entries())
+          out.push(`${name}_bucket{${label}="${esc(k)}",le="${b}"} ${h.counts[i]}`);
         out.push(`${name}_bucket{${label}="${esc(k)}",le="+Inf"} ${h.n}`);
         out.push(`${name}_sum{${label}="${esc(k)}"} ${h.sum}`, `${name}_count{${label}="${esc(k)}"} ${h.n}`);
       }
