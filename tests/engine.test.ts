@@ -196,3 +196,36 @@ describe('lvu replay', () => {
     expect(JSON.parse(err.trim().split('\n').at(-1)!)).toMatchObject({ error: 'NOT_FOUND' });
   }, 60_000);
 });
+
+describe('engine spill to disk', () => {
+  it('a question about a past range sees every kept frame of it, after retention thinned memory', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'lvu-engine-spill-'));
+    const e = await Engine.create({
+      retention: { maxFrames: 4, policy: 'recent' },
+      spill: { dir, segmentFrames: 8 },
+    });
+    try {
+      e.addStream({ id: 'cam', source: video });
+      await e.whenDone('cam');
+      const kept = e.status('cam').counters.kept;
+      expect(e.frames('cam')).toHaveLength(4); // memory: the most recent 4 kept frames only
+      const r = await e.query('cam', {
+        question: 'When is the scene red?',
+        sinceMs: 15_000,
+        untilMs: 35_000,
+      });
+      const inRange = (ms: number) => ms >= 15_000 && ms <= 35_000;
+      const inMemory = e.frames('cam').filter((f) => inRange(f.ptsMs)).length;
+      expect(r.frames).toBeGreaterThan(inMemory);
+      expect(r.frames).toBeLessThanOrEqual(kept);
+      expect(r.evidence.topScored.every((f) => inRange(f.ptsMs))).toBe(true);
+      expect(r.evidence.topScored[0]!.ptsMs).toBeGreaterThanOrEqual(20_000);
+      expect(r.evidence.topScored[0]!.ptsMs).toBeLessThan(30_000);
+    } finally {
+      await e.close();
+    }
+  }, 120_000);
+});

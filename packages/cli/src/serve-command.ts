@@ -47,6 +47,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     backend: c.engine.backend,
     longvu: { ...longvu, ...(preset ? { preset } : {}) },
     retention: c.engine.retention,
+    ...(c.engine.spill ? { spill: c.engine.spill } : {}),
     query: c.engine.query,
     generation: c.engine.generation,
   });

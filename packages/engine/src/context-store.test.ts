@@ -89,3 +89,26 @@ describe('ContextStore', () => {
     );
   });
 });
+
+describe('ContextStore snapshots', () => {
+  it('restore gives back every value: frames, ordinals, counters, timeline, options', () => {
+    const s = new ContextStore('s', { policy: 'uniform', maxFrames: 7 });
+    for (let i = 0; i < 40; i++) s.add({ ...row(i), thumb: Uint8Array.of(i, i + 1) });
+    s.add(row(3)); // a duplicate, counted
+    const bytes = s.snapshot();
+    const r = ContextStore.restore(bytes);
+    expect(r.stats).toEqual(s.stats);
+    expect(r.options).toEqual(s.options);
+    expect(r.timeline()).toEqual(s.timeline());
+    const plain = (x: ContextStore) =>
+      x.frames().map((f) => ({ ...f, hi: [...f.hi], lo: [...f.lo], thumb: [...f.thumb] }));
+    expect(plain(r)).toEqual(plain(s));
+    // and it goes on exactly like the original
+    for (const x of [r, s]) for (let i = 40; i < 60; i++) x.add(row(i));
+    expect(plain(r)).toEqual(plain(s));
+    expect(ContextStore.restore(new ContextStore('e').snapshot()).stats.retainedFrames).toBe(0);
+    expect(() => ContextStore.restore(new Uint8Array(16))).toThrow(
+      expect.objectContaining({ code: 'MALFORMED_MESSAGE' }),
+    );
+  });
+});

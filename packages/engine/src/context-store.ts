@@ -1,4 +1,4 @@
-import type { FeatureRow } from '@lvu/arrow';
+import { buildFeatureBatch, type FeatureRow, featureRows, featureSchema, fromIpc, toIpc } from '@lvu/arrow';
 import { EventBus, LvuError } from '@lvu/core';
 import { type RetentionInput, type RetentionOptions, retentionOptionsSchema } from './engine-options.js';
 
@@ -126,6 +126,60 @@ export class ContextStore {
   /** Kept and evicted frames in arrival order (the most recent `timelineMax` entries). */
   timeline(): readonly TimelineEntry[] {
     return this.#timeline;
+  }
+
+  /**
+   * The whole store as Arrow IPC bytes: the retained frames as a FeatureBatch, the counters, ordinals, options and
+   * timeline in the schema metadata. `ContextStore.restore` gives back a store equal in every value.
+   */
+  snapshot(): Uint8Array {
+    const f = this.#frames;
+    const state = {
+      streamId: this.streamId,
+      options: this.options,
+      kept: this.#kept,
+      evicted: this.#evicted,
+      dups: this.#dups,
+      lastSeq: this.#lastSeq,
+      ordinals: f.map((x) => x.ordinal),
+      timeline: this.#timeline,
+    };
+    const geometry = { hiValues: f[0]?.hi.length ?? 0, loValues: f[0]?.lo.length ?? 0 };
+    const schema = featureSchema(geometry, { snapshot: JSON.stringify(state), format: 'lvu-context/1' });
+    return toIpc(f.length ? [buildFeatureBatch(f, schema)] : [], schema);
+  }
+
+  static restore(bytes: Uint8Array, events = new EventBus()): ContextStore {
+    const table = fromIpc(bytes);
+    const meta = table.schema.metadata.get('snapshot');
+    if (table.schema.metadata.get('format') !== 'lvu-context/1' || !meta) {
+      throw new LvuError('MALFORMED_MESSAGE', 'not an lvu context snapshot', { field: 'snapshot' });
+    }
+    const state = JSON.parse(meta) as {
+      streamId: string;
+      options: RetentionOptions;
+      kept: number;
+      evicted: number;
+      dups: number;
+      lastSeq: number;
+      ordinals: number[];
+      timeline: TimelineEntry[];
+    };
+    const s = new ContextStore(state.streamId, state.options, events);
+    const rows = table.batches.flatMap((b) => featureRows(b));
+    if (rows.length !== state.ordinals.length) {
+      throw new LvuError('MALFORMED_MESSAGE', 'snapshot frames and ordinals differ in number', {
+        field: 'snapshot',
+      });
+    }
+    s.#frames = rows.map((r, i) => ({ ...r, ordinal: state.ordinals[i]! }));
+    s.#bytes = rows.reduce((a, r) => a + rowBytes(r), 0);
+    s.#kept = state.kept;
+    s.#evicted = state.evicted;
+    s.#dups = state.dups;
+    s.#lastSeq = state.lastSeq;
+    s.#timeline = state.timeline;
+    return s;
   }
 
   get stats(): StoreStats {

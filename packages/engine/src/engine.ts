@@ -1,4 +1,11 @@
-import { type LongVuOptions, type LongVuPreset, longVuOptions, tokenGridLayout } from '@lvu/compress';
+import { join } from 'node:path';
+import {
+  type LongVuOptions,
+  type LongVuPreset,
+  longVuOptions,
+  tokenGridLayout,
+  uniformCap,
+} from '@lvu/compress';
 import { EventBus, LvuError, type SampledFrame } from '@lvu/core';
 import { VideoSource, type VideoSourceInput } from '@lvu/ffmpeg';
 import { LongVuModels } from '@lvu/models';
@@ -9,6 +16,7 @@ import { type QueryLimits, queryLimitsSchema, type RetentionInput } from './engi
 import type { FrameEncoder, TextEncoder } from './frame-encoder.js';
 import { type LlmBackend, NoneBackend, OnnxBackend } from './llm-backend.js';
 import { OnnxFrameEncoder, OnnxTextEncoder } from './onnx-encoder.js';
+import { SpillLog } from './spill-log.js';
 import { type StreamCounters, StreamPipeline, type StreamState, THUMB_SIDE } from './stream-pipeline.js';
 
 export interface EngineConfig {
@@ -22,6 +30,8 @@ export interface EngineConfig {
   retention?: RetentionInput;
   query?: Partial<QueryLimits>;
   generation?: { temperature?: number; topP?: number; seed?: number };
+  /** Spill every kept frame to Arrow IPC segments under `dir/STREAM` (time-range questions read them). */
+  spill?: { dir: string; segmentFrames?: number; maxDiskBytes?: number };
   /** onnxruntime threads (default: the pool's choice). */
   intraOpNumThreads?: number;
 }
@@ -66,6 +76,7 @@ export class Engine {
   readonly longvu: LongVuOptions;
   readonly limits: QueryLimits;
   readonly #retention: RetentionInput;
+  readonly #spill: EngineConfig['spill'];
   readonly #streams = new Map<string, Entry>();
   readonly #models: LongVuModels | null;
 
@@ -86,6 +97,7 @@ export class Engine {
     this.#models = parts.models;
     this.limits = queryLimitsSchema.parse(c.query ?? {});
     this.#retention = c.retention ?? {};
+    this.#spill = c.spill;
     const { preset, ...rest } = c.longvu ?? {};
     this.longvu = longVuOptions(
       {
@@ -177,10 +189,17 @@ export class Engine {
         },
       );
     }
-    const pipeline = new StreamPipeline(spec.id, this.vision, this.longvu, this.events, {
-      ...this.#retention,
-      ...spec.retention,
-    });
+    const spill = this.#spill
+      ? new SpillLog(spec.id, { ...this.#spill, dir: join(this.#spill.dir, spec.id) }, this.events)
+      : null;
+    const pipeline = new StreamPipeline(
+      spec.id,
+      this.vision,
+      this.longvu,
+      this.events,
+      { ...this.#retention, ...spec.retention },
+      spill,
+    );
     let video: VideoSource | null = null;
     let frames: AsyncIterable<SampledFrame>;
     let source: string;
@@ -291,7 +310,7 @@ export class Engine {
         throw new LvuError('INVALID_ARGUMENT', `${k} must be a number of milliseconds`, { field: k });
       }
     }
-    const frames = e.pipeline.store.frames(range);
+    const frames = this.#framesFor(e, range);
     const r = await answerQuestion(
       id,
       frames,
@@ -304,6 +323,25 @@ export class Engine {
     );
     this.events.emit('query.answered', { streamId: id, totalTokens: r.totalTokens, ms: r.timingsMs.total });
     return r;
+  }
+
+  /**
+   * The frames a question sees: the rolling context; for a time range with spill on, every kept frame of that
+   * range from disk, thinned to LongVU's cap (`maxFrames`, `int(interval · i)`) when there are more.
+   */
+  #framesFor(e: Entry, range: { sinceMs?: number; untilMs?: number }): readonly RetainedFrame[] {
+    const spill = e.pipeline.spill;
+    if (!spill || (range.sinceMs === undefined && range.untilMs === undefined))
+      return e.pipeline.store.frames(range);
+    const rows = spill.read(range.sinceMs, range.untilMs);
+    const pick =
+      rows.length > this.longvu.maxFrames ? uniformCap(rows.length, this.longvu.maxFrames) : rows.keys();
+    return [...pick].map((i, k) => ({ ...rows[i]!, ordinal: k }));
+  }
+
+  /** A stream's context as snapshot bytes (Arrow IPC; `ContextStore.restore`). */
+  snapshot(id: string): Uint8Array {
+    return this.#entry(id).pipeline.store.snapshot();
   }
 
   async close(): Promise<void> {

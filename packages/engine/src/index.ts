@@ -27,6 +27,7 @@ export {
   substituteEnv,
 } from './pipeline-config.js';
 export { PrometheusMetrics } from './prometheus-metrics.js';
+export { SpillLog, type SpillOptions } from './spill-log.js';
 export {
   type StandingAnswer,
   type StandingQuestion,

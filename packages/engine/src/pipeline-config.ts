@@ -35,6 +35,14 @@ export const pipelineConfigSchema = defineSchema(
             })
             .default({}),
           retention: retentionOptionsSchema.schema.partial().default({}),
+          spill: z
+            .strictObject({
+              dir: z.string().describe('segments go to DIR/STREAM'),
+              segmentFrames: z.int().min(1).optional(),
+              maxDiskBytes: z.int().min(1).optional(),
+            })
+            .optional()
+            .describe('append every kept frame to Arrow IPC segments (time-range questions read them)'),
           query: queryLimitsSchema.schema.partial().default({}),
           generation: z
             .strictObject({
@@ -96,6 +104,7 @@ export function loadPipelineConfig(
   const base = dirname(resolve(path));
   const local = (p: string) => (isAbsolute(p) || /^[a-z][a-z0-9+.-]*:/i.test(p) ? p : resolve(base, p));
   if (c.engine.models) c.engine.models = local(c.engine.models);
+  if (c.engine.spill) c.engine.spill.dir = local(c.engine.spill.dir);
   for (const s of c.streams) s.source = local(s.source);
   const ids = new Set<string>();
   for (const [i, s] of c.streams.entries()) {

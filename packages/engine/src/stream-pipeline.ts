@@ -6,6 +6,7 @@ import { concatMap, filter, type Observable, Subject, type Subscription } from '
 import { ContextStore } from './context-store.js';
 import type { RetentionInput } from './engine-options.js';
 import type { FrameEncoder } from './frame-encoder.js';
+import type { SpillLog } from './spill-log.js';
 
 export interface StreamCounters {
   sampled: number;
@@ -79,6 +80,8 @@ export class StreamPipeline {
   #consecutiveFailures = 0;
   #done: Promise<void> | null = null;
   #resolve: (() => void) | null = null;
+  /** Every kept frame on disk, when the engine spills. */
+  readonly spill: SpillLog | null;
 
   constructor(
     id: string,
@@ -86,7 +89,9 @@ export class StreamPipeline {
     o: LongVuOptions,
     events: EventBus,
     retention: RetentionInput = {},
+    spill: SpillLog | null = null,
   ) {
+    this.spill = spill;
     this.id = id;
     this.#encoder = encoder;
     this.#o = o;
@@ -127,6 +132,7 @@ export class StreamPipeline {
             reject(this.error);
           },
           complete: () => {
+            this.spill?.flush();
             if (this.state === 'running') this.state = 'ended';
             this.windows$.complete();
             resolve();
@@ -201,6 +207,7 @@ export class StreamPipeline {
           continue;
         }
         if (this.store.add(row)) {
+          this.spill?.append(row);
           this.counters.kept++;
           this.#events.emit('frame.kept', { streamId: this.id, seq: frame.seq, score: k.score });
         }
@@ -215,6 +222,7 @@ export class StreamPipeline {
   stop(): void {
     if (this.state === 'running' || this.state === 'starting') this.state = 'stopped';
     this.#sub?.unsubscribe();
+    this.spill?.flush();
     this.windows$.complete();
     this.#resolve?.();
   }

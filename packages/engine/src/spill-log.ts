@@ -1,0 +1,151 @@
+import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildFeatureBatch, type FeatureRow, featureRows, featureSchema, fromIpc, toIpc } from '@lvu/arrow';
+import { type EventBus, LvuError } from '@lvu/core';
+
+export interface SpillOptions {
+  /** Directory of this stream's segments (created). */
+  dir: string;
+  /** Kept frames per segment file (default 32). */
+  segmentFrames?: number;
+  /** Bytes of segments kept on disk; the oldest segments are deleted beyond it (default 10 GiB). */
+  maxDiskBytes?: number;
+}
+
+interface Segment {
+  file: string;
+  firstSeq: number;
+  lastSeq: number;
+  fromMs: number;
+  toMs: number;
+  bytes: number;
+}
+
+const NAME = /^seg-(\d+)-(\d+)-(-?\d+(?:\.\d+)?)-(-?\d+(?:\.\d+)?)\.arrow$/;
+
+/**
+ * Every kept frame of a stream, appended to Arrow IPC segment files (`seg-FIRSTSEQ-LASTSEQ-FROMMS-TOMS.arrow`, the
+ * file names are the time index, rebuilt from the directory on start) so that a question about a past time range
+ * sees the frames of that range even after retention thinned them in memory. The oldest segments are deleted
+ * beyond `maxDiskBytes`. Reads are zero-copy views into the file bytes.
+ */
+export class SpillLog {
+  readonly dir: string;
+  readonly segmentFrames: number;
+  readonly maxDiskBytes: number;
+  readonly #streamId: string;
+  readonly #events: EventBus | null;
+  #segments: Segment[] = [];
+  #pending: FeatureRow[] = [];
+  #bytes = 0;
+
+  constructor(streamId: string, o: SpillOptions, events: EventBus | null = null) {
+    this.#streamId = streamId;
+    this.#events = events;
+    this.dir = o.dir;
+    this.segmentFrames = o.segmentFrames ?? 32;
+    this.maxDiskBytes = o.maxDiskBytes ?? 10 * 1024 ** 3;
+    try {
+      mkdirSync(this.dir, { recursive: true });
+    } catch (err) {
+      throw new LvuError(
+        'INVALID_CONFIG',
+        `cannot create the spill directory ${this.dir}: ${(err as Error).message}`,
+        {
+          field: 'spill.dir',
+          cause: err,
+        },
+      );
+    }
+    for (const f of readdirSync(this.dir)) {
+      const m = NAME.exec(f);
+      if (!m) continue;
+      const bytes = statSync(join(this.dir, f)).size;
+      this.#segments.push({
+        file: f,
+        firstSeq: Number(m[1]),
+        lastSeq: Number(m[2]),
+        fromMs: Number(m[3]),
+        toMs: Number(m[4]),
+        bytes,
+      });
+      this.#bytes += bytes;
+    }
+    this.#segments.sort((a, b) => a.firstSeq - b.firstSeq);
+  }
+
+  /** The last seq on disk (−1 when empty). */
+  get lastSeq(): number {
+    return this.#pending.at(-1)?.seq ?? this.#segments.at(-1)?.lastSeq ?? -1;
+  }
+
+  get diskBytes(): number {
+    return this.#bytes;
+  }
+
+  get segments(): number {
+    return this.#segments.length;
+  }
+
+  append(row: FeatureRow): void {
+    if (row.seq <= this.lastSeq) return;
+    this.#pending.push(row);
+    if (this.#pending.length >= this.segmentFrames) this.flush();
+  }
+
+  /** Writes the pending frames as a segment. */
+  flush(): void {
+    const rows = this.#pending;
+    if (rows.length === 0) return;
+    this.#pending = [];
+    const schema = featureSchema(
+      { hiValues: rows[0]!.hi.length, loValues: rows[0]!.lo.length },
+      { streamId: this.#streamId },
+    );
+    const bytes = toIpc([buildFeatureBatch(rows, schema)], schema);
+    const seg: Segment = {
+      file: `seg-${rows[0]!.seq}-${rows.at(-1)!.seq}-${rows[0]!.ptsMs}-${rows.at(-1)!.ptsMs}.arrow`,
+      firstSeq: rows[0]!.seq,
+      lastSeq: rows.at(-1)!.seq,
+      fromMs: rows[0]!.ptsMs,
+      toMs: rows.at(-1)!.ptsMs,
+      bytes: bytes.byteLength,
+    };
+    writeFileSync(join(this.dir, seg.file), bytes);
+    this.#segments.push(seg);
+    this.#bytes += seg.bytes;
+    while (this.#bytes > this.maxDiskBytes && this.#segments.length > 1) {
+      const old = this.#segments.shift()!;
+      this.#bytes -= old.bytes;
+      try {
+        unlinkSync(join(this.dir, old.file));
+      } catch {
+        // already gone
+      }
+      this.#events?.emit('context.evicted', {
+        streamId: this.#streamId,
+        seqs: [old.firstSeq, old.lastSeq],
+        policy: 'disk',
+      });
+    }
+  }
+
+  /** Every spilled frame with sinceMs ≤ ptsMs ≤ untilMs, in seq order (pending frames included). */
+  read(sinceMs = Number.NEGATIVE_INFINITY, untilMs = Number.POSITIVE_INFINITY): FeatureRow[] {
+    const out: FeatureRow[] = [];
+    for (const s of this.#segments) {
+      if (s.toMs < sinceMs || s.fromMs > untilMs) continue;
+      let bytes: Uint8Array;
+      try {
+        bytes = readFileSync(join(this.dir, s.file));
+      } catch {
+        continue; // deleted by retention meanwhile
+      }
+      for (const b of fromIpc(bytes).batches) {
+        for (const r of featureRows(b)) if (r.ptsMs >= sinceMs && r.ptsMs <= untilMs) out.push(r);
+      }
+    }
+    for (const r of this.#pending) if (r.ptsMs >= sinceMs && r.ptsMs <= untilMs) out.push(r);
+    return out;
+  }
+}
