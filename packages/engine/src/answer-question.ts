@@ -43,7 +43,7 @@ export interface QueryResult {
   frames: number;
   range: { fromMs: number; toMs: number };
   evidence: {
-    /** Frames given 12×12 tokens by the query-guided selection, in time order. */
+    /** Frames with 12×12 tokens (all in high/overflow mode, the query-guided N_h in mix mode), in time order. */
     highRes: EvidenceFrame[];
     /** The best-scoring frames, best first. */
     topScored: EvidenceFrame[];
@@ -172,7 +172,8 @@ export async function answerQuestion(
     wallMs: frames[i]!.wallMs,
     score: sim ? sim[i]! : null,
   });
-  const highRes = (ctx.qgs?.highresPositions ?? []).map(ev);
+  // every frame at 12×12: all of them in high and overflow modes, the N_h query-selected ones in mix mode
+  const highRes = ctx.frameRes.flatMap((res, i) => (res === 'H' ? [ev(i)] : []));
   const order = Array.from(frames.keys()).sort((a, b) => sim![b]! - sim![a]! || a - b);
   const topScored = order.slice(0, evidenceFrames).map(ev);
   const t2 = now();

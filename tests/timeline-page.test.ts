@@ -1,0 +1,101 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { createHttpServer, Engine } from '@lvu/engine';
+import type { FastifyInstance } from 'fastify';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeVideo } from './support/media.js';
+import { repoRoot } from './support/paths.js';
+import { decodePng } from './support/png.js';
+
+/** Debian's chromium (installed by the tests' pretest); /usr/bin/chromium is a wrapper script. */
+const CHROMIUM = ['/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p) => existsSync(p))!;
+
+let engine: Engine;
+let app: FastifyInstance;
+let browser: Browser;
+let base = '';
+
+beforeAll(async () => {
+  const video = makeVideo({
+    seconds: 60,
+    encoder: 'libx264',
+    container: 'mp4',
+    gop: 50,
+    source: 'smptebars=size=320x180:rate=25',
+    filter:
+      "drawbox=x='mod(t*37,280)':y=70:w=40:h=40:color=white:t=fill," +
+      "drawbox=enable='between(t,20,29.99)':x=0:y=0:w=iw:h=ih:color=red:t=fill",
+  });
+  engine = await Engine.create({ retention: { maxFrames: 12 } });
+  app = await createHttpServer(engine);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  engine.addStream({ id: 'cam', source: video });
+  await engine.whenDone('cam');
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.close();
+  await engine?.close();
+});
+
+/** Pixels of a canvas screenshot that are close to `rgb`, in the rows [y0, y1). */
+function count(shot: ReturnType<typeof decodePng>, rgb: [number, number, number], y0 = 0, y1 = shot.height) {
+  let n = 0;
+  for (let y = y0; y < y1; y++) {
+    for (let x = 0; x < shot.width; x++) {
+      const i = (y * shot.width + x) * 4;
+      if (rgb.every((v, k) => Math.abs(shot.rgba[i + k]! - v) < 40)) n++;
+    }
+  }
+  return n;
+}
+
+describe('timeline page (headless Chromium)', () => {
+  it('draws thumbnails, evictions and the budget line, and answers a question typed into the page', async () => {
+    const page = await browser.newPage({ viewport: { width: 1300, height: 700 } });
+    await page.goto(`${base}/`);
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 20_000 });
+    expect(await page.locator('.stream b').first().textContent()).toBe('cam');
+    expect(await page.locator('.meta').first().textContent()).toMatch(/retained 12 · evicted [1-9]/);
+    await page.fill('input[name=q]', 'When is the scene red?');
+    await page.click('button');
+    await page.waitForFunction(
+      () => document.querySelector('.answer')?.textContent?.includes('tokens:'),
+      null,
+      {
+        timeout: 20_000,
+      },
+    );
+    const answer = await page.locator('.answer').textContent();
+    expect(answer).toMatch(/evidence only/);
+    expect(answer).toMatch(/tokens: \d+ of 8192/);
+    await page.waitForTimeout(300); // the redraw after the answer
+    const canvas = page.locator('canvas').first();
+    const box = (await canvas.boundingBox())!;
+    const png = await canvas.screenshot();
+    mkdirSync(resolve(repoRoot, '.cache'), { recursive: true });
+    writeFileSync(resolve(repoRoot, '.cache/timeline-page.png'), png); // for people to look at
+    const shot = decodePng(png);
+    const scale = shot.height / box.height;
+    const y = (canvasY: number) => Math.round((canvasY / 260) * box.height * scale);
+    // thumbnails: the strip holds the frames' colours (the red scene among them), not an empty white band
+    const strip = shot.width * (y(50) - y(10));
+    const white = count(shot, [255, 255, 255], y(10), y(50));
+    expect(white).toBeLessThan(0.95 * strip);
+    expect(count(shot, [255, 0, 0], y(10), y(50))).toBeGreaterThan(20);
+    // the frames the answer saw at high resolution are outlined in yellow
+    expect(count(shot, [245, 196, 0], y(6), y(54))).toBeGreaterThan(50);
+    // kept (green) and evicted (grey) ticks
+    expect(count(shot, [42, 157, 58], y(60), y(76))).toBeGreaterThan(10);
+    expect(count(shot, [154, 154, 154], y(80), y(96))).toBeGreaterThan(10);
+    // the budget line (red, dashed) and the retained tokens (blue) in the chart
+    expect(count(shot, [255, 0, 0], y(120), y(250))).toBeGreaterThan(100);
+    expect(count(shot, [31, 95, 191], y(120), y(250))).toBeGreaterThan(20);
+    await page.close();
+  }, 60_000);
+});
