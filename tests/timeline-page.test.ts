@@ -64,13 +64,7 @@ describe('timeline page (headless Chromium)', () => {
     expect(await page.locator('.meta').first().textContent()).toMatch(/retained 12 · evicted [1-9]/);
     await page.fill('input[name=q]', 'When is the scene red?');
     await page.click('button');
-    await page.waitForFunction(
-      () => document.querySelector('.answer')?.textContent?.includes('tokens:'),
-      null,
-      {
-        timeout: 20_000,
-      },
-    );
+    await page.locator('.answer', { hasText: 'tokens:' }).waitFor({ timeout: 20_000 });
     const answer = await page.locator('.answer').textContent();
     expect(answer).toMatch(/evidence only/);
     expect(answer).toMatch(/tokens: \d+ of 8192/);
