@@ -32,6 +32,9 @@ export interface FeatureRow {
   lo: Float32Array;
   /** A small RGB24 thumbnail (thumbSide² × 3) for timelines; may be empty. */
   thumb: Uint8Array;
+  /** JPEG images of the frame for image-input LLM backends (large, small); empty when not kept. */
+  jpeg?: Uint8Array;
+  jpegSmall?: Uint8Array;
 }
 
 export interface FeatureGeometry {
@@ -57,10 +60,14 @@ export function featureSchema(g: FeatureGeometry, metadata: Record<string, strin
       new Field('hi', new FixedSizeList(g.hiValues, new Field('v', new Float32(), false)), false),
       new Field('lo', new FixedSizeList(g.loValues, new Field('v', new Float32(), false)), false),
       new Field('thumb', new Binary(), false),
+      new Field('jpeg', new Binary(), false),
+      new Field('jpegSmall', new Binary(), false),
     ],
     new Map(Object.entries({ format: 'lvu-features/1', ...metadata })),
   );
 }
+
+const EMPTY = new Uint8Array(0);
 
 function utf8Data(values: string[]) {
   const enc = new TextEncoder();
@@ -118,6 +125,14 @@ export function buildFeatureBatch(rows: readonly FeatureRow[], schema: Schema): 
     fixedList(f('hi') as FixedSizeList<Float32>, col('hi')),
     fixedList(f('lo') as FixedSizeList<Float32>, col('lo')),
     varBinary(new Binary(), col('thumb')),
+    varBinary(
+      new Binary(),
+      rows.map((r) => r.jpeg ?? EMPTY),
+    ),
+    varBinary(
+      new Binary(),
+      rows.map((r) => r.jpegSmall ?? EMPTY),
+    ),
   ];
   const struct = makeData({
     type: new Struct(schema.fields),
@@ -155,6 +170,8 @@ export function featureRows(batch: RecordBatch): FeatureRow[] {
   const fh = get('frameH');
   const fw = get('frameW');
   const thumbs = get('thumb');
+  const jpegs = batch.getChild('jpeg');
+  const smalls = batch.getChild('jpegSmall');
   const out: FeatureRow[] = [];
   for (let i = 0; i < batch.numRows; i++) {
     out.push({
@@ -166,7 +183,9 @@ export function featureRows(batch: RecordBatch): FeatureRow[] {
       frameW: fw.get(i) as number,
       hi: hi.subarray(i * hn, (i + 1) * hn),
       lo: lo.subarray(i * ln, (i + 1) * ln),
-      thumb: (thumbs.get(i) as Uint8Array | null) ?? new Uint8Array(0),
+      thumb: (thumbs.get(i) as Uint8Array | null) ?? EMPTY,
+      ...(jpegs?.get(i)?.length ? { jpeg: jpegs.get(i) as Uint8Array } : {}),
+      ...(smalls?.get(i)?.length ? { jpegSmall: smalls.get(i) as Uint8Array } : {}),
     });
   }
   return out;

@@ -5,7 +5,8 @@ import { LvuError } from '@lvu/core';
 import { Engine, type QueryResult, type RetentionInput } from '@lvu/engine';
 import { bar, clock, ProgressLine } from './progress.js';
 
-export const REPLAY_USAGE = `lvu replay [FILE] [--query TEXT] [--json] [--models DIR] [--backend auto|none|onnx]
+export const REPLAY_USAGE = `lvu replay [FILE] [--query TEXT] [--json] [--models DIR] [--backend auto|none|onnx|openai]
+        [--openai-url http://127.0.0.1:8000/v1 --openai-model NAME]
         [--fps 1] [--budget 8192] [--since-ms MS] [--until-ms MS] [--retention pyramid|uniform|recent]
         [--max-frames 400] [--preset longvu-qwen2-7b|longvu-llama3.2-3b|paper] [--seed N] [--max-new-tokens N]
         replay a video file as a stream through the whole engine (sample, DINO gate, SVA, projector, retention),
@@ -60,6 +61,8 @@ export async function replayCommand(args: string[]): Promise<number> {
       preset: { type: 'string' },
       seed: { type: 'string' },
       'max-new-tokens': { type: 'string' },
+      'openai-url': { type: 'string' },
+      'openai-model': { type: 'string' },
     },
   });
   if (positionals.length > 1)
@@ -72,8 +75,10 @@ export async function replayCommand(args: string[]): Promise<number> {
         : 'a generated test pattern (install opencv-doc for real footage)'
       : null;
   const backend = values.backend ?? 'auto';
-  if (!['auto', 'none', 'onnx'].includes(backend)) {
-    throw new LvuError('INVALID_ARGUMENT', '--backend must be auto, none or onnx', { field: 'backend' });
+  if (!['auto', 'none', 'onnx', 'openai'].includes(backend)) {
+    throw new LvuError('INVALID_ARGUMENT', '--backend must be auto, none, onnx or openai', {
+      field: 'backend',
+    });
   }
   const retention: RetentionInput = {};
   if (values.retention) retention.policy = values.retention as RetentionInput['policy'];
@@ -85,6 +90,15 @@ export async function replayCommand(args: string[]): Promise<number> {
   const engine = await Engine.create({
     models: values.models,
     backend: backend as 'auto',
+    ...(backend === 'openai'
+      ? {
+          openai: {
+            url: values['openai-url'] ?? '',
+            model: values['openai-model'] ?? '',
+            apiKey: process.env.OPENAI_API_KEY,
+          },
+        }
+      : {}),
     retention,
     longvu: {
       ...(budget ? { contextTokens: budget } : {}),

@@ -45,6 +45,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const engine = await Engine.create({
     models: c.engine.models ?? undefined,
     backend: c.engine.backend,
+    ...(c.engine.openai ? { openai: c.engine.openai } : {}),
     longvu: { ...longvu, ...(preset ? { preset } : {}) },
     retention: c.engine.retention,
     ...(c.engine.spill ? { spill: c.engine.spill } : {}),

@@ -16,14 +16,17 @@ import { type QueryLimits, queryLimitsSchema, type RetentionInput } from './engi
 import type { FrameEncoder, TextEncoder } from './frame-encoder.js';
 import { type LlmBackend, NoneBackend, OnnxBackend } from './llm-backend.js';
 import { OnnxFrameEncoder, OnnxTextEncoder } from './onnx-encoder.js';
+import { OpenAiBackend, type OpenAiInput } from './openai-backend.js';
 import { SpillLog } from './spill-log.js';
 import { type StreamCounters, StreamPipeline, type StreamState, THUMB_SIDE } from './stream-pipeline.js';
 
 export interface EngineConfig {
   /** A model directory (lvu-models/1 manifest); without one the built-in weight-free encoder runs. */
   models?: string;
-  /** `auto` (default): `onnx` when the model directory has an LLM, else `none`. */
-  backend?: 'auto' | 'none' | 'onnx';
+  /** `auto` (default): `onnx` when the model directory has an LLM, else `none`; `openai` needs `openai`. */
+  backend?: 'auto' | 'none' | 'onnx' | 'openai';
+  /** The OpenAI-compatible server of the `openai` backend. */
+  openai?: OpenAiInput;
   /** LongVU options; `contextTokens` is the token budget of every question (8,192 by default). */
   longvu?: Partial<LongVuOptions> & { preset?: string };
   /** Default retention of every stream. */
@@ -77,6 +80,8 @@ export class Engine {
   readonly limits: QueryLimits;
   readonly #retention: RetentionInput;
   readonly #spill: EngineConfig['spill'];
+  readonly #evidence: { side: number; thumbSide: number } | null;
+  readonly #longvuOverrides: EngineConfig['longvu'];
   readonly #streams = new Map<string, Entry>();
   readonly #models: LongVuModels | null;
 
@@ -87,9 +92,12 @@ export class Engine {
       backend: LlmBackend;
       models: LongVuModels | null;
       events: EventBus;
+      evidence?: { side: number; thumbSide: number };
     },
     c: EngineConfig,
   ) {
+    this.#evidence = parts.evidence ?? null;
+    this.#longvuOverrides = c.longvu ?? {};
     this.vision = parts.vision;
     this.text = parts.text;
     this.backend = parts.backend;
@@ -111,6 +119,26 @@ export class Engine {
   }
 
   static async create(c: EngineConfig = {}, events = new EventBus()): Promise<Engine> {
+    if (c.backend === 'openai') {
+      if (!c.openai) {
+        throw new LvuError('INVALID_CONFIG', 'backend openai needs openai.url and openai.model', {
+          field: 'openai',
+        });
+      }
+      const backend = new OpenAiBackend(c.openai);
+      const inner = await Engine.create({ ...c, backend: 'none' }, events);
+      return new Engine(
+        {
+          vision: inner.vision,
+          text: inner.text,
+          backend,
+          models: inner.#models,
+          events,
+          evidence: { side: backend.options.imageSide, thumbSide: backend.options.thumbSide },
+        },
+        { ...c, longvu: { ...c.longvu, ...inner.#longvuOverrides } },
+      );
+    }
     if (!c.models) {
       if (c.backend === 'onnx') {
         throw new LvuError('INVALID_CONFIG', 'backend onnx needs a model directory (models)', {
@@ -199,6 +227,7 @@ export class Engine {
       this.events,
       { ...this.#retention, ...spec.retention },
       spill,
+      this.#evidence,
     );
     let video: VideoSource | null = null;
     let frames: AsyncIterable<SampledFrame>;
@@ -206,7 +235,11 @@ export class Engine {
     if (typeof spec.source === 'string') {
       video = new VideoSource(
         spec.source,
-        { ...spec.sourceOptions, streamId: spec.id, sizes: [...this.vision.imageSizes] },
+        {
+          ...spec.sourceOptions,
+          streamId: spec.id,
+          sizes: [...new Set([...this.vision.imageSizes, ...(this.#evidence ? [this.#evidence.side] : [])])],
+        },
         this.events,
       );
       frames = video;

@@ -17,8 +17,15 @@ export {
 } from './engine-options.js';
 export type { FrameEncoder, FrameFeatures, TextEncoder } from './frame-encoder.js';
 export { createHttpServer, type HttpServerOptions } from './http-server.js';
+export { downscaleRgb, rgbToJpeg } from './jpeg-images.js';
 export { type AnswerRequest, type LlmBackend, NoneBackend, OnnxBackend } from './llm-backend.js';
 export { OnnxFrameEncoder, OnnxTextEncoder } from './onnx-encoder.js';
+export {
+  OpenAiBackend,
+  type OpenAiInput,
+  type OpenAiOptions,
+  openAiOptionsSchema,
+} from './openai-backend.js';
 export { openApiDocument } from './openapi-document.js';
 export {
   loadPipelineConfig,

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { defineSchema, LvuError, z } from '@lvu/core';
 import { parse } from 'yaml';
 import { queryLimitsSchema, retentionOptionsSchema } from './engine-options.js';
+import { openAiOptionsSchema } from './openai-backend.js';
 import { standingQuestionSchema } from './standing-questions.js';
 import { streamSpecSchema } from './stream-spec.js';
 
@@ -24,7 +25,10 @@ export const pipelineConfigSchema = defineSchema(
       engine: z
         .strictObject({
           models: z.string().nullish().describe('model directory; the built-in encoder without one'),
-          backend: z.enum(['auto', 'none', 'onnx']).default('auto'),
+          backend: z.enum(['auto', 'none', 'onnx', 'openai']).default('auto'),
+          openai: openAiOptionsSchema.schema
+            .optional()
+            .describe('the OpenAI-compatible server of backend openai'),
           longvu: z
             .strictObject({
               preset: z.enum(['longvu-qwen2-7b', 'longvu-llama3.2-3b', 'paper']).optional(),

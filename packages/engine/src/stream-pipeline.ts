@@ -6,6 +6,7 @@ import { concatMap, filter, type Observable, Subject, type Subscription } from '
 import { ContextStore } from './context-store.js';
 import type { RetentionInput } from './engine-options.js';
 import type { FrameEncoder } from './frame-encoder.js';
+import { downscaleRgb, rgbToJpeg } from './jpeg-images.js';
 import type { SpillLog } from './spill-log.js';
 
 export interface StreamCounters {
@@ -82,6 +83,8 @@ export class StreamPipeline {
   #resolve: (() => void) | null = null;
   /** Every kept frame on disk, when the engine spills. */
   readonly spill: SpillLog | null;
+  /** JPEG sides kept per frame for image-input backends (null: none). */
+  readonly #evidence: { side: number; thumbSide: number } | null;
 
   constructor(
     id: string,
@@ -90,8 +93,10 @@ export class StreamPipeline {
     events: EventBus,
     retention: RetentionInput = {},
     spill: SpillLog | null = null,
+    evidence: { side: number; thumbSide: number } | null = null,
   ) {
     this.spill = spill;
+    this.#evidence = evidence;
     this.id = id;
     this.#encoder = encoder;
     this.#o = o;
@@ -200,6 +205,7 @@ export class StreamPipeline {
             hi: f.hi,
             lo: f.lo,
             thumb: thumbnail(frame),
+            ...this.#jpegs(frame),
           };
           this.#consecutiveFailures = 0;
         } catch (err) {
@@ -216,6 +222,16 @@ export class StreamPipeline {
     } finally {
       credits.release(w.frames);
     }
+  }
+
+  #jpegs(frame: SampledFrame): { jpeg?: Uint8Array; jpegSmall?: Uint8Array } {
+    const e = this.#evidence;
+    const img = e ? frame.images[e.side] : undefined;
+    if (!e || !img) return {};
+    return {
+      jpeg: rgbToJpeg(img, e.side),
+      jpegSmall: rgbToJpeg(downscaleRgb(img, e.side, e.thumbSide), Math.min(e.side, e.thumbSide)),
+    };
   }
 
   /** Stops pulling frames; what is retained stays queryable. */
