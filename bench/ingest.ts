@@ -5,69 +5,13 @@
  * and RSS at 10 and 60 minutes of media over a 60-minute file; the main thread's event-loop delay p99 while decoding.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { VideoSource, type VideoSourceInput } from '@lvu/ffmpeg';
+import { ensureVideos } from './fixtures.js';
 import type { BenchOptions, BenchRow } from './run.js';
 import { median } from './stats.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const cache = join(root, '.cache/bench');
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
-
-function ensureVideos(minutes: number): { ten: string; sixty: string } {
-  mkdirSync(cache, { recursive: true });
-  const ten = join(cache, `h264-720p25-gop50-${minutes}min.mp4`);
-  if (!existsSync(ten)) {
-    process.stderr.write(`generating ${ten} with the ffmpeg CLI…\n`);
-    execFileSync('ffmpeg', [
-      '-nostdin',
-      '-v',
-      'error',
-      '-y',
-      '-f',
-      'lavfi',
-      '-i',
-      `testsrc2=size=1280x720:rate=25`,
-      '-t',
-      String(minutes * 60),
-      '-c:v',
-      'libx264',
-      '-preset',
-      'ultrafast',
-      '-g',
-      '50',
-      '-pix_fmt',
-      'yuv420p',
-      `${ten}.tmp.mp4`,
-    ]);
-    renameSync(`${ten}.tmp.mp4`, ten);
-  }
-  const sixty = join(cache, `h264-720p25-gop50-${minutes * 6}min.mp4`);
-  if (!existsSync(sixty)) {
-    const list = join(cache, 'concat.txt');
-    writeFileSync(list, Array.from({ length: 6 }, () => `file '${ten}'\n`).join(''));
-    execFileSync('ffmpeg', [
-      '-nostdin',
-      '-v',
-      'error',
-      '-y',
-      '-f',
-      'concat',
-      '-safe',
-      '0',
-      '-i',
-      list,
-      '-c',
-      'copy',
-      `${sixty}.tmp.mp4`,
-    ]);
-    renameSync(`${sixty}.tmp.mp4`, sixty);
-  }
-  return { ten, sixty };
-}
 
 /** The ffmpeg CLI baseline: wall time, and user+sys CPU of the child from bash's `times`. */
 function ffmpegRun(file: string): { wallMs: number; cpuMs: number; frames: number } {

@@ -6,11 +6,12 @@
  * event-loop delay while inference runs; and the tiny LLM's prefill and decode rates.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { LongVuModels, loadManifest, SessionPool } from '@lvu/models';
+import { ensureSmallModels } from './fixtures.js';
 import type { BenchOptions, BenchRow } from './run.js';
 import { median } from './stats.js';
 
@@ -25,26 +26,7 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
       encoding: 'utf8',
     },
   ).trim();
-  const small = join(root, '.cache/models/small');
-  // re-export when the exporter changed since the cached export
-  const exportedAt = existsSync(join(small, 'manifest.json'))
-    ? statSync(join(small, 'manifest.json')).mtimeMs
-    : 0;
-  const exporterAt = Math.max(
-    ...readdirSync(join(root, 'tools/export'))
-      .filter((f) => f.endsWith('.py'))
-      .map((f) => statSync(join(root, 'tools/export', f)).mtimeMs),
-  );
-  if (exportedAt < exporterAt) {
-    process.stderr.write('exporting the small preset (random weights)…\n');
-    execFileSync(
-      python,
-      [join(root, 'tools/export/export.py'), '--random', '--preset', 'small', '--out', small],
-      {
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    );
-  }
+  const small = ensureSmallModels(python);
   const N = opts.quick ? 1024 : 2048;
   const mmPath = join(root, `.cache/models/matmul-${N}.onnx`);
   mkdirSync(dirname(mmPath), { recursive: true });

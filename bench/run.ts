@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 
 const benches: Record<string, () => Promise<{ run: (o: BenchOptions) => Promise<BenchRow[]> }>> = {
   compress: () => import('./compress.js'),
+  engine: () => import('./engine.js'),
   ingest: () => import('./ingest.js'),
   models: () => import('./models.js'),
 };

@@ -37,6 +37,9 @@ export interface EngineConfig {
   spill?: { dir: string; segmentFrames?: number; maxDiskBytes?: number };
   /** onnxruntime threads (default: the pool's choice). */
   intraOpNumThreads?: number;
+  /** Model micro-batching across streams: largest batch (8) and longest wait for one (5 ms). */
+  maxBatch?: number;
+  maxWaitMs?: number;
 }
 
 export interface StreamSpec {
@@ -84,6 +87,8 @@ export class Engine {
   readonly #longvuOverrides: EngineConfig['longvu'];
   readonly #streams = new Map<string, Entry>();
   readonly #models: LongVuModels | null;
+  /** inputs_embeds buffers (budget × dim) reused across questions, one per question in flight. */
+  readonly #scratch: Float32Array[] = [];
 
   private constructor(
     parts: {
@@ -156,7 +161,12 @@ export class Engine {
         c,
       );
     }
-    const models = await LongVuModels.open(c.models, { intraOpNumThreads: c.intraOpNumThreads, events });
+    const models = await LongVuModels.open(c.models, {
+      intraOpNumThreads: c.intraOpNumThreads,
+      maxBatch: c.maxBatch,
+      maxWaitMs: c.maxWaitMs,
+      events,
+    });
     try {
       const hasLlm = Boolean(models.m.manifest.llm && models.m.manifest.models.llm);
       const want = c.backend ?? 'auto';
@@ -344,16 +354,22 @@ export class Engine {
       }
     }
     const frames = this.#framesFor(e, range);
-    const r = await answerQuestion(
-      id,
-      frames,
-      this.vision,
-      this.text,
-      this.backend,
-      this.longvu,
-      { ...input, question },
-      this.limits.evidenceFrames,
-    );
+    const scratch = this.#scratch.pop() ?? new Float32Array(this.longvu.contextTokens * this.vision.dim);
+    let r: QueryResult;
+    try {
+      r = await answerQuestion(
+        id,
+        frames,
+        this.vision,
+        this.text,
+        this.backend,
+        this.longvu,
+        { ...input, question, scratch },
+        this.limits.evidenceFrames,
+      );
+    } finally {
+      if (this.#scratch.length < 2) this.#scratch.push(scratch);
+    }
     this.events.emit('query.answered', { streamId: id, totalTokens: r.totalTokens, ms: r.timingsMs.total });
     return r;
   }

@@ -1,0 +1,92 @@
+/** Inputs the benchmarks share: generated videos and the `small` model export, cached under .cache/. */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const cache = join(root, '.cache/bench');
+
+/** The exporter's Python (the virtualenv, created on first use). */
+export function exportPython(): string {
+  return execFileSync(join(root, 'tools/python-env.sh'), [join(root, 'tools/requirements-export.txt')], {
+    encoding: 'utf8',
+  }).trim();
+}
+
+/** `.cache/models/small` (random weights), re-exported when the exporter changed since. */
+export function ensureSmallModels(python = exportPython()): string {
+  const small = join(root, '.cache/models/small');
+  // re-export when the exporter changed since the cached export
+  const exportedAt = existsSync(join(small, 'manifest.json'))
+    ? statSync(join(small, 'manifest.json')).mtimeMs
+    : 0;
+  const exporterAt = Math.max(
+    ...readdirSync(join(root, 'tools/export'))
+      .filter((f) => f.endsWith('.py'))
+      .map((f) => statSync(join(root, 'tools/export', f)).mtimeMs),
+  );
+  if (exportedAt < exporterAt) {
+    process.stderr.write('exporting the small preset (random weights)…\n');
+    execFileSync(
+      python,
+      [join(root, 'tools/export/export.py'), '--random', '--preset', 'small', '--out', small],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+  }
+  return small;
+}
+
+export function ensureVideos(minutes: number): { ten: string; sixty: string } {
+  mkdirSync(cache, { recursive: true });
+  const ten = join(cache, `h264-720p25-gop50-${minutes}min.mp4`);
+  if (!existsSync(ten)) {
+    process.stderr.write(`generating ${ten} with the ffmpeg CLI…\n`);
+    execFileSync('ffmpeg', [
+      '-nostdin',
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc2=size=1280x720:rate=25`,
+      '-t',
+      String(minutes * 60),
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-g',
+      '50',
+      '-pix_fmt',
+      'yuv420p',
+      `${ten}.tmp.mp4`,
+    ]);
+    renameSync(`${ten}.tmp.mp4`, ten);
+  }
+  const sixty = join(cache, `h264-720p25-gop50-${minutes * 6}min.mp4`);
+  if (!existsSync(sixty)) {
+    const list = join(cache, 'concat.txt');
+    writeFileSync(list, Array.from({ length: 6 }, () => `file '${ten}'\n`).join(''));
+    execFileSync('ffmpeg', [
+      '-nostdin',
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'concat',
+      '-safe',
+      '0',
+      '-i',
+      list,
+      '-c',
+      'copy',
+      `${sixty}.tmp.mp4`,
+    ]);
+    renameSync(`${sixty}.tmp.mp4`, sixty);
+  }
+  return { ten, sixty };
+}
