@@ -78,17 +78,20 @@ export class OnnxTextEncoder implements TextEncoder {
   readonly #models: LongVuModels;
 
   constructor(models: LongVuModels) {
-    if (!models.tokenizer) {
-      throw new LvuError('MODEL_INVALID', `${models.m.dir} has no LLM tokenizer: questions need one`, {
-        field: 'llm.tokenizer',
-      });
-    }
     this.#models = models;
     this.description = `tokenizer and text embeddings from ${models.m.dir}`;
   }
 
+  /** A model directory without an LLM tokenizer still runs the write path; its questions are refused here. */
   prompt(question: string): { pre: number[]; post: number[] } {
-    return this.#models.tokenizer!.prompt(question);
+    const tok = this.#models.tokenizer;
+    if (!tok) {
+      throw new LvuError('MODEL_INVALID', `${this.#models.m.dir} has no LLM tokenizer: questions need one`, {
+        field: 'llm.tokenizer',
+        hint: 'export the models with an LLM (--llm tiny|7b, or --from-hf/--from-longvu with a tokenizer)',
+      });
+    }
+    return tok.prompt(question);
   }
 
   embed(ids: readonly number[]): Promise<Float32Array> {

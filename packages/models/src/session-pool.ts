@@ -10,6 +10,11 @@ export interface SessionPoolOptions {
   /** Threads per session for one operator (default: this machine's cores, at most 4). */
   intraOpNumThreads?: number;
   interOpNumThreads?: number;
+  /**
+   * Let onnxruntime's idle threads spin waiting for work (its default; a little faster back to back). Off by
+   * default here: spinning threads take the cores the decode workers of live streams need.
+   */
+  allowSpinning?: boolean;
   /** Passed to onnxruntime-node; `cpu` is what the npm package ships (CUDA needs its own binaries). */
   executionProviders?: string[];
   events?: EventBus;
@@ -93,6 +98,7 @@ export class SessionPool {
     this.options = {
       intraOpNumThreads: options.intraOpNumThreads ?? Math.min(4, availableParallelism()),
       interOpNumThreads: options.interOpNumThreads ?? 1,
+      allowSpinning: options.allowSpinning ?? false,
       executionProviders: options.executionProviders ?? ['cpu'],
     };
     this.#thread = InferenceThread.acquire();
@@ -115,6 +121,7 @@ export class SessionPool {
       path,
       intraOpNumThreads: this.options.intraOpNumThreads,
       interOpNumThreads: this.options.interOpNumThreads,
+      allowSpinning: this.options.allowSpinning,
       executionProviders: this.options.executionProviders,
     });
     if (!r.ok) {

@@ -16,6 +16,7 @@ export type SessionRequest =
       path: string;
       intraOpNumThreads: number;
       interOpNumThreads: number;
+      allowSpinning: boolean;
       executionProviders: string[];
     }
   | { id: number; op: 'run'; key: string; feeds: Record<string, WireTensor> }

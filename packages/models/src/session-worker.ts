@@ -29,6 +29,7 @@ parentPort!.on('message', async (req: SessionRequest) => {
         intraOpNumThreads: req.intraOpNumThreads,
         interOpNumThreads: req.interOpNumThreads,
         executionProviders: req.executionProviders,
+        extra: { session: { intra_op: { allow_spinning: req.allowSpinning ? '1' : '0' } } },
         graphOptimizationLevel: 'all',
       });
       await sessions.get(req.key)?.release();
