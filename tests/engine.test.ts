@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { LvuError, LvuEvent } from '@lvu/core';
 import { Engine, type QueryResult } from '@lvu/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeVideo } from './support/media.js';
+import { makeSceneVideo } from './support/media.js';
 import { repoRoot } from './support/paths.js';
 
 /** 60 s of static colour bars with a small moving box, and a red scene from 20 s to 30 s. */
@@ -17,16 +17,7 @@ const stable = (r: QueryResult) => {
 };
 
 beforeAll(() => {
-  video = makeVideo({
-    seconds: 60,
-    encoder: 'libx264',
-    container: 'mp4',
-    gop: 50,
-    source: 'smptebars=size=320x180:rate=25',
-    filter:
-      "drawbox=x='mod(t*37,280)':y=70:w=40:h=40:color=white:t=fill," +
-      "drawbox=enable='between(t,20,29.99)':x=0:y=0:w=iw:h=ih:color=red:t=fill",
-  });
+  video = makeSceneVideo(60);
 }, 120_000);
 
 async function replay(config: Parameters<typeof Engine.create>[0] = {}, id = 'cam') {

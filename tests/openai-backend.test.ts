@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Engine } from '@lvu/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeVideo } from './support/media.js';
+import { makeSceneVideo } from './support/media.js';
 
 /**
  * The `openai` backend against a local HTTP server speaking the OpenAI chat-completions protocol (streamed).
@@ -54,16 +54,7 @@ afterAll(() => server.close());
 
 describe('openai backend', () => {
   it('sends high-resolution frames as JPEGs with timestamps and thumbnails within the image budget; streams the answer', async () => {
-    const video = makeVideo({
-      seconds: 60,
-      encoder: 'libx264',
-      container: 'mp4',
-      gop: 50,
-      source: 'smptebars=size=320x180:rate=25',
-      filter:
-        "drawbox=x='mod(t*37,280)':y=70:w=40:h=40:color=white:t=fill," +
-        "drawbox=enable='between(t,20,29.99)':x=0:y=0:w=iw:h=ih:color=red:t=fill",
-    });
+    const video = makeSceneVideo(60);
     const engine = await Engine.create({
       backend: 'openai',
       openai: { url, model: 'llava', apiKey: 'k', maxImages: 6, maxHighResImages: 2, seed: 5 },

@@ -17,7 +17,7 @@ import {
 } from '@lvu/engine';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeVideo } from './support/media.js';
+import { makeSceneVideo } from './support/media.js';
 import { repoRoot } from './support/paths.js';
 
 const LVU = resolve(repoRoot, 'packages/cli/bin/lvu.js');
@@ -36,16 +36,7 @@ const post = (path: string, body: unknown, headers: Record<string, string> = {})
   });
 
 beforeAll(async () => {
-  video = makeVideo({
-    seconds: 40,
-    encoder: 'libx264',
-    container: 'mp4',
-    gop: 50,
-    source: 'smptebars=size=320x180:rate=25',
-    filter:
-      "drawbox=x='mod(t*37,280)':y=70:w=40:h=40:color=white:t=fill," +
-      "drawbox=enable='between(t,20,29.99)':x=0:y=0:w=iw:h=ih:color=red:t=fill",
-  });
+  video = makeSceneVideo(40);
   engine = await Engine.create();
   standing = new StandingQuestions(engine);
   app = await createHttpServer(engine, { standing });

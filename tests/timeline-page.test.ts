@@ -5,7 +5,7 @@ import { createHttpServer, Engine } from '@lvu/engine';
 import type { FastifyInstance } from 'fastify';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeVideo } from './support/media.js';
+import { makeSceneVideo } from './support/media.js';
 import { repoRoot } from './support/paths.js';
 import { decodePng } from './support/png.js';
 
@@ -18,16 +18,7 @@ let browser: Browser;
 let base = '';
 
 beforeAll(async () => {
-  const video = makeVideo({
-    seconds: 60,
-    encoder: 'libx264',
-    container: 'mp4',
-    gop: 50,
-    source: 'smptebars=size=320x180:rate=25',
-    filter:
-      "drawbox=x='mod(t*37,280)':y=70:w=40:h=40:color=white:t=fill," +
-      "drawbox=enable='between(t,20,29.99)':x=0:y=0:w=iw:h=ih:color=red:t=fill",
-  });
+  const video = makeSceneVideo(60);
   engine = await Engine.create({ retention: { maxFrames: 12 } });
   app = await createHttpServer(engine);
   await app.listen({ host: '127.0.0.1', port: 0 });

@@ -92,3 +92,20 @@ export function makeHls(video: string, dir: string): string {
   });
   return 'index.m3u8';
 }
+
+/**
+ * The engine tests' scene: static colour bars with a small white box moving across (so the DINO gate keeps some
+ * frames and drops others) and a red scene from 20 s to 30 s (what "when is it red?" must find).
+ */
+export function makeSceneVideo(seconds: number): string {
+  return makeVideo({
+    seconds,
+    encoder: 'libx264',
+    container: 'mp4',
+    gop: 50,
+    source: 'smptebars=size=320x180:rate=25',
+    filter:
+      "drawbox=x='mod(t*37,280)':y=70:w=40:h=40:color=white:t=fill," +
+      "drawbox=enable='between(t,20,29.99)':x=0:y=0:w=iw:h=ih:color=red:t=fill",
+  });
+}

@@ -11,11 +11,12 @@ import tempfile
 import numpy as np
 import onnxruntime as ort
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Tokenizer
 from transformers import Dinov2Config, Dinov2Model, Qwen2Config, Qwen2ForCausalLM, SiglipVisionConfig, SiglipVisionModel
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
+from checkpoint_testing import assert_llm_matches, write_tokenizer  # noqa: E402
 from lvu_modules import resize_tokens  # noqa: E402
 
 torch.manual_seed(123)
@@ -30,13 +31,7 @@ sig.save_pretrained(sig_dir)
 qwen = Qwen2ForCausalLM(Qwen2Config(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                                     intermediate_size=128, vocab_size=300, max_position_embeddings=4096)).eval()
 qwen.save_pretrained(llm_dir)
-tok = Tokenizer(models.BPE())
-tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-tok.decoder = decoders.ByteLevel()
-tok.train_from_iterator(["a camera watches the road"] * 10, trainers.BpeTrainer(
-    vocab_size=300, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
-    initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
-tok.save(os.path.join(llm_dir, "tokenizer.json"))
+tok = write_tokenizer(llm_dir, 300)
 
 subprocess.run([sys.executable, os.path.join(here, "export.py"), "--random", "--preset", "tiny", "--out", out,
                 "--from-hf", dino_dir, "--from-hf", sig_dir, "--from-hf", llm_dir], check=True,
@@ -56,16 +51,7 @@ with torch.no_grad():
     ref = resize_tokens(sig(pixel_values=y, output_hidden_states=True).hidden_states[-1], 8).numpy()
 got = ort.InferenceSession(os.path.join(out, "siglip.onnx")).run(None, {"pixel_values": y.numpy()})[0]
 assert np.abs(got - ref).max() < 1e-4, np.abs(got - ref).max()
-e = torch.randn(1, 5, 64)
-with torch.no_grad():
-    ref = qwen(inputs_embeds=e).logits.numpy()
-feeds = {"inputs_embeds": e.numpy(), "attention_mask": np.ones((1, 5), np.int64),
-         "position_ids": np.arange(5, dtype=np.int64)[None]}
-for i in range(2):
-    for k in ("key", "value"):
-        feeds[f"past.{i}.{k}"] = np.zeros((1, 2, 0, 16), np.float32)
-got = ort.InferenceSession(os.path.join(out, "llm.onnx")).run(["logits"], feeds)[0]
-assert np.abs(got - ref).max() < 1e-4, np.abs(got - ref).max()
+assert_llm_matches(out, qwen)
 exported = Tokenizer.from_file(os.path.join(out, "tokenizer.json"))
 assert exported.to_str() == tok.to_str(), "the checkpoint's tokenizer must be exported unchanged"
 print(json.dumps({"ok": True, "dir": out, "pretrained": sorted(m["pretrained"])}))

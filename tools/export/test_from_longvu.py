@@ -21,12 +21,13 @@ import numpy as np
 import onnxruntime as ort
 import torch
 from safetensors.torch import save_file
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Tokenizer
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
 import longvu_ckpt  # noqa: E402
+from checkpoint_testing import assert_llm_matches, write_tokenizer  # noqa: E402
 from lvu_modules import Projector, Sva  # noqa: E402
 
 
@@ -99,13 +100,7 @@ config = {"model_type": "cambrian_qwen", "architectures": ["CambrianQwenForCausa
           "mm_vision_tower_aux_token_len_list": [M * M, M * M], "dino_threshold": 0.81, "drop_threshold": 0.75,
           "tokenizer_model_max_length": 8192, "highres": True}
 json.dump(config, open(os.path.join(ckpt, "config.json"), "w"))
-tok = Tokenizer(models.BPE())
-tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-tok.decoder = decoders.ByteLevel()
-tok.train_from_iterator(["a camera watches the road"] * 10, trainers.BpeTrainer(
-    vocab_size=VOCAB, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
-    initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
-tok.save(os.path.join(ckpt, "tokenizer.json"))
+tok = write_tokenizer(ckpt, VOCAB)
 
 # tiny towers with the matching hidden sizes (random: the towers are not in this checkpoint)
 r = subprocess.run([sys.executable, os.path.join(here, "export.py"), "--random", "--preset", "tiny", "--out", out,
@@ -214,15 +209,6 @@ assert np.array_equal(newline, sd["model.image_newline"].numpy())
 ids = np.array([[1, 5, 17, 299]], np.int64)
 got = ort.InferenceSession(os.path.join(out, "text-embed.onnx")).run(None, {"input_ids": ids})[0][0]
 assert np.array_equal(got, sd["model.embed_tokens.weight"].numpy()[ids[0]])
-e = torch.randn(1, 5, H)
-with torch.no_grad():
-    ref = qwen(inputs_embeds=e).logits.numpy()
-feeds = {"inputs_embeds": e.numpy(), "attention_mask": np.ones((1, 5), np.int64),
-         "position_ids": np.arange(5, dtype=np.int64)[None]}
-for i in range(2):
-    for kv in ("key", "value"):
-        feeds[f"past.{i}.{kv}"] = np.zeros((1, 2, 0, 16), np.float32)
-got = ort.InferenceSession(os.path.join(out, "llm.onnx")).run(["logits"], feeds)[0]
-assert np.abs(got - ref).max() < 1e-4, np.abs(got - ref).max()
+assert_llm_matches(out, qwen)
 assert Tokenizer.from_file(os.path.join(out, "tokenizer.json")).to_str() == tok.to_str()
 print(json.dumps({"ok": True, "dir": out, "publishedKeys": len(pub), "routed7b": len(full)}))

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { LvuError, type LvuEvent } from '@lvu/core';
 import { VideoSource } from '@lvu/ffmpeg';
+import { numberArg } from './number-arg.js';
 import { bar, clock, ProgressLine } from './progress.js';
 
 export const INGEST_USAGE = `lvu ingest SOURCE [--fps 1] [--json] [--max-frames N] [--realtime] [--size 384[,378]]
@@ -19,15 +20,6 @@ const EVENT_NAMES: Record<string, string> = {
   'source.ended': 'ended',
   'frame.dropped': 'dropped',
 };
-
-function num(v: string | undefined, field: string, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min) {
-    throw new LvuError('INVALID_ARGUMENT', `--${field} must be a number ≥ ${min}, got "${v}"`, { field });
-  }
-  return n;
-}
 
 export async function ingestCommand(args: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -50,15 +42,15 @@ export async function ingestCommand(args: string[]): Promise<number> {
   });
   if (positionals.length !== 1)
     throw new LvuError('INVALID_ARGUMENT', `usage: ${INGEST_USAGE}`, { field: 'SOURCE' });
-  const maxFrames = num(values['max-frames'], 'max-frames', 1);
+  const maxFrames = numberArg(values['max-frames'], 'max-frames', 1);
   const src = new VideoSource(positionals[0]!, {
-    fps: num(values.fps, 'fps', 0.001),
+    fps: numberArg(values.fps, 'fps', 0.001),
     sizes: values.size?.split(',').map((s) => Number(s)),
     resize: values.resize as 'pad' | undefined,
     sampling: values.sampling as 'exact' | undefined,
     transport: values.transport as 'tcp' | undefined,
-    timeoutMs: num(values['timeout-ms'], 'timeout-ms', 100),
-    stallTimeoutMs: num(values['stall-timeout-ms'], 'stall-timeout-ms', 500),
+    timeoutMs: numberArg(values['timeout-ms'], 'timeout-ms', 100),
+    stallTimeoutMs: numberArg(values['stall-timeout-ms'], 'stall-timeout-ms', 500),
     streamId: values['stream-id'],
     pacing: values.realtime ? 'realtime' : 'fast',
     ...(values.live === undefined ? {} : { live: values.live }),

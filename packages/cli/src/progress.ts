@@ -30,12 +30,4 @@ export function bar(fraction: number, width = 30): string {
   return `${'█'.repeat(full)}${'░'.repeat(width - full)}`;
 }
 
-export function clock(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  const mm = String(m).padStart(2, '0');
-  const ss = String(sec).padStart(2, '0');
-  return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
-}
+export { formatClock as clock } from '@lvu/core';

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { LvuError } from '@lvu/core';
+import { formatClock, LvuError, sseEvents } from '@lvu/core';
 
 export const QUERY_USAGE = `lvu query URL STREAM TEXT [--json] [--since-ms MS] [--until-ms MS] [--token T]
         ask a running \`lvu serve\` (URL e.g. http://127.0.0.1:8080) about STREAM; the answer streams to stdout,
@@ -46,30 +46,16 @@ export async function queryCommand(args: string[]): Promise<number> {
       field: e.field,
     });
   }
-  const reader = r.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = '';
   let result: Record<string, unknown> | null = null;
   let answered = false;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += value;
-    let i = buf.indexOf('\n\n');
-    while (i >= 0) {
-      const block = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      i = buf.indexOf('\n\n');
-      const event = /^event: (.*)$/m.exec(block)?.[1];
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (!event || data === undefined) continue;
-      const d = JSON.parse(data);
-      if (event === 'token' && !values.json) {
-        if (!answered) process.stdout.write('answer: ');
-        answered = true;
-        process.stdout.write(d.text);
-      } else if (event === 'result') result = d;
-      else if (event === 'error') throw new LvuError(d.error ?? 'INTERNAL', d.message, { field: d.field });
-    }
+  for await (const { event, data } of sseEvents(r.body!)) {
+    const d = JSON.parse(data);
+    if (event === 'token' && !values.json) {
+      if (!answered) process.stdout.write('answer: ');
+      answered = true;
+      process.stdout.write(d.text);
+    } else if (event === 'result') result = d;
+    else if (event === 'error') throw new LvuError(d.error ?? 'INTERNAL', d.message, { field: d.field });
   }
   if (!result)
     throw new LvuError('INTERNAL', 'the server closed the stream without a result', { field: 'URL' });
@@ -78,7 +64,7 @@ export async function queryCommand(args: string[]): Promise<number> {
     return 0;
   }
   const ev = result.evidence as { highRes: { ptsMs: number }[]; topScored: { ptsMs: number }[] };
-  const t = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+  const t = formatClock;
   if (answered) process.stdout.write('\n');
   else process.stdout.write('answer: none (evidence only)\n');
   process.stdout.write(

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LvuError } from '@lvu/core';
 import { Engine, type QueryResult, type RetentionInput } from '@lvu/engine';
+import { numberArg } from './number-arg.js';
 import { bar, clock, ProgressLine } from './progress.js';
 
 export const REPLAY_USAGE = `lvu replay [FILE] [--query TEXT] [--json] [--models DIR] [--backend auto|none|onnx|openai]
@@ -17,15 +18,6 @@ export const REPLAY_USAGE = `lvu replay [FILE] [--query TEXT] [--json] [--models
 export const SAMPLE_VIDEO = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 const GENERATED = 'lavfi:testsrc2=size=640x360:rate=25:duration=120';
 const DEFAULT_QUESTION = 'What happens in this video, and when?';
-
-function num(v: string | undefined, field: string, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min) {
-    throw new LvuError('INVALID_ARGUMENT', `--${field} must be a number ≥ ${min}, got "${v}"`, { field });
-  }
-  return n;
-}
 
 export interface ReplayOutput extends QueryResult {
   source: string;
@@ -82,11 +74,11 @@ export async function replayCommand(args: string[]): Promise<number> {
   }
   const retention: RetentionInput = {};
   if (values.retention) retention.policy = values.retention as RetentionInput['policy'];
-  const maxFrames = num(values['max-frames'], 'max-frames', 2);
+  const maxFrames = numberArg(values['max-frames'], 'max-frames', 2);
   if (maxFrames !== undefined) retention.maxFrames = maxFrames;
-  const budget = num(values.budget, 'budget', 64);
-  const maxNew = num(values['max-new-tokens'], 'max-new-tokens', 1);
-  const seed = num(values.seed, 'seed', 0);
+  const budget = numberArg(values.budget, 'budget', 64);
+  const maxNew = numberArg(values['max-new-tokens'], 'max-new-tokens', 1);
+  const seed = numberArg(values.seed, 'seed', 0);
   const engine = await Engine.create({
     models: values.models,
     backend: backend as 'auto',
@@ -117,7 +109,7 @@ export async function replayCommand(args: string[]): Promise<number> {
       );
     }
     const id = 'replay';
-    engine.addStream({ id, source: file, sourceOptions: { fps: num(values.fps, 'fps', 0.001) ?? 1 } });
+    engine.addStream({ id, source: file, sourceOptions: { fps: numberArg(values.fps, 'fps', 0.001) ?? 1 } });
     const timer = setInterval(() => {
       const s = engine.status(id);
       const src = s.source_stats as { durationMs: number | null } | undefined;
@@ -146,8 +138,8 @@ export async function replayCommand(args: string[]): Promise<number> {
     let said = false;
     const r = await engine.query(id, {
       question: values.query ?? DEFAULT_QUESTION,
-      sinceMs: num(values['since-ms'], 'since-ms', 0),
-      untilMs: num(values['until-ms'], 'until-ms', 0),
+      sinceMs: numberArg(values['since-ms'], 'since-ms', 0),
+      untilMs: numberArg(values['until-ms'], 'until-ms', 0),
       onText: values.json
         ? undefined
         : (t) => {

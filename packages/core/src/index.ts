@@ -1,5 +1,6 @@
 export { type ConfigSchema, defineSchema, z } from './define-schema.js';
 export { EventBus, type LvuEvent, type LvuEventMap, type LvuEventName } from './event-bus.js';
+export { formatClock } from './format-clock.js';
 export { ERROR_CODES, LvuError, type LvuErrorCode, type LvuErrorOptions } from './lvu-error.js';
 export {
   backoffDelayMs,
@@ -10,5 +11,6 @@ export {
   retry,
 } from './retry.js';
 export { seededRandom } from './seeded-random.js';
+export { type SseEvent, sseEvents } from './sse-events.js';
 export type { FloatArray, KeptFrameFeatures, SampledFrame } from './types.js';
 export { workerPath } from './worker-path.js';

@@ -1,4 +1,4 @@
-import { defineSchema, LvuError, z } from '@lvu/core';
+import { formatClock as clock, defineSchema, LvuError, sseEvents, z } from '@lvu/core';
 import type { AnswerOptions, AnswerRequest, LlmBackend } from './llm-backend.js';
 
 export const openAiOptionsSchema = defineSchema(
@@ -35,14 +35,6 @@ export const openAiOptionsSchema = defineSchema(
 );
 export type OpenAiOptions = z.output<typeof openAiOptionsSchema.schema>;
 export type OpenAiInput = z.input<typeof openAiOptionsSchema.schema>;
-
-const clock = (ms: number) => {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  const h = Math.floor(s / 3600);
-  const mm = String(Math.floor((s % 3600) / 60)).padStart(2, '0');
-  const ss = String(s % 60).padStart(2, '0');
-  return h ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
-};
 
 /**
  * Answers through any OpenAI-compatible chat server with image input (vLLM, Ollama, llama.cpp server): the
@@ -144,37 +136,24 @@ export class OpenAiBackend implements LlmBackend {
       a.onText?.(answer);
       return answer;
     }
-    const reader = r.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let buf = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += value;
-      let nl = buf.indexOf('\n');
-      while (nl >= 0) {
-        const line = buf.slice(0, nl).trim();
-        buf = buf.slice(nl + 1);
-        nl = buf.indexOf('\n');
-        if (!line.startsWith('data:')) continue;
-        const data = line.slice(5).trim();
-        if (data === '[DONE]') return answer;
-        let piece: string | undefined;
-        try {
-          piece = (JSON.parse(data) as { choices?: { delta?: { content?: string } }[] }).choices?.[0]?.delta
-            ?.content;
-        } catch {
-          throw new LvuError(
-            'MALFORMED_MESSAGE',
-            `LLM server sent a chunk that is not JSON: ${data.slice(0, 100)}`,
-            {
-              field: 'openai',
-            },
-          );
-        }
-        if (piece) {
-          answer += piece;
-          a.onText?.(piece);
-        }
+    for await (const { data } of sseEvents(r.body!)) {
+      if (data === '[DONE]') break;
+      let piece: string | undefined;
+      try {
+        piece = (JSON.parse(data) as { choices?: { delta?: { content?: string } }[] }).choices?.[0]?.delta
+          ?.content;
+      } catch {
+        throw new LvuError(
+          'MALFORMED_MESSAGE',
+          `LLM server sent a chunk that is not JSON: ${data.slice(0, 100)}`,
+          {
+            field: 'openai',
+          },
+        );
+      }
+      if (piece) {
+        answer += piece;
+        a.onText?.(piece);
       }
     }
     return answer;
