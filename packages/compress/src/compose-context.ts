@@ -32,6 +32,8 @@ export interface ComposeInput {
   /** len(input_ids) as the frame-count tests see it; default textPreLen + 1 + Lq (no pad token). */
   textLenSelect?: number;
   lowGrid?: (position: number) => FloatArray;
+  /** Cached `gridTokenNorms` of a grid, if the caller has them (faster STC, same decisions). */
+  norms?: (grid: FloatArray) => Float64Array | undefined;
 }
 
 export type FrameRes = 'H' | 'L';
@@ -221,6 +223,7 @@ export function composeContext(input: ComposeInput, o: LongVuOptions): ComposedC
       o.stcThreshold,
       o.stcChunkFrames,
       o.cosineEps,
+      input.norms,
     );
     stc = {
       applied: true,

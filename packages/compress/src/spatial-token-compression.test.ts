@@ -76,3 +76,29 @@ describe('spatialTokenCompression', () => {
     );
   });
 });
+
+describe('STC with cached norms', () => {
+  it('gives bit-identical decisions and margins to the uncached path', async () => {
+    const { gridTokenNorms } = await import('./spatial-token-compression.js');
+    const { tokenGridLayout } = await import('./token-grid.js');
+    let s = 3;
+    const rnd = () => {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      return s / 2 ** 32 - 0.5;
+    };
+    const dim = 37;
+    const layout = tokenGridLayout(6, [720, 1280], 'official', true);
+    const base = Float32Array.from({ length: 36 * dim }, rnd);
+    const grids = Array.from({ length: 21 }, () =>
+      base.map((v) => v + 0.35 * rnd() * (1 + Math.sign(rnd()))),
+    );
+    const newline = Float32Array.from({ length: dim }, rnd);
+    const cache = new Map<unknown, Float64Array>(grids.map((g) => [g, gridTokenNorms(g, dim)]));
+    const a = spatialTokenCompression(grids, layout, newline, dim, 10_000, 0.7, 8, 1e-8);
+    const b = spatialTokenCompression(grids, layout, newline, dim, 300, 0.7, 8, 1e-8, (g) => cache.get(g));
+    expect(b.minMargin).toBe(a.minMargin);
+    expect(b.kept.map((k) => [...k])).toEqual(a.kept.map((k) => [...k]));
+    const partial = a.kept.filter((k, i) => i % 8 !== 0 && k.length > 0 && k.length < layout.perFrame);
+    expect(partial.length, a.kept.map((k) => k.length).join(',')).toBeGreaterThan(0);
+  });
+});

@@ -20,6 +20,38 @@ export interface StcResult {
   minMargin: number;
 }
 
+/**
+ * The L2 norm of every cell of a grid (cells × dim), summed exactly as the STC loop sums a follower token's norm
+ * (two interleaved accumulators), so precomputed norms give bit-identical decisions.
+ */
+export function gridTokenNorms(grid: FloatArray, dim: number): Float64Array {
+  const cells = grid.length / dim;
+  const out = new Float64Array(cells);
+  for (let c = 0; c < cells; c++) out[c] = pairNorm(grid, c * dim, dim);
+  return out;
+}
+
+function pairNorm(src: FloatArray, base: number, dim: number): number {
+  let bb0 = 0;
+  let bb1 = 0;
+  let d = 0;
+  for (; d + 1 < dim; d += 2) {
+    const x0 = src[base + d]!;
+    const x1 = src[base + d + 1]!;
+    bb0 += x0 * x0;
+    bb1 += x1 * x1;
+  }
+  if (d < dim) {
+    const x0 = src[base + d]!;
+    bb0 += x0 * x0;
+  }
+  return Math.sqrt(bb0 + bb1);
+}
+
+/**
+ * `norms(grid)` may return the grid's `gridTokenNorms` (cached by the caller, e.g. computed when the frame was
+ * stored): the follower norms are then not recomputed, which halves the work and changes no decision.
+ */
 export function spatialTokenCompression(
   grids: readonly FloatArray[],
   layout: TokenGridLayout,
@@ -29,6 +61,7 @@ export function spatialTokenCompression(
   threshold: number,
   chunkFrames: number,
   eps: number,
+  norms?: (grid: FloatArray) => Float64Array | undefined,
 ): StcResult {
   const T = grids.length;
   const L = layout.perFrame;
@@ -62,6 +95,7 @@ export function spatialTokenCompression(
     let len = L;
     for (let j = s + 1; j < e; j++) {
       const g = grids[j]!;
+      const cached = norms?.(g);
       let kept = 0;
       for (let t = 0; t < L; t++) {
         const off = offs[t]!;
@@ -70,23 +104,34 @@ export function spatialTokenCompression(
         const base = off < 0 ? 0 : off * dim;
         let ab0 = 0;
         let ab1 = 0;
-        let bb0 = 0;
-        let bb1 = 0;
-        let d = 0;
-        for (; d + 1 < dim; d += 2) {
-          const x0 = b[base + d]!;
-          const x1 = b[base + d + 1]!;
-          ab0 += a[base + d]! * x0;
-          ab1 += a[base + d + 1]! * x1;
-          bb0 += x0 * x0;
-          bb1 += x1 * x1;
+        let nb: number;
+        if (cached && off >= 0) {
+          let d = 0;
+          for (; d + 1 < dim; d += 2) {
+            ab0 += a[base + d]! * b[base + d]!;
+            ab1 += a[base + d + 1]! * b[base + d + 1]!;
+          }
+          if (d < dim) ab0 += a[base + d]! * b[base + d]!;
+          nb = cached[off]!;
+        } else {
+          let bb0 = 0;
+          let bb1 = 0;
+          let d = 0;
+          for (; d + 1 < dim; d += 2) {
+            const x0 = b[base + d]!;
+            const x1 = b[base + d + 1]!;
+            ab0 += a[base + d]! * x0;
+            ab1 += a[base + d + 1]! * x1;
+            bb0 += x0 * x0;
+            bb1 += x1 * x1;
+          }
+          if (d < dim) {
+            const x0 = b[base + d]!;
+            ab0 += a[base + d]! * x0;
+            bb0 += x0 * x0;
+          }
+          nb = Math.sqrt(bb0 + bb1);
         }
-        if (d < dim) {
-          const x0 = b[base + d]!;
-          ab0 += a[base + d]! * x0;
-          bb0 += x0 * x0;
-        }
-        const nb = Math.sqrt(bb0 + bb1);
         const cos = (ab0 + ab1) / (firstNorm[t]! * Math.max(nb, eps));
         if (!Number.isFinite(cos)) {
           throw new LvuError('NON_FINITE_INPUT', `tokens of frame position ${j} contain NaN or Infinity`, {

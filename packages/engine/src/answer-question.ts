@@ -1,16 +1,9 @@
-import {
-  type ComposedContext,
-  composeContext,
-  type LongVuOptions,
-  lowResImageSize,
-  materializeVisual,
-  queryScores,
-  tokenGridLayout,
-} from '@lvu/compress';
+import { type ComposedContext, composeContext, type LongVuOptions, materializeVisual } from '@lvu/compress';
 import { LvuError } from '@lvu/core';
 import type { RetainedFrame } from './context-store.js';
 import type { FrameEncoder, TextEncoder } from './frame-encoder.js';
 import type { LlmBackend } from './llm-backend.js';
+import { cachedLowMean, cachedNorms } from './token-caches.js';
 
 export interface QuestionInput {
   question: string;
@@ -136,6 +129,7 @@ export async function answerQuestion(
       frameHW,
       textPreLen: pre.length,
       textPost: postEmb,
+      norms: (g) => cachedNorms(g, dim),
     },
     o,
   );
@@ -158,19 +152,17 @@ export async function answerQuestion(
   // evidence: the high-resolution frames, and the best query scores (computed here when the mode had none)
   let sim = ctx.qgs?.simFrame ?? null;
   if (!sim) {
-    const lo = tokenGridLayout(
-      o.lowGridSide,
-      lowResImageSize(frameHW, o.highGridSide, o.lowGridSide),
-      o.unpad,
-      o.newlineToken,
-    );
-    sim = queryScores(
-      frames.map((f) => f.lo),
-      lo,
-      o.newlineToken ? vision.newline : null,
-      postEmb,
-      dim,
-    );
+    // outside mix mode LongVU computes no scores: score each frame by its cached mean low-resolution token
+    const qbar = new Float64Array(dim);
+    const lq = postEmb.length / dim;
+    for (let q = 0; q < lq; q++)
+      for (let d = 0; d < dim; d++) qbar[d] = qbar[d]! + postEmb[q * dim + d]! / lq;
+    sim = Float64Array.from(frames, (f) => {
+      const m = cachedLowMean(f.lo, frameHW, dim, o.newlineToken ? vision.newline : null, o);
+      let s = 0;
+      for (let d = 0; d < dim; d++) s += m[d]! * qbar[d]!;
+      return s;
+    });
   }
   const ev = (i: number): EvidenceFrame => ({
     seq: frames[i]!.seq,

@@ -8,6 +8,7 @@ import type { RetentionInput } from './engine-options.js';
 import type { FrameEncoder } from './frame-encoder.js';
 import { downscaleRgb, rgbToJpeg } from './jpeg-images.js';
 import type { SpillLog } from './spill-log.js';
+import { cachedLowMean, cachedNorms } from './token-caches.js';
 
 export interface StreamCounters {
   sampled: number;
@@ -213,6 +214,16 @@ export class StreamPipeline {
           continue;
         }
         if (this.store.add(row)) {
+          // what every later question needs from this frame, computed once now
+          cachedNorms(row.hi, this.#encoder.dim);
+          cachedNorms(row.lo, this.#encoder.dim);
+          cachedLowMean(
+            row.lo,
+            [row.frameH, row.frameW],
+            this.#encoder.dim,
+            this.#o.newlineToken ? this.#encoder.newline : null,
+            this.#o,
+          );
           this.spill?.append(row);
           this.counters.kept++;
           this.#events.emit('frame.kept', { streamId: this.id, seq: frame.seq, score: k.score });
