@@ -1,0 +1,159 @@
+import { LvuError } from '@lvu/core';
+import { type Admin, type Consumer, Kafka, logLevel, type Producer } from 'kafkajs';
+import type {
+  ConsumerHandlers,
+  IncomingMessage,
+  KafkaTransport,
+  OutgoingMessage,
+  TransportConsumer,
+  TransportProducer,
+} from './kafka-transport.js';
+
+const unavailable = (what: string, err: unknown) =>
+  new LvuError('TRANSPORT_UNAVAILABLE', `${what}: ${(err as Error)?.message ?? err}`, {
+    field: 'brokers',
+    cause: err,
+  });
+
+/** The transport on kafkajs 2.2 (idempotent producer, manual commits, retries with backoff). */
+export class KafkajsTransport implements KafkaTransport {
+  readonly brokers: readonly string[];
+  readonly #kafka: Kafka;
+  readonly #closers = new Set<() => Promise<void>>();
+  #admin: Admin | null = null;
+
+  constructor(brokers: readonly string[], clientId = 'lvu') {
+    if (brokers.length === 0) {
+      throw new LvuError('INVALID_CONFIG', 'no Kafka brokers given', { field: 'brokers' });
+    }
+    this.brokers = brokers;
+    this.#kafka = new Kafka({
+      clientId,
+      brokers: [...brokers],
+      logLevel: logLevel.NOTHING,
+      retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 30 },
+      connectionTimeout: 3000,
+    });
+  }
+
+  async producer(): Promise<TransportProducer> {
+    const p: Producer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    try {
+      await p.connect();
+    } catch (err) {
+      throw unavailable('cannot connect the producer', err);
+    }
+    const close = () => p.disconnect();
+    this.#closers.add(close);
+    return {
+      async send(topic: string, messages: readonly OutgoingMessage[]) {
+        try {
+          await p.send({
+            topic,
+            acks: -1,
+            messages: messages.map((m) => ({
+              key: m.key,
+              value: Buffer.from(m.value.buffer, m.value.byteOffset, m.value.byteLength),
+              headers: m.headers,
+            })),
+          });
+        } catch (err) {
+          throw unavailable(`cannot publish to ${topic}`, err);
+        }
+      },
+      close: async () => {
+        this.#closers.delete(close);
+        await close();
+      },
+    };
+  }
+
+  async consumer(groupId: string): Promise<TransportConsumer> {
+    const c: Consumer = this.#kafka.consumer({
+      groupId,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1000,
+      rebalanceTimeout: 10_000,
+    });
+    try {
+      await c.connect();
+    } catch (err) {
+      throw unavailable(`cannot connect consumer group ${groupId}`, err);
+    }
+    const close = () => c.disconnect();
+    this.#closers.add(close);
+    return {
+      async run(topics: readonly string[], h: ConsumerHandlers, o: { fromBeginning?: boolean } = {}) {
+        for (const topic of topics) await c.subscribe({ topic, fromBeginning: o.fromBeginning ?? true });
+        if (h.onAssigned) {
+          c.on(c.events.GROUP_JOIN, (e) => {
+            const a = e.payload.memberAssignment as Record<string, number[]>;
+            void h.onAssigned!(
+              Object.entries(a).flatMap(([topic, ps]) => ps.map((partition) => ({ topic, partition }))),
+            );
+          });
+        }
+        await c.run({
+          autoCommit: false,
+          eachBatchAutoResolve: true,
+          eachBatch: async ({ batch }) => {
+            const msgs: IncomingMessage[] = batch.messages.map((m) => ({
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: m.offset,
+              key: m.key ? m.key.toString('utf8') : null,
+              value: m.value
+                ? new Uint8Array(m.value.buffer, m.value.byteOffset, m.value.byteLength)
+                : new Uint8Array(0),
+              headers: Object.fromEntries(
+                Object.entries(m.headers ?? {}).map(([k, v]) => [
+                  k,
+                  Array.isArray(v) ? String(v[0]) : String(v ?? ''),
+                ]),
+              ),
+              timestampMs: Number(m.timestamp),
+            }));
+            await h.onBatch(msgs);
+          },
+        });
+      },
+      async commit(topic: string, partition: number, offset: string) {
+        await c.commitOffsets([{ topic, partition, offset }]);
+      },
+      close: async () => {
+        this.#closers.delete(close);
+        await close();
+      },
+    };
+  }
+
+  async createTopic(topic: string, partitions: number, config: Record<string, string> = {}): Promise<void> {
+    if (!this.#admin) {
+      this.#admin = this.#kafka.admin();
+      try {
+        await this.#admin.connect();
+      } catch (err) {
+        this.#admin = null;
+        throw unavailable('cannot connect the admin client', err);
+      }
+    }
+    await this.#admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        {
+          topic,
+          numPartitions: partitions,
+          replicationFactor: 1,
+          configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
+        },
+      ],
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const c of [...this.#closers]) await c().catch(() => {});
+    this.#closers.clear();
+    await this.#admin?.disconnect().catch(() => {});
+    this.#admin = null;
+  }
+}

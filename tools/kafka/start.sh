@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Starts a single-node Apache Kafka broker in KRaft mode (broker + controller in one JVM) on 127.0.0.1, in the
+# foreground. Its jars come from Maven Central through tools/kafka/fetch.sh (cached in .cache/kafka).
+#   tools/kafka/start.sh [--port 9092] [--controller-port 9093] [--dir .cache/kafka/data] [--version 3.9.1]
+# The data directory keeps its log across restarts (same cluster id); delete it for a fresh broker.
+set -euo pipefail
+PORT=9092; CPORT=9093; VERSION="${LVU_KAFKA_VERSION:-3.9.1}"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+DIR="$ROOT/.cache/kafka/data"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --port) PORT="$2"; shift 2 ;;
+    --controller-port) CPORT="$2"; shift 2 ;;
+    --dir) DIR="$2"; shift 2 ;;
+    --version) VERSION="$2"; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+LIBS="$("$(dirname "$0")/fetch.sh" "$VERSION")"
+mkdir -p "$DIR/log"
+cat > "$DIR/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CPORT
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$DIR/log
+num.partitions=4
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+message.max.bytes=16777216
+replica.fetch.max.bytes=16777216
+log.retention.hours=24
+PROPS
+cat > "$DIR/log4j.properties" <<'LOG'
+log4j.rootLogger=WARN, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.server.KafkaServer=INFO
+log4j.logger.kafka.server.BrokerServer=INFO
+LOG
+if [ ! -f "$DIR/log/meta.properties" ]; then
+  CLUSTER_ID="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  java -cp "$LIBS/*" -Dlog4j.configuration="file:$DIR/log4j.properties" kafka.tools.StorageTool format \
+    -t "$CLUSTER_ID" -c "$DIR/server.properties" --ignore-formatted >/dev/null
+fi
+exec java -Xms256m -Xmx768m -cp "$LIBS/*" -Dlog4j.configuration="file:$DIR/log4j.properties" \
+  kafka.Kafka "$DIR/server.properties"
