@@ -1,7 +1,12 @@
+import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
 import type { SampledFrame } from '@lvu/core';
+import { Engine, KafkaWorker } from '@lvu/engine';
 import { decodeFrame, encodeFrame, type IncomingMessage, KafkajsTransport } from '@lvu/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaBroker } from './support/kafka-broker.js';
+import { makeSceneVideo } from './support/media.js';
+import { repoRoot } from './support/paths.js';
 
 /** A real Apache Kafka 3.9 broker (KRaft), its jars from Maven Central (tools/kafka). */
 const broker = new KafkaBroker();
@@ -22,14 +27,14 @@ afterAll(async () => {
   await broker.kill();
 });
 
-const frame = (streamId: string, seq: number): SampledFrame => ({
+const frame = (streamId: string, seq: number, side = 16): SampledFrame => ({
   streamId,
   seq,
   ptsMs: seq * 1000,
   wallMs: Date.now(),
   width: 640,
   height: 360,
-  images: { 16: new Uint8Array(16 * 16 * 3).fill(seq & 255) },
+  images: { [side]: new Uint8Array(side * side * 3).fill(seq & 255) },
 });
 
 async function consumeAll(topic: string, group: string, expected: number, ms = 60_000) {
@@ -86,5 +91,83 @@ describe('Kafka transport on a real broker', () => {
     await sending;
     const got = await consumeAll('frames-b', 'g-b', 20);
     expect(got.map((m) => decodeFrame(m.value).seq)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  }, 180_000);
+});
+
+describe('lvu ingest --to kafka → lvu worker', () => {
+  it("frames from a real file reach a worker's context; malformed, truncated, oversized and duplicate messages do not", async () => {
+    const video = makeSceneVideo(40);
+    const t = transport();
+    await t.createTopic('frames-c', 4);
+    const url = `kafka://${broker.brokers[0]}/frames-c`;
+    execFileSync(
+      'node',
+      [
+        resolve(repoRoot, 'packages/cli/bin/lvu.js'),
+        'ingest',
+        video,
+        '--to',
+        url,
+        '--size',
+        '96',
+        '--stream-id',
+        'cam-a',
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+    // bad messages between good ones, and a re-published (duplicate) frame
+    const p = await t.producer();
+    const good = encodeFrame(frame('cam-b', 0, 96));
+    await p.send('frames-c', [
+      { key: 'cam-b', value: new TextEncoder().encode('not a frame') },
+      { key: 'cam-b', value: good.subarray(0, good.length - 30) },
+      { key: 'cam-b', value: encodeFrame({ ...frame('cam-b', 1, 96), images: { 96: new Uint8Array(5) } }) },
+      { key: 'cam-c', value: good }, // key differs from the frame's stream
+    ]);
+    const big = new Uint8Array(2 * 1024 * 1024).fill(1);
+    await p.send('frames-c', [{ key: 'cam-b', value: big }]);
+    for (let seq = 0; seq < 20; seq++)
+      await p.send('frames-c', [{ key: 'cam-b', value: encodeFrame(frame('cam-b', seq, 96)) }]);
+    await p.send('frames-c', [{ key: 'cam-b', value: encodeFrame(frame('cam-b', 5, 96)) }]); // redelivered
+
+    const engine = await Engine.create({ longvu: { dinoWindowFrames: 4 } });
+    const worker = new KafkaWorker(engine, transport(), {
+      topic: 'frames-c',
+      group: 'workers',
+      maxMessageBytes: 1024 * 1024,
+    });
+    try {
+      await worker.start();
+      const end = Date.now() + 60_000;
+      while (
+        Date.now() < end &&
+        (worker.stats.frames < 60 || worker.stats.deadLetters < 5 || worker.stats.duplicates < 1)
+      ) {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(worker.stats).toMatchObject({ frames: 60, deadLetters: 5, duplicates: 1, streams: 2 });
+      const sampled = (id: string) => engine.status(id).counters.sampled;
+      for (let i = 0; i < 100 && (sampled('cam-a') < 40 || sampled('cam-b') < 20); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(engine.status('cam-a').counters.sampled).toBe(40);
+      expect(engine.status('cam-b').counters.sampled).toBe(20);
+      const seqs = engine.frames('cam-b').map((f) => f.seq);
+      expect(new Set(seqs).size).toBe(seqs.length);
+      const r = await engine.query('cam-a', { question: 'When is the scene red?' });
+      expect(r.evidence.topScored[0]!.ptsMs).toBeGreaterThanOrEqual(20_000);
+      expect(r.evidence.topScored[0]!.ptsMs).toBeLessThan(30_000);
+      const dead = await consumeAll('frames-c.dead-letter', 'dlq-reader', 5);
+      expect(dead).toHaveLength(5);
+      expect(dead.map((m) => m.headers['lvu-error'])).toEqual(Array(5).fill('MALFORMED_MESSAGE'));
+      const reasons = dead.map((m) => m.headers['lvu-reason']).join(' | ');
+      for (const why of [/not a msgpack/, /over the limit/, /images\.96/, /differs/])
+        expect(reasons).toMatch(why);
+      expect(dead[0]!.headers['lvu-source']).toMatch(/^frames-c\/\d\/\d+$/);
+    } finally {
+      await worker.close();
+      await engine.close();
+    }
   }, 180_000);
 });

@@ -1,3 +1,4 @@
+export { AsyncQueue } from './async-queue.js';
 export { decodeFrame, encodeFrame } from './frame-codec.js';
 export type {
   ConsumerHandlers,
@@ -7,4 +8,5 @@ export type {
   TransportConsumer,
   TransportProducer,
 } from './kafka-transport.js';
+export { parseKafkaUrl } from './kafka-url.js';
 export { KafkajsTransport } from './kafkajs-transport.js';

@@ -1,15 +1,23 @@
 import { parseArgs } from 'node:util';
 import { LvuError, type LvuEvent } from '@lvu/core';
 import { VideoSource } from '@lvu/ffmpeg';
+import { encodeFrame, KafkajsTransport, parseKafkaUrl } from '@lvu/kafka';
 import { numberArg } from './number-arg.js';
 import { bar, clock, ProgressLine } from './progress.js';
 
-export const INGEST_USAGE = `lvu ingest SOURCE [--fps 1] [--json] [--max-frames N] [--realtime] [--size 384[,378]]
+async function kafkaSink(url: string) {
+  const { topic, brokers } = parseKafkaUrl(url);
+  const transport = new KafkajsTransport(brokers, 'lvu-ingest');
+  return { topic, transport, producer: await transport.producer() };
+}
+
+export const INGEST_USAGE = `lvu ingest SOURCE [--to kafka://HOST:PORT/TOPIC] [--fps 1] [--json] [--max-frames N] [--realtime] [--size 384[,378]]
         [--resize pad|stretch|crop] [--sampling exact|keyframes] [--transport tcp|udp] [--timeout-ms 5000]
         [--stall-timeout-ms 10000] [--stream-id ID] [--live]
         decode and sample a file, rtsp:// or http(s):// source. --json: one line per sampled frame
         {streamId, seq, ptsMs, wallMs, width, height} and one per source event; otherwise a progress bar (files)
-        or a live counter (streams) on stderr`;
+        or a live counter (streams) on stderr. --to publishes every sampled frame (msgpack, raw RGB at each
+        --size) to a Kafka topic keyed by stream id, for \`lvu worker\``;
 
 const EVENT_NAMES: Record<string, string> = {
   'source.connected': 'connected',
@@ -28,6 +36,7 @@ export async function ingestCommand(args: string[]): Promise<number> {
     options: {
       fps: { type: 'string' },
       json: { type: 'boolean', default: false },
+      to: { type: 'string' },
       'max-frames': { type: 'string' },
       realtime: { type: 'boolean', default: false },
       size: { type: 'string' },
@@ -69,6 +78,7 @@ export async function ingestCommand(args: string[]): Promise<number> {
       process.stderr.write(`${new Date(e.atMs).toISOString()} ${name} ${JSON.stringify(e).slice(0, 200)}\n`);
     }
   });
+  const sink = values.to ? await kafkaSink(values.to) : null;
   let n = 0;
   const stopOnSignal = () => void src.stop();
   process.once('SIGINT', stopOnSignal);
@@ -76,6 +86,8 @@ export async function ingestCommand(args: string[]): Promise<number> {
   try {
     for await (const f of src) {
       n++;
+      // edge mode: every sampled frame to Kafka, keyed by stream id (acknowledged before the next is read)
+      if (sink) await sink.producer.send(sink.topic, [{ key: f.streamId, value: encodeFrame(f) }]);
       if (values.json) {
         out.write(
           `${JSON.stringify({ streamId: f.streamId, seq: f.seq, ptsMs: Math.round(f.ptsMs * 1000) / 1000, wallMs: f.wallMs, width: f.width, height: f.height })}\n`,
@@ -100,6 +112,7 @@ export async function ingestCommand(args: string[]): Promise<number> {
     process.off('SIGINT', stopOnSignal);
     process.off('SIGTERM', stopOnSignal);
     await src.stop();
+    await sink?.transport.close();
     progress?.done();
   }
   if (!values.json) {

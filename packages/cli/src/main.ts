@@ -7,6 +7,7 @@ import { QUERY_USAGE, queryCommand } from './query-command.js';
 import { RECORD_USAGE, recordCommand } from './record-command.js';
 import { REPLAY_USAGE, replayCommand } from './replay-command.js';
 import { SERVE_USAGE, serveCommand } from './serve-command.js';
+import { WORKER_USAGE, workerCommand } from './worker-command.js';
 
 const USAGE = `lvu — long, live video understanding
 
@@ -14,6 +15,7 @@ Usage:
   ${REPLAY_USAGE}
   ${SERVE_USAGE}
   ${QUERY_USAGE}
+  ${WORKER_USAGE}
   lvu conformance CASE.json [--tokens]
         run LongVU's inference path on a golden case and print one JSON object with the keys of its
         \`expected\` (shared/golden/README.md); --tokens adds every visual token value
@@ -31,6 +33,7 @@ const commands: Record<string, Command> = {
   replay: replayCommand,
   serve: serveCommand,
   query: queryCommand,
+  worker: workerCommand,
   record: recordCommand,
   models: modelsCommand,
   async conformance(args) {

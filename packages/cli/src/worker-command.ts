@@ -1,0 +1,77 @@
+import { parseArgs } from 'node:util';
+import { LvuError } from '@lvu/core';
+import { createHttpServer, Engine, KafkaWorker } from '@lvu/engine';
+import { KafkajsTransport, parseKafkaUrl } from '@lvu/kafka';
+import { ProgressLine } from './progress.js';
+
+export const WORKER_USAGE = `lvu worker --from kafka://HOST:PORT/TOPIC --group G [--models DIR] [--port 8080] [--host 127.0.0.1]
+        [--dead-letter TOPIC]
+        consume SampledFrames published by \`lvu ingest --to\` with a consumer group: one rolling context per stream id
+        of the partitions this worker owns, the HTTP API of \`lvu serve\` for them; malformed messages go to
+        TOPIC.dead-letter with the reason`;
+
+export async function workerCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      from: { type: 'string' },
+      group: { type: 'string' },
+      models: { type: 'string' },
+      port: { type: 'string', default: '8080' },
+      host: { type: 'string', default: '127.0.0.1' },
+      'dead-letter': { type: 'string' },
+    },
+  });
+  if (!values.from || !values.group) {
+    throw new LvuError('INVALID_ARGUMENT', `usage: ${WORKER_USAGE}`, {
+      field: values.from ? 'group' : 'from',
+    });
+  }
+  const { brokers, topic } = parseKafkaUrl(values.from);
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new LvuError('INVALID_ARGUMENT', `--port must be 0–65535, got "${values.port}"`, { field: 'port' });
+  }
+  const engine = await Engine.create({ models: values.models });
+  const transport = new KafkajsTransport(brokers, `lvu-worker-${values.group}`);
+  const worker = new KafkaWorker(engine, transport, {
+    topic,
+    group: values.group,
+    ...(values['dead-letter'] ? { deadLetterTopic: values['dead-letter'] } : {}),
+  });
+  const app = await createHttpServer(engine, {
+    host: values.host,
+    token: process.env.LVU_TOKEN || undefined,
+  });
+  try {
+    await worker.start();
+    await app.listen({ host: values.host, port });
+  } catch (err) {
+    await worker.close().catch(() => {});
+    await transport.close();
+    await engine.close();
+    throw err;
+  }
+  const addr = app.server.address();
+  process.stdout.write(
+    `lvu worker ${values.group} on ${values.from}, serving http://${values.host}:${typeof addr === 'object' && addr ? addr.port : port}/\n`,
+  );
+  const progress = process.stderr.isTTY ? new ProgressLine() : null;
+  const timer = setInterval(() => {
+    const s = worker.stats;
+    progress?.update(
+      `${s.messages} messages, ${s.frames} frames, ${s.streams} streams, ${s.duplicates} duplicates skipped, ${s.deadLetters} dead-lettered`,
+    );
+  }, 1000);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  clearInterval(timer);
+  progress?.done();
+  await worker.close();
+  await app.close();
+  await transport.close();
+  await engine.close();
+  return 0;
+}
