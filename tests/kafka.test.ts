@@ -171,3 +171,121 @@ describe('lvu ingest --to kafka → lvu worker', () => {
     }
   }, 180_000);
 });
+
+describe('lvu worker crash recovery', () => {
+  it('a worker SIGKILLed mid-stream and restarted ends with the context an uninterrupted worker builds, byte for byte', async () => {
+    const { spawn } = await import('node:child_process');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const t = transport();
+    await t.createTopic('frames-r', 4);
+    const p = await t.producer();
+    // two streams of 96 px frames whose scene changes every few frames (the gate keeps some, drops others)
+    const scene = (streamId: string, seq: number): SampledFrame => {
+      const img = new Uint8Array(96 * 96 * 3);
+      const v = (Math.floor(seq / 5) * 53 + (streamId === 's1' ? 0 : 101)) % 256;
+      for (let i = 0; i < img.length; i += 3) {
+        img[i] = v;
+        img[i + 1] = (v + (i % 97)) & 255;
+        img[i + 2] = 255 - v;
+      }
+      return {
+        streamId,
+        seq,
+        ptsMs: seq * 1000,
+        wallMs: 1.7e12 + seq * 1000,
+        width: 640,
+        height: 480,
+        images: { 96: img },
+      };
+    };
+    const N = 120;
+    for (let seq = 0; seq < N; seq += 10) {
+      for (const s of ['s1', 's2']) {
+        await p.send(
+          'frames-r',
+          Array.from({ length: 10 }, (_, k) => ({ key: s, value: encodeFrame(scene(s, seq + k)) })),
+        );
+      }
+    }
+    // the reference: one uninterrupted worker
+    const engine = await Engine.create();
+    const ref = new KafkaWorker(engine, transport(), {
+      topic: 'frames-r',
+      group: 'reference',
+      snapshotDir: mkdtempSync(join(tmpdir(), 'lvu-ref-')),
+    });
+    await ref.start();
+    for (let i = 0; i < 300 && ref.stats.frames < 2 * N; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(ref.stats.frames).toBe(2 * N);
+    await new Promise((r) => setTimeout(r, 500));
+    const want = { s1: engine.snapshot('s1'), s2: engine.snapshot('s2') };
+    expect(engine.frames('s1').length).toBeGreaterThan(3);
+    await ref.close();
+    await engine.close();
+
+    // the crashing worker: a separate process, killed with SIGKILL after some frames, then restarted
+    const dir = mkdtempSync(join(tmpdir(), 'lvu-crash-'));
+    const args = [
+      resolve(repoRoot, 'packages/cli/bin/lvu.js'),
+      'worker',
+      '--from',
+      `kafka://${broker.brokers[0]}/frames-r`,
+    ];
+    const start = async () => {
+      const w = spawn('node', [...args, '--group', 'crashing', '--snapshots', dir, '--port', '0'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      w.stdout!.on('data', (d) => (out += d));
+      w.stderr!.on('data', (d) => (out += d));
+      for (let i = 0; i < 300 && !/serving (http:\/\/[^/]+)\//.test(out); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      const url = /serving (http:\/\/[^/]+)\//.exec(out)?.[1];
+      if (!url) throw new Error(`worker did not start: ${out}`);
+      return { w, url };
+    };
+    const sampled = async (url: string) => {
+      const r = (await (await fetch(`${url}/v1/streams`)).json()) as {
+        streams: { counters: { sampled: number } }[];
+      };
+      return r.streams.reduce((a, s) => a + s.counters.sampled, 0);
+    };
+    let { w, url } = await start();
+    try {
+      for (let i = 0; i < 300 && (await sampled(url)) < 90; i++) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 1200)); // at least one checkpoint and commit
+      w.kill('SIGKILL');
+      await new Promise((r) => w.once('exit', r));
+      // checkpoints were written and offsets committed before the crash
+      const { readdirSync } = await import('node:fs');
+      expect(
+        readdirSync(dir)
+          .filter((f) => f.endsWith('.arrow'))
+          .sort(),
+      ).toEqual(['s1.arrow', 's2.arrow']);
+      ({ w, url } = await start());
+      const same = async () => {
+        for (const id of ['s1', 's2'] as const) {
+          const r = await fetch(`${url}/v1/streams/${id}/snapshot`);
+          if (!r.ok) return false;
+          if (!Buffer.from(await r.arrayBuffer()).equals(Buffer.from(want[id]))) return false;
+        }
+        return true;
+      };
+      let equal = false;
+      for (let i = 0; i < 200 && !equal; i++) {
+        equal = await same();
+        if (!equal) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(equal).toBe(true);
+      // the restarted worker resumed from its checkpoints: it did not take every frame again
+      const after = await sampled(url);
+      expect(after).toBeGreaterThan(0);
+      expect(after).toBeLessThan(2 * N - 40);
+    } finally {
+      w.kill('SIGKILL');
+    }
+  }, 240_000);
+});

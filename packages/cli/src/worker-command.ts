@@ -5,10 +5,11 @@ import { KafkajsTransport, parseKafkaUrl } from '@lvu/kafka';
 import { ProgressLine } from './progress.js';
 
 export const WORKER_USAGE = `lvu worker --from kafka://HOST:PORT/TOPIC --group G [--models DIR] [--port 8080] [--host 127.0.0.1]
-        [--dead-letter TOPIC]
+        [--dead-letter TOPIC] [--snapshots DIR]
         consume SampledFrames published by \`lvu ingest --to\` with a consumer group: one rolling context per stream id
         of the partitions this worker owns, the HTTP API of \`lvu serve\` for them; malformed messages go to
-        TOPIC.dead-letter with the reason`;
+        TOPIC.dead-letter with the reason. --snapshots: checkpoint each context there and commit offsets only
+        past what a checkpoint covers, so a worker killed and restarted rebuilds the same context`;
 
 export async function workerCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -20,6 +21,7 @@ export async function workerCommand(args: string[]): Promise<number> {
       port: { type: 'string', default: '8080' },
       host: { type: 'string', default: '127.0.0.1' },
       'dead-letter': { type: 'string' },
+      snapshots: { type: 'string' },
     },
   });
   if (!values.from || !values.group) {
@@ -38,6 +40,7 @@ export async function workerCommand(args: string[]): Promise<number> {
     topic,
     group: values.group,
     ...(values['dead-letter'] ? { deadLetterTopic: values['dead-letter'] } : {}),
+    ...(values.snapshots ? { snapshotDir: values.snapshots } : {}),
   });
   const app = await createHttpServer(engine, {
     host: values.host,

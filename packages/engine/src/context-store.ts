@@ -132,7 +132,7 @@ export class ContextStore {
    * The whole store as Arrow IPC bytes: the retained frames as a FeatureBatch, the counters, ordinals, options and
    * timeline in the schema metadata. `ContextStore.restore` gives back a store equal in every value.
    */
-  snapshot(): Uint8Array {
+  snapshot(meta: Record<string, string> = {}): Uint8Array {
     const f = this.#frames;
     const state = {
       streamId: this.streamId,
@@ -145,8 +145,17 @@ export class ContextStore {
       timeline: this.#timeline,
     };
     const geometry = { hiValues: f[0]?.hi.length ?? 0, loValues: f[0]?.lo.length ?? 0 };
-    const schema = featureSchema(geometry, { snapshot: JSON.stringify(state), format: 'lvu-context/1' });
+    const schema = featureSchema(geometry, {
+      ...meta,
+      snapshot: JSON.stringify(state),
+      format: 'lvu-context/1',
+    });
     return toIpc(f.length ? [buildFeatureBatch(f, schema)] : [], schema);
+  }
+
+  /** The caller's metadata stored with a snapshot (`snapshot(meta)`). */
+  static snapshotMeta(bytes: Uint8Array): Record<string, string> {
+    return Object.fromEntries(fromIpc(bytes).schema.metadata);
   }
 
   static restore(bytes: Uint8Array, events = new EventBus()): ContextStore {

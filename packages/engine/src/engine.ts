@@ -48,6 +48,8 @@ export interface StreamSpec {
   source: string | AsyncIterable<SampledFrame>;
   sourceOptions?: Omit<VideoSourceInput, 'sizes' | 'streamId'>;
   retention?: RetentionInput;
+  /** A context snapshot (`StreamPipeline.checkpoint`) to start from instead of an empty context. */
+  restore?: Uint8Array;
 }
 
 export interface StreamStatus {
@@ -238,6 +240,7 @@ export class Engine {
       { ...this.#retention, ...spec.retention },
       spill,
       this.#evidence,
+      spec.restore ?? null,
     );
     let video: VideoSource | null = null;
     let frames: AsyncIterable<SampledFrame>;
@@ -391,6 +394,11 @@ export class Engine {
   /** A stream's context as snapshot bytes (Arrow IPC; `ContextStore.restore`). */
   snapshot(id: string): Uint8Array {
     return this.#entry(id).pipeline.store.snapshot();
+  }
+
+  /** A consistent recovery point of a stream (null while a window is being stored). */
+  checkpoint(id: string): { seq: number; snapshot: Uint8Array } | null {
+    return this.#entry(id).pipeline.checkpoint();
   }
 
   async close(): Promise<void> {

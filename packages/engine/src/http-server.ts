@@ -129,6 +129,9 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
       retained: c.retained.map((f) => ({ ...f, thumb: Buffer.from(f.thumb).toString('base64') })),
     };
   });
+  app.get<{ Params: { id: string } }>('/v1/streams/:id/snapshot', async (req, reply) =>
+    reply.type('application/vnd.apache.arrow.stream').send(Buffer.from(engine.snapshot(req.params.id))),
+  );
   app.post<{ Params: { id: string }; Body: unknown }>('/v1/streams/:id/query', (req, reply) =>
     query(engine, req, reply),
   );

@@ -1,3 +1,14 @@
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
 import { LvuError, type SampledFrame } from '@lvu/core';
 import {
   AsyncQueue,
@@ -7,6 +18,7 @@ import {
   type TransportConsumer,
   type TransportProducer,
 } from '@lvu/kafka';
+import { ContextStore } from './context-store.js';
 import type { Engine } from './engine.js';
 import { downscaleRgb } from './jpeg-images.js';
 
@@ -17,6 +29,15 @@ export interface KafkaWorkerOptions {
   deadLetterTopic?: string;
   /** Messages larger than this are dead-lettered unread (default 32 MiB). */
   maxMessageBytes?: number;
+  /**
+   * Crash-safe mode: each stream's context is checkpointed here (Arrow IPC, written atomically) and a partition's
+   * offset is committed only past frames a durable checkpoint covers; a restarted worker restores the checkpoints
+   * and replays the rest, ending with the context an uninterrupted worker builds. Without it, offsets are committed
+   * as frames are handed over.
+   */
+  snapshotDir?: string;
+  /** How often checkpoints are taken and offsets committed (default 1000 ms). */
+  checkpointIntervalMs?: number;
 }
 
 export interface KafkaWorkerStats {
@@ -38,7 +59,15 @@ export class KafkaWorker {
   readonly stats: KafkaWorkerStats = { messages: 0, frames: 0, duplicates: 0, deadLetters: 0, streams: 0 };
   readonly #engine: Engine;
   readonly #transport: KafkaTransport;
-  readonly #o: Required<KafkaWorkerOptions>;
+  readonly #o: Required<Omit<KafkaWorkerOptions, 'snapshotDir'>> & { snapshotDir?: string };
+  /** Per stream: frames taken and not yet covered by a saved checkpoint (seq, partition key, offset), in order. */
+  readonly #pending = new Map<string, { seq: number; part: string; offset: bigint }[]>();
+  /** Per partition (`topic/partition`): the next offset after the last message taken, and what is committed. */
+  readonly #delivered = new Map<string, bigint>();
+  readonly #committed = new Map<string, bigint>();
+  readonly #savedSeq = new Map<string, number>();
+  #timer: NodeJS.Timeout | null = null;
+  #checkpointing: Promise<void> | null = null;
   readonly #queues = new Map<string, AsyncQueue<SampledFrame>>();
   readonly #lastSeq = new Map<string, number>();
   #consumer: TransportConsumer | null = null;
@@ -50,8 +79,10 @@ export class KafkaWorker {
     this.#o = {
       deadLetterTopic: `${o.topic}.dead-letter`,
       maxMessageBytes: 32 * 1024 ** 2,
+      checkpointIntervalMs: 1000,
       ...o,
     };
+    if (o.snapshotDir) mkdirSync(o.snapshotDir, { recursive: true });
   }
 
   async start(): Promise<void> {
@@ -60,11 +91,54 @@ export class KafkaWorker {
     this.#consumer = c;
     await c.run([this.#o.topic], {
       onBatch: async (msgs) => {
-        for (const m of msgs) await this.#take(m);
+        for (const m of msgs) {
+          await this.#take(m);
+          this.#delivered.set(`${m.topic}/${m.partition}`, BigInt(m.offset) + 1n);
+        }
         const last = msgs.at(-1);
-        if (last) await c.commit(last.topic, last.partition, String(BigInt(last.offset) + 1n));
+        if (last && !this.#o.snapshotDir)
+          await c.commit(last.topic, last.partition, String(BigInt(last.offset) + 1n));
       },
     });
+    if (this.#o.snapshotDir) {
+      this.#timer = setInterval(() => {
+        this.#checkpointing ??= this.checkpoint().finally(() => {
+          this.#checkpointing = null;
+        });
+      }, this.#o.checkpointIntervalMs);
+    }
+  }
+
+  /** Saves the checkpoints that advanced, then commits each partition past what they cover. */
+  async checkpoint(): Promise<void> {
+    const dir = this.#o.snapshotDir;
+    if (!dir) return;
+    for (const [id, pending] of this.#pending) {
+      const cp = this.#engine.checkpoint(id);
+      if (!cp || cp.seq <= (this.#savedSeq.get(id) ?? -1)) continue;
+      const file = join(dir, `${id}.arrow`);
+      const fd = openSync(`${file}.tmp`, 'w');
+      writeSync(fd, cp.snapshot);
+      fsyncSync(fd);
+      closeSync(fd);
+      renameSync(`${file}.tmp`, file);
+      this.#savedSeq.set(id, cp.seq);
+      while (pending.length && pending[0]!.seq <= cp.seq) pending.shift();
+    }
+    const floor = new Map<string, bigint>();
+    for (const pending of this.#pending.values()) {
+      const first = pending[0];
+      if (first && (floor.get(first.part) ?? first.offset + 1n) > first.offset)
+        floor.set(first.part, first.offset);
+    }
+    for (const [part, next] of this.#delivered) {
+      const offset = floor.get(part) ?? next;
+      if (offset > (this.#committed.get(part) ?? -1n)) {
+        const i = part.lastIndexOf('/');
+        await this.#consumer!.commit(part.slice(0, i), Number(part.slice(i + 1)), String(offset));
+        this.#committed.set(part, offset);
+      }
+    }
   }
 
   async #take(m: IncomingMessage): Promise<void> {
@@ -90,13 +164,17 @@ export class KafkaWorker {
       await this.#deadLetter(m, err);
       return;
     }
-    const last = this.#lastSeq.get(f.streamId) ?? -1;
-    if (f.seq <= last) {
-      this.stats.duplicates++;
+    const q = this.#queue(f.streamId); // restores the stream's checkpoint on first sight
+    if (f.seq <= (this.#lastSeq.get(f.streamId) ?? -1)) {
+      this.stats.duplicates++; // redelivered, or covered by the restored checkpoint
       return;
     }
     this.#lastSeq.set(f.streamId, f.seq);
-    const q = this.#queue(f.streamId);
+    if (this.#o.snapshotDir) {
+      let p = this.#pending.get(f.streamId);
+      if (!p) this.#pending.set(f.streamId, (p = []));
+      p.push({ seq: f.seq, part: `${m.topic}/${m.partition}`, offset: BigInt(m.offset) });
+    }
     await q.waitForSpace(); // a slow stream holds its partition, not the process
     q.push(this.#adapt(f));
     this.stats.frames++;
@@ -118,7 +196,14 @@ export class KafkaWorker {
     if (!q) {
       q = new AsyncQueue<SampledFrame>(64);
       this.#queues.set(streamId, q);
-      this.#engine.addStream({ id: streamId, source: q });
+      const file = this.#o.snapshotDir ? join(this.#o.snapshotDir, `${streamId}.arrow`) : null;
+      const restore = file && existsSync(file) ? readFileSync(file) : undefined;
+      this.#engine.addStream({ id: streamId, source: q, ...(restore ? { restore } : {}) });
+      if (restore) {
+        const seq = Number(ContextStore.snapshotMeta(restore).checkpointSeq ?? -1);
+        this.#lastSeq.set(streamId, seq);
+        this.#savedSeq.set(streamId, seq);
+      }
       this.stats.streams++;
     }
     return q;
@@ -147,6 +232,8 @@ export class KafkaWorker {
   }
 
   async close(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#checkpointing;
     await this.#consumer?.close();
     for (const q of this.#queues.values()) q.close();
     await this.#dlq?.close();

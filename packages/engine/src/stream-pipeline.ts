@@ -2,7 +2,7 @@ import type { FeatureRow } from '@lvu/arrow';
 import { assertFiniteFrame, type ClosedWindow, type LongVuOptions } from '@lvu/compress';
 import { type EventBus, LvuError, type SampledFrame } from '@lvu/core';
 import { Credits, pullMap, temporalReduce } from '@lvu/operators';
-import { concatMap, filter, type Observable, Subject, type Subscription } from 'rxjs';
+import { concatMap, filter, type Observable, Subject, type Subscription, tap } from 'rxjs';
 import { ContextStore } from './context-store.js';
 import type { RetentionInput } from './engine-options.js';
 import type { FrameEncoder } from './frame-encoder.js';
@@ -82,6 +82,11 @@ export class StreamPipeline {
   #consecutiveFailures = 0;
   #done: Promise<void> | null = null;
   #resolve: (() => void) | null = null;
+  /** Seqs of the frames that entered the temporal reduction and whose window has not closed (from #pushedBase). */
+  readonly #pushed: number[] = [];
+  #pushedBase = 0;
+  #checkpointSeq = -1;
+  #keeping = false;
   /** Every kept frame on disk, when the engine spills. */
   readonly spill: SpillLog | null;
   /** JPEG sides kept per frame for image-input backends (null: none). */
@@ -95,6 +100,7 @@ export class StreamPipeline {
     retention: RetentionInput = {},
     spill: SpillLog | null = null,
     evidence: { side: number; thumbSide: number } | null = null,
+    restore: Uint8Array | null = null,
   ) {
     this.spill = spill;
     this.#evidence = evidence;
@@ -102,7 +108,15 @@ export class StreamPipeline {
     this.#encoder = encoder;
     this.#o = o;
     this.#events = events;
-    this.store = new ContextStore(id, retention, events);
+    if (restore) {
+      this.store = ContextStore.restore(restore, events);
+      if (this.store.streamId !== id) {
+        throw new LvuError('INVALID_ARGUMENT', `snapshot of stream ${this.store.streamId} given to ${id}`, {
+          field: 'restore',
+        });
+      }
+      this.restoredSeq = Number(ContextStore.snapshotMeta(restore).checkpointSeq ?? this.store.stats.lastSeq);
+    } else this.store = new ContextStore(id, retention, events);
   }
 
   /** Runs the write path over `frames`; resolves when the source ends or `stop()` is called, rejects on failure. */
@@ -119,6 +133,7 @@ export class StreamPipeline {
       this.#sub = scored$
         .pipe(
           filter((s): s is Scored => s !== null),
+          tap((s) => this.#pushed.push(s.frame.seq)),
           temporalReduce<Scored>(o.dinoWindowFrames, o.dinoThreshold, (s) => s.dino),
           concatMap((w) => this.#keep(w, credits)),
         )
@@ -181,6 +196,8 @@ export class StreamPipeline {
   }
 
   async #keep(w: ClosedWindow<Scored>, credits: Credits): Promise<void> {
+    this.#keeping = true;
+    const lastSeq = this.#pushed[w.start + w.frames - 1 - this.#pushedBase]!;
     try {
       this.counters.windows++;
       this.counters.lastWindowKeptRatio = w.kept.length / w.frames;
@@ -230,7 +247,13 @@ export class StreamPipeline {
         }
       }
       this.windows$.next(w);
+      // every frame up to the window's last is now reflected in the store
+      this.#checkpointSeq = lastSeq;
+      const drop = w.start + w.frames - this.#pushedBase;
+      this.#pushed.splice(0, drop);
+      this.#pushedBase += drop;
     } finally {
+      this.#keeping = false;
       credits.release(w.frames);
     }
   }
@@ -244,6 +267,20 @@ export class StreamPipeline {
       jpegSmall: rgbToJpeg(downscaleRgb(img, e.side, e.thumbSide), Math.min(e.side, e.thumbSide)),
     };
   }
+
+  /**
+   * A consistent recovery point, or null while a window's frames are being added: the store's snapshot and the seq
+   * up to which every frame the stream took is reflected in it (frames after it are in the open window: replaying
+   * them from the source rebuilds the same windows). `restoredSeq` is the checkpoint a restored store started at.
+   */
+  checkpoint(meta: Record<string, string> = {}): { seq: number; snapshot: Uint8Array } | null {
+    if (this.#keeping) return null;
+    const seq = Math.max(this.#checkpointSeq, this.restoredSeq);
+    return { seq, snapshot: this.store.snapshot({ ...meta, checkpointSeq: String(seq) }) };
+  }
+
+  /** The checkpoint seq this pipeline's store was restored at (−1: a fresh store). */
+  restoredSeq = -1;
 
   /** Stops pulling frames; what is retained stays queryable. */
   stop(): void {
