@@ -9,3 +9,12 @@ export function numberArg(v: string | undefined, field: string, min: number): nu
   }
   return n;
 }
+
+/** A TCP port option (0 = any free port). */
+export function portArg(v: string, field = 'port'): number {
+  const p = Number(v);
+  if (!Number.isInteger(p) || p < 0 || p > 65535) {
+    throw new LvuError('INVALID_ARGUMENT', `--${field} must be 0–65535, got "${v}"`, { field });
+  }
+  return p;
+}

@@ -31,3 +31,18 @@ export function bar(fraction: number, width = 30): string {
 }
 
 export { formatClock as clock } from '@lvu/core';
+
+/**
+ * For long-running commands (`serve`, `worker`): redraws `status()` every second on a TTY (live counters) until
+ * SIGINT or SIGTERM, then returns so the caller can shut down cleanly.
+ */
+export async function runUntilSignal(status: () => string): Promise<void> {
+  const progress = process.stderr.isTTY ? new ProgressLine() : null;
+  const timer = setInterval(() => progress?.update(status()), 1000);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  clearInterval(timer);
+  progress?.done();
+}

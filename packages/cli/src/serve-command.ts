@@ -1,5 +1,4 @@
 import { parseArgs } from 'node:util';
-import { LvuError } from '@lvu/core';
 import {
   createHttpServer,
   Engine,
@@ -9,7 +8,8 @@ import {
   StandingQuestions,
   toStreamSpec,
 } from '@lvu/engine';
-import { ProgressLine } from './progress.js';
+import { portArg } from './number-arg.js';
+import { runUntilSignal } from './progress.js';
 
 export const SERVE_USAGE = `lvu serve [--config PIPELINE.yaml] [--host 127.0.0.1] [--port 8080] [--models DIR]
         run the engine with its HTTP API (OpenAPI at /openapi.json), timeline page at /, /metrics; streams and
@@ -30,15 +30,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     ? loadPipelineConfig(values.config)
     : pipelineConfigSchema.parse({});
   if (values.host) c.server.host = values.host;
-  if (values.port !== undefined) {
-    const p = Number(values.port);
-    if (!Number.isInteger(p) || p < 0 || p > 65535) {
-      throw new LvuError('INVALID_ARGUMENT', `--port must be 0–65535, got "${values.port}"`, {
-        field: 'port',
-      });
-    }
-    c.server.port = p;
-  }
+  if (values.port !== undefined) c.server.port = portArg(values.port);
   if (values.models) c.engine.models = values.models;
   c.server.token ??= process.env.LVU_TOKEN || undefined;
   const { preset, ...longvu } = c.engine.longvu;
@@ -75,22 +67,15 @@ export async function serveCommand(args: string[]): Promise<number> {
   process.stdout.write(
     `lvu serving http://${c.server.host}:${port}/ (${engine.listStreams().length} streams, ${engine.vision.description})\n`,
   );
-  const progress = process.stderr.isTTY ? new ProgressLine() : null;
-  const timer = setInterval(() => {
+  await runUntilSignal(() => {
     const parts = engine.listStreams().map((s) => {
       const age = s.counters.lastFrameWallMs
         ? ((Date.now() - s.counters.lastFrameWallMs) / 1000).toFixed(1)
         : '-';
       return `${s.id}: ${s.state} ${s.counters.sampled} sampled ${s.counters.kept} kept ${s.store.retainedFrames} retained, last ${age}s`;
     });
-    progress?.update(parts.join(' | ') || 'no streams');
-  }, 1000);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+    return parts.join(' | ') || 'no streams';
   });
-  clearInterval(timer);
-  progress?.done();
   standing.close();
   await app.close();
   await engine.close();

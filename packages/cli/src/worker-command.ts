@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import { LvuError } from '@lvu/core';
 import { createHttpServer, Engine, KafkaWorker } from '@lvu/engine';
 import { KafkajsTransport, parseKafkaUrl } from '@lvu/kafka';
-import { ProgressLine } from './progress.js';
+import { portArg } from './number-arg.js';
+import { runUntilSignal } from './progress.js';
 
 export const WORKER_USAGE = `lvu worker --from kafka://HOST:PORT/TOPIC --group G [--models DIR] [--port 8080] [--host 127.0.0.1]
         [--dead-letter TOPIC] [--snapshots DIR]
@@ -30,10 +31,7 @@ export async function workerCommand(args: string[]): Promise<number> {
     });
   }
   const { brokers, topic } = parseKafkaUrl(values.from);
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new LvuError('INVALID_ARGUMENT', `--port must be 0–65535, got "${values.port}"`, { field: 'port' });
-  }
+  const port = portArg(values.port);
   const engine = await Engine.create({ models: values.models });
   const transport = new KafkajsTransport(brokers, `lvu-worker-${values.group}`);
   const worker = new KafkaWorker(engine, transport, {
@@ -59,19 +57,10 @@ export async function workerCommand(args: string[]): Promise<number> {
   process.stdout.write(
     `lvu worker ${values.group} on ${values.from}, serving http://${values.host}:${typeof addr === 'object' && addr ? addr.port : port}/\n`,
   );
-  const progress = process.stderr.isTTY ? new ProgressLine() : null;
-  const timer = setInterval(() => {
+  await runUntilSignal(() => {
     const s = worker.stats;
-    progress?.update(
-      `${s.messages} messages, ${s.frames} frames, ${s.streams} streams, ${s.duplicates} duplicates skipped, ${s.deadLetters} dead-lettered`,
-    );
-  }, 1000);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+    return `${s.messages} messages, ${s.frames} frames, ${s.streams} streams, ${s.duplicates} duplicates skipped, ${s.deadLetters} dead-lettered`;
   });
-  clearInterval(timer);
-  progress?.done();
   await worker.close();
   await app.close();
   await transport.close();
