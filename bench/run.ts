@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<{ run: (o: BenchOptions) => Promise<
   compress: () => import('./compress.js'),
   engine: () => import('./engine.js'),
   ingest: () => import('./ingest.js'),
+  kafka: () => import('./kafka.js'),
   models: () => import('./models.js'),
 };
 
