@@ -289,3 +289,77 @@ describe('lvu worker crash recovery', () => {
     }
   }, 240_000);
 });
+
+describe('questions to a worker that does not own the stream', () => {
+  it("are answered from the owner's latest checkpoint in the shared snapshot directory", async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { createHttpServer } = await import('@lvu/engine');
+    const t = transport();
+    await t.createTopic('frames-q', 4);
+    const p = await t.producer();
+    const ids = Array.from({ length: 8 }, (_, i) => `q${i}`);
+    for (let seq = 0; seq < 20; seq++) {
+      await p.send(
+        'frames-q',
+        ids.map((id) => ({ key: id, value: encodeFrame(frame(id, seq, 96)) })),
+      );
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'lvu-shared-'));
+    const members = await Promise.all(
+      [0, 1].map(async () => {
+        const engine = await Engine.create({ longvu: { dinoWindowFrames: 4 } });
+        const worker = new KafkaWorker(engine, transport(), {
+          topic: 'frames-q',
+          group: 'owners',
+          snapshotDir: dir,
+          checkpointIntervalMs: 200,
+        });
+        const app = await createHttpServer(engine, {
+          fallbackQuery: (id, input) => worker.queryFromSnapshot(id, input),
+        });
+        await app.listen({ host: '127.0.0.1', port: 0 });
+        return {
+          engine,
+          worker,
+          app,
+          url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`,
+        };
+      }),
+    );
+    try {
+      await Promise.all(members.map((m) => m.worker.start()));
+      const owned = () => members.map((m) => m.engine.listStreams().map((s) => s.id));
+      for (let i = 0; i < 300 && members.reduce((a, m) => a + m.worker.stats.frames, 0) < 160; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 600)); // checkpoints written
+      const [a, b] = owned();
+      expect(a!.length).toBeGreaterThan(0);
+      expect(b!.length).toBeGreaterThan(0);
+      expect([...a!, ...b!].sort()).toEqual(ids); // every stream has exactly one owner
+      const foreign = b![0]!;
+      const r = await fetch(`${members[0]!.url}/v1/streams/${foreign}/query`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ question: 'What is on screen?' }),
+      });
+      expect(r.status).toBe(200);
+      const j = (await r.json()) as { servedFrom: string; streamId: string; frames: number };
+      expect(j).toMatchObject({ servedFrom: 'snapshot', streamId: foreign });
+      expect(j.frames).toBe(members[1]!.engine.frames(foreign).length);
+      const missing = await fetch(`${members[0]!.url}/v1/streams/nobody/query`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ question: 'hi' }),
+      });
+      expect(missing.status).toBe(404);
+    } finally {
+      for (const m of members) {
+        await m.worker.close();
+        await m.app.close();
+        await m.engine.close();
+      }
+    }
+  }, 180_000);
+});

@@ -43,6 +43,8 @@ export async function workerCommand(args: string[]): Promise<number> {
   const app = await createHttpServer(engine, {
     host: values.host,
     token: process.env.LVU_TOKEN || undefined,
+    // a stream another worker owns: answered from its latest checkpoint when the snapshot directory is shared
+    fallbackQuery: (id, input) => worker.queryFromSnapshot(id, input),
   });
   try {
     await worker.start();

@@ -11,7 +11,7 @@ import { VideoSource, type VideoSourceInput } from '@lvu/ffmpeg';
 import { LongVuModels } from '@lvu/models';
 import { answerQuestion, type QueryResult, type QuestionInput, validateQuestion } from './answer-question.js';
 import { BuiltinFrameEncoder, BuiltinTextEncoder } from './builtin-encoder.js';
-import type { RetainedFrame, StoreStats, TimelineEntry } from './context-store.js';
+import type { ContextStore, RetainedFrame, StoreStats, TimelineEntry } from './context-store.js';
 import { type QueryLimits, queryLimitsSchema, type RetentionInput } from './engine-options.js';
 import type { FrameEncoder, TextEncoder } from './frame-encoder.js';
 import { type LlmBackend, NoneBackend, OnnxBackend } from './llm-backend.js';
@@ -348,15 +348,31 @@ export class Engine {
   }
 
   async query(id: string, input: QuestionInput): Promise<QueryResult> {
-    const question = validateQuestion(input.question, this.limits.maxQuestionChars);
-    const e = this.#entry(id);
+    const range = this.#checkQuestion(input);
+    return this.#answer(id, this.#framesFor(this.#entry(id), range), input);
+  }
+
+  /**
+   * A question over a context this engine does not run (another worker's snapshot): the same read path over the
+   * store's frames.
+   */
+  async queryStore(store: ContextStore, input: QuestionInput): Promise<QueryResult> {
+    return this.#answer(store.streamId, store.frames(this.#checkQuestion(input)), input);
+  }
+
+  #checkQuestion(input: QuestionInput): { sinceMs?: number; untilMs?: number } {
+    validateQuestion(input.question, this.limits.maxQuestionChars);
     const range = { sinceMs: input.sinceMs, untilMs: input.untilMs };
     for (const [k, v] of Object.entries(range)) {
       if (v !== undefined && !Number.isFinite(v)) {
         throw new LvuError('INVALID_ARGUMENT', `${k} must be a number of milliseconds`, { field: k });
       }
     }
-    const frames = this.#framesFor(e, range);
+    return range;
+  }
+
+  async #answer(id: string, frames: readonly RetainedFrame[], input: QuestionInput): Promise<QueryResult> {
+    const question = input.question;
     const scratch = this.#scratch.pop() ?? new Float32Array(this.longvu.contextTokens * this.vision.dim);
     let r: QueryResult;
     try {

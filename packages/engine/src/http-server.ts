@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { LvuError, type LvuErrorCode } from '@lvu/core';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { QuestionInput } from './answer-question.js';
 import type { Engine } from './engine.js';
 import { openApiDocument } from './openapi-document.js';
 import { PrometheusMetrics } from './prometheus-metrics.js';
@@ -16,6 +17,8 @@ export interface HttpServerOptions {
   /** Largest request body in bytes (default 64 KiB). */
   bodyLimit?: number;
   standing?: StandingQuestions;
+  /** Answers a question about a stream this engine does not run (a Kafka worker: the owner's checkpoint). */
+  fallbackQuery?: (id: string, input: QuestionInput) => Promise<unknown>;
 }
 
 const STATUS: Partial<Record<LvuErrorCode, number>> = {
@@ -133,7 +136,7 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
     reply.type('application/vnd.apache.arrow.stream').send(Buffer.from(engine.snapshot(req.params.id))),
   );
   app.post<{ Params: { id: string }; Body: unknown }>('/v1/streams/:id/query', (req, reply) =>
-    query(engine, req, reply),
+    query(engine, o.fallbackQuery, req, reply),
   );
   app.get('/v1/answers', (req, reply) => {
     if (!o.standing)
@@ -166,6 +169,7 @@ function sse(req: FastifyRequest, reply: FastifyReply): void {
 
 async function query(
   engine: Engine,
+  fallback: HttpServerOptions['fallbackQuery'],
   req: FastifyRequest<{ Params: { id: string }; Body: unknown }>,
   reply: FastifyReply,
 ): Promise<unknown> {
@@ -185,7 +189,15 @@ async function query(
   };
   const input = { question: body.question as string, sinceMs: num('sinceMs'), untilMs: num('untilMs') };
   const streaming = (req.headers.accept ?? '').includes('text/event-stream');
-  if (!streaming) return engine.query(req.params.id, input);
+  if (!streaming) {
+    try {
+      return await engine.query(req.params.id, input);
+    } catch (err) {
+      if (fallback && err instanceof LvuError && err.code === 'STREAM_NOT_FOUND')
+        return fallback(req.params.id, input);
+      throw err;
+    }
+  }
   // validate before the stream starts, so bad input is still a 4xx
   engine.status(req.params.id);
   const abort = new AbortController();

@@ -18,6 +18,7 @@ import {
   type TransportConsumer,
   type TransportProducer,
 } from '@lvu/kafka';
+import type { QueryResult, QuestionInput } from './answer-question.js';
 import { ContextStore } from './context-store.js';
 import type { Engine } from './engine.js';
 import { downscaleRgb } from './jpeg-images.js';
@@ -229,6 +230,31 @@ export class KafkaWorker {
         },
       },
     ]);
+  }
+
+  /**
+   * A question about a stream this worker does not own, answered from the owner's latest checkpoint in the shared
+   * snapshot directory (STREAM_NOT_FOUND when there is none).
+   */
+  async queryFromSnapshot(
+    id: string,
+    input: QuestionInput,
+  ): Promise<QueryResult & { servedFrom: 'snapshot' }> {
+    const file =
+      this.#o.snapshotDir && /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)
+        ? join(this.#o.snapshotDir, `${id}.arrow`)
+        : null;
+    if (!file || !existsSync(file)) {
+      throw new LvuError(
+        'STREAM_NOT_FOUND',
+        `no stream ${id} here and no checkpoint of it in the snapshot directory`,
+        {
+          field: 'id',
+        },
+      );
+    }
+    const r = await this.#engine.queryStore(ContextStore.restore(readFileSync(file)), input);
+    return { ...r, servedFrom: 'snapshot' };
   }
 
   async close(): Promise<void> {
