@@ -47,6 +47,8 @@ export interface KafkaWorkerStats {
   duplicates: number;
   deadLetters: number;
   streams: number;
+  /** Offset commits the group refused (during rebalances); retried at the next checkpoint. */
+  commitErrors: number;
 }
 
 /**
@@ -57,7 +59,14 @@ export interface KafkaWorkerStats {
  * Offsets are committed once a batch's frames are handed to their streams.
  */
 export class KafkaWorker {
-  readonly stats: KafkaWorkerStats = { messages: 0, frames: 0, duplicates: 0, deadLetters: 0, streams: 0 };
+  readonly stats: KafkaWorkerStats = {
+    messages: 0,
+    frames: 0,
+    duplicates: 0,
+    deadLetters: 0,
+    streams: 0,
+    commitErrors: 0,
+  };
   readonly #engine: Engine;
   readonly #transport: KafkaTransport;
   readonly #o: Required<Omit<KafkaWorkerOptions, 'snapshotDir'>> & { snapshotDir?: string };
@@ -67,6 +76,9 @@ export class KafkaWorker {
   readonly #delivered = new Map<string, bigint>();
   readonly #committed = new Map<string, bigint>();
   readonly #savedSeq = new Map<string, number>();
+  /** The partition (`topic/partition`) each stream's frames arrive on. */
+  readonly #partOf = new Map<string, string>();
+  #assigned: Set<string> | null = null;
   #timer: NodeJS.Timeout | null = null;
   #checkpointing: Promise<void> | null = null;
   readonly #queues = new Map<string, AsyncQueue<SampledFrame>>();
@@ -100,13 +112,50 @@ export class KafkaWorker {
         if (last && !this.#o.snapshotDir)
           await c.commit(last.topic, last.partition, String(BigInt(last.offset) + 1n));
       },
+      onAssigned: (parts) => this.#assign(parts),
     });
     if (this.#o.snapshotDir) {
       this.#timer = setInterval(() => {
-        this.#checkpointing ??= this.checkpoint().finally(() => {
-          this.#checkpointing = null;
-        });
+        this.#checkpointing ??= this.checkpoint()
+          .catch((err) => {
+            // a snapshot that could not be written: no commit this round, the next tick tries again
+            this.#engine.events.emit('stream.failed', {
+              streamId: '(checkpoint)',
+              code: (err as LvuError).code ?? 'INTERNAL',
+              message: String((err as Error).message ?? err),
+            });
+          })
+          .finally(() => {
+            this.#checkpointing = null;
+          });
       }, this.#o.checkpointIntervalMs);
+    }
+  }
+
+  /**
+   * After a rebalance: streams of partitions this worker lost are dropped (their new owner restores them from the
+   * checkpoints), and nothing is committed for those partitions any more.
+   */
+  async #assign(parts: { topic: string; partition: number }[]): Promise<void> {
+    const now = new Set(parts.map((p) => `${p.topic}/${p.partition}`));
+    const before = this.#assigned;
+    this.#assigned = now;
+    if (!before) return;
+    for (const part of before) {
+      if (now.has(part)) continue;
+      this.#delivered.delete(part);
+      this.#committed.delete(part);
+      for (const [id, p] of this.#partOf) {
+        if (p !== part) continue;
+        this.#partOf.delete(id);
+        this.#pending.delete(id);
+        this.#lastSeq.delete(id);
+        this.#savedSeq.delete(id);
+        this.#queues.get(id)?.close();
+        this.#queues.delete(id);
+        await this.#engine.removeStream(id).catch(() => {});
+        this.stats.streams--;
+      }
     }
   }
 
@@ -136,8 +185,14 @@ export class KafkaWorker {
       const offset = floor.get(part) ?? next;
       if (offset > (this.#committed.get(part) ?? -1n)) {
         const i = part.lastIndexOf('/');
-        await this.#consumer!.commit(part.slice(0, i), Number(part.slice(i + 1)), String(offset));
-        this.#committed.set(part, offset);
+        try {
+          await this.#consumer!.commit(part.slice(0, i), Number(part.slice(i + 1)), String(offset));
+          this.#committed.set(part, offset);
+        } catch {
+          // refused during a rebalance (stale generation): the partition's new owner commits from here on, or
+          // this worker retries at the next checkpoint if it keeps the partition
+          this.stats.commitErrors++;
+        }
       }
     }
   }
@@ -171,6 +226,7 @@ export class KafkaWorker {
       return;
     }
     this.#lastSeq.set(f.streamId, f.seq);
+    this.#partOf.set(f.streamId, `${m.topic}/${m.partition}`);
     if (this.#o.snapshotDir) {
       let p = this.#pending.get(f.streamId);
       if (!p) this.#pending.set(f.streamId, (p = []));
