@@ -98,6 +98,11 @@ export class KafkaWorker {
     if (o.snapshotDir) mkdirSync(o.snapshotDir, { recursive: true });
   }
 
+  /** The partitions (`topic/partition`) this member owns since the group's last rebalance (null before the first). */
+  get assignment(): ReadonlySet<string> | null {
+    return this.#assigned;
+  }
+
   async start(): Promise<void> {
     this.#dlq = await this.#transport.producer();
     const c = await this.#transport.consumer(this.#o.group);
