@@ -10,7 +10,6 @@
  *    last-frame age p99 per stream count.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
@@ -27,7 +26,7 @@ import {
 } from '@lvu/engine';
 import { VideoSource } from '@lvu/ffmpeg';
 import { LongVuModels } from '@lvu/models';
-import { ensureSmallModels, ensureVideos } from './fixtures.js';
+import { ensureSmallModels, ensureVideos, freePort } from './fixtures.js';
 import type { BenchOptions, BenchRow } from './run.js';
 import { median } from './stats.js';
 
@@ -256,15 +255,6 @@ async function questionCase(frames: number, runs: number): Promise<BenchRow> {
     runs,
     target: 'p95 ≤ 100 ms',
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
 }
 
 async function liveCase(streams: number, seconds: number): Promise<BenchRow> {

@@ -1,6 +1,7 @@
 /** Inputs the benchmarks share: generated videos and the `small` model export, cached under .cache/. */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -89,4 +90,14 @@ export function ensureVideos(minutes: number): { ten: string; sixty: string } {
     renameSync(`${sixty}.tmp.mp4`, sixty);
   }
   return { ten, sixty };
+}
+
+/** A TCP port free on 127.0.0.1 right now (for the RTSP servers and the Kafka broker the benchmarks start). */
+export function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+  });
 }

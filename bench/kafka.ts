@@ -8,7 +8,6 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,21 +16,13 @@ import type { SampledFrame } from '@lvu/core';
 import { Engine, KafkaWorker } from '@lvu/engine';
 import { decodeFrame, encodeFrame, KafkajsTransport } from '@lvu/kafka';
 import { Packr } from 'msgpackr';
+import { freePort } from './fixtures.js';
 import type { BenchOptions, BenchRow } from './run.js';
 import { median } from './stats.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TINY = join(root, 'tests/fixtures/models/tiny');
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
-
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
 
 async function startBroker(): Promise<{ brokers: string[]; proc: ChildProcess }> {
   execFileSync(join(root, 'tools/kafka/fetch.sh'), { stdio: ['ignore', 'ignore', 'inherit'] });
