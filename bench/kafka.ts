@@ -6,9 +6,7 @@
  * 2. what Kafka costs: the same file through one process (`Engine` replay) vs through `lvu ingest --to` + a worker
  *    (wall time until the worker has taken every frame), tiny models; the throughput ratio.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFeatureBatch, type FeatureRow, featureRows, featureSchema, fromIpc, toIpc } from '@lvu/arrow';
@@ -16,39 +14,13 @@ import type { SampledFrame } from '@lvu/core';
 import { Engine, KafkaWorker } from '@lvu/engine';
 import { decodeFrame, encodeFrame, KafkajsTransport } from '@lvu/kafka';
 import { Packr } from 'msgpackr';
-import { freePort } from './fixtures.js';
+import { KafkaBroker } from '../tests/support/kafka-broker.js';
 import type { BenchOptions, BenchRow } from './run.js';
 import { median } from './stats.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TINY = join(root, 'tests/fixtures/models/tiny');
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
-
-async function startBroker(): Promise<{ brokers: string[]; proc: ChildProcess }> {
-  execFileSync(join(root, 'tools/kafka/fetch.sh'), { stdio: ['ignore', 'ignore', 'inherit'] });
-  const port = await freePort();
-  const cport = await freePort();
-  const proc = spawn(
-    join(root, 'tools/kafka/start.sh'),
-    [
-      '--port',
-      String(port),
-      '--controller-port',
-      String(cport),
-      '--dir',
-      mkdtempSync(join(tmpdir(), 'lvu-kb-')),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-  );
-  let log = '';
-  proc.stdout!.on('data', (d) => (log += d));
-  const end = Date.now() + 60_000;
-  while (!log.includes('Transition from STARTING to STARTED')) {
-    if (Date.now() > end) throw new Error(`broker did not start: ${log}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { brokers: [`127.0.0.1:${port}`], proc };
-}
 
 /** Sends `n` payloads in batches of 8 and consumes them with a fresh group: end-to-end wall time. */
 async function roundTrip(
@@ -87,7 +59,10 @@ async function roundTrip(
 
 export async function run(opts: BenchOptions): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  const broker = await startBroker();
+  // the same launcher the tests use (tools/kafka/start.sh on free ports)
+  KafkaBroker.fetch();
+  const broker = new KafkaBroker();
+  await broker.start();
   const t = new KafkajsTransport(broker.brokers, 'lvu-bench');
   try {
     const n = opts.quick ? 40 : 200;
@@ -206,7 +181,7 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
     });
   } finally {
     await t.close();
-    process.kill(-broker.proc.pid!, 'SIGKILL');
+    await broker.kill();
   }
   return rows;
 }

@@ -86,7 +86,6 @@ export class Engine {
   readonly #retention: RetentionInput;
   readonly #spill: EngineConfig['spill'];
   readonly #evidence: { side: number; thumbSide: number } | null;
-  readonly #longvuOverrides: EngineConfig['longvu'];
   readonly #streams = new Map<string, Entry>();
   readonly #models: LongVuModels | null;
   /** inputs_embeds buffers (budget × dim) reused across questions, one per question in flight. */
@@ -104,7 +103,6 @@ export class Engine {
     c: EngineConfig,
   ) {
     this.#evidence = parts.evidence ?? null;
-    this.#longvuOverrides = c.longvu ?? {};
     this.vision = parts.vision;
     this.text = parts.text;
     this.backend = parts.backend;
@@ -143,7 +141,8 @@ export class Engine {
           events,
           evidence: { side: backend.options.imageSide, thumbSide: backend.options.thumbSide },
         },
-        { ...c, longvu: { ...c.longvu, ...inner.#longvuOverrides } },
+        // the options the inner engine resolved (manifest values, then the caller's overrides)
+        { ...c, longvu: inner.longvu },
       );
     }
     if (!c.models) {
