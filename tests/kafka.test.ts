@@ -37,6 +37,28 @@ const frame = (streamId: string, seq: number, side = 16): SampledFrame => ({
   images: { [side]: new Uint8Array(side * side * 3).fill(seq & 255) },
 });
 
+/** 96 px frames whose scene changes every few frames (the DINO gate keeps some, drops others); differs per stream. */
+const scene = (streamId: string, seq: number): SampledFrame => {
+  const img = new Uint8Array(96 * 96 * 3);
+  let h = 0;
+  for (const ch of streamId) h = (h * 31 + ch.charCodeAt(0)) % 251;
+  const v = (Math.floor(seq / 5) * 53 + h) % 256;
+  for (let i = 0; i < img.length; i += 3) {
+    img[i] = v;
+    img[i + 1] = (v + (i % 97)) & 255;
+    img[i + 2] = 255 - v;
+  }
+  return {
+    streamId,
+    seq,
+    ptsMs: seq * 1000,
+    wallMs: 1.7e12 + seq * 1000,
+    width: 640,
+    height: 480,
+    images: { 96: img },
+  };
+};
+
 async function consumeAll(topic: string, group: string, expected: number, ms = 60_000) {
   const c = await transport().consumer(group);
   const got: IncomingMessage[] = [];
@@ -173,7 +195,7 @@ describe('lvu ingest --to kafka → lvu worker', () => {
 });
 
 describe('lvu worker crash recovery', () => {
-  it('a worker SIGKILLed mid-stream and restarted ends with the context an uninterrupted worker builds, byte for byte', async () => {
+  it('a worker SIGKILLed mid-stream and restarted (checkpoints in a compacted topic) ends with the context an uninterrupted worker builds, byte for byte', async () => {
     const { spawn } = await import('node:child_process');
     const { mkdtempSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
@@ -181,25 +203,6 @@ describe('lvu worker crash recovery', () => {
     const t = transport();
     await t.createTopic('frames-r', 4);
     const p = await t.producer();
-    // two streams of 96 px frames whose scene changes every few frames (the gate keeps some, drops others)
-    const scene = (streamId: string, seq: number): SampledFrame => {
-      const img = new Uint8Array(96 * 96 * 3);
-      const v = (Math.floor(seq / 5) * 53 + (streamId === 's1' ? 0 : 101)) % 256;
-      for (let i = 0; i < img.length; i += 3) {
-        img[i] = v;
-        img[i + 1] = (v + (i % 97)) & 255;
-        img[i + 2] = 255 - v;
-      }
-      return {
-        streamId,
-        seq,
-        ptsMs: seq * 1000,
-        wallMs: 1.7e12 + seq * 1000,
-        width: 640,
-        height: 480,
-        images: { 96: img },
-      };
-    };
     const N = 120;
     for (let seq = 0; seq < N; seq += 10) {
       for (const s of ['s1', 's2']) {
@@ -214,7 +217,7 @@ describe('lvu worker crash recovery', () => {
     const ref = new KafkaWorker(engine, transport(), {
       topic: 'frames-r',
       group: 'reference',
-      snapshotDir: mkdtempSync(join(tmpdir(), 'lvu-ref-')),
+      snapshots: mkdtempSync(join(tmpdir(), 'lvu-ref-')),
     });
     await ref.start();
     for (let i = 0; i < 300 && ref.stats.frames < 2 * N; i++) await new Promise((r) => setTimeout(r, 100));
@@ -226,7 +229,8 @@ describe('lvu worker crash recovery', () => {
     await engine.close();
 
     // the crashing worker: a separate process, killed with SIGKILL after some frames, then restarted
-    const dir = mkdtempSync(join(tmpdir(), 'lvu-crash-'));
+    // checkpoints in a compacted topic (what workers on different machines share)
+    const snapshots = `kafka://${broker.brokers[0]}/frames-r.snapshots`;
     const args = [
       resolve(repoRoot, 'packages/cli/bin/lvu.js'),
       'worker',
@@ -234,7 +238,7 @@ describe('lvu worker crash recovery', () => {
       `kafka://${broker.brokers[0]}/frames-r`,
     ];
     const start = async () => {
-      const w = spawn('node', [...args, '--group', 'crashing', '--snapshots', dir, '--port', '0'], {
+      const w = spawn('node', [...args, '--group', 'crashing', '--snapshots', snapshots, '--port', '0'], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
@@ -255,16 +259,16 @@ describe('lvu worker crash recovery', () => {
     let { w, url } = await start();
     try {
       for (let i = 0; i < 300 && (await sampled(url)) < 90; i++) await new Promise((r) => setTimeout(r, 50));
-      await new Promise((r) => setTimeout(r, 1200)); // at least one checkpoint and commit
+      // crash once both streams have a checkpoint in the topic (and its offsets were committed right after)
+      const { KafkaSnapshotStore } = await import('@lvu/kafka');
+      const store = new KafkaSnapshotStore(transport(), 'frames-r.snapshots');
+      const saved = async () => (await store.load('s1')) !== null && (await store.load('s2')) !== null;
+      for (let i = 0; i < 100 && !(await saved()); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await saved()).toBe(true);
+      await new Promise((r) => setTimeout(r, 300));
       w.kill('SIGKILL');
       await new Promise((r) => w.once('exit', r));
-      // checkpoints were written and offsets committed before the crash
-      const { readdirSync } = await import('node:fs');
-      expect(
-        readdirSync(dir)
-          .filter((f) => f.endsWith('.arrow'))
-          .sort(),
-      ).toEqual(['s1.arrow', 's2.arrow']);
+      await store.close();
       ({ w, url } = await start());
       const same = async () => {
         for (const id of ['s1', 's2'] as const) {
@@ -305,7 +309,7 @@ describe('questions to a worker that does not own the stream', () => {
         const worker = new KafkaWorker(engine, transport(), {
           topic: 'frames-q',
           group: 'owners',
-          snapshotDir: dir,
+          snapshots: dir,
           checkpointIntervalMs: 200,
         });
         const app = await createHttpServer(engine, {
@@ -370,4 +374,171 @@ describe('questions to a worker that does not own the stream', () => {
       }
     }
   }, 180_000);
+});
+
+describe('snapshots in a compacted topic', () => {
+  it('chunked snapshots read back whole by another client; a writer dying mid-snapshot and compaction leave the last complete one', async () => {
+    const { KafkaSnapshotStore } = await import('@lvu/kafka');
+    const blob = (n: number, salt: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + salt) & 255);
+    const same = (a: Uint8Array | null, b: Uint8Array) => a !== null && Buffer.from(a).equals(Buffer.from(b));
+    const writer = new KafkaSnapshotStore(transport(), 'snaps-a', { chunkBytes: 1000 });
+    await writer.save('cam-1', blob(4500, 1)); // 5 chunks
+    await writer.save('cam-2', blob(10, 2));
+    await writer.save('cam-1', blob(3200, 3)); // the other slot, 4 chunks
+    const reader = new KafkaSnapshotStore(transport(), 'snaps-a');
+    expect(same(await reader.load('cam-1'), blob(3200, 3))).toBe(true);
+    expect(same(await reader.load('cam-2'), blob(10, 2))).toBe(true);
+    expect(await reader.load('cam-3')).toBeNull();
+
+    // everything in the topic so far, in offset order per partition
+    const t = transport();
+    const p = await t.producer();
+    const ends = await t.endOffsets('snaps-a');
+    const all: IncomingMessage[] = [];
+    const c = await t.consumer('snaps-a-copy');
+    await c.run(['snaps-a'], { onBatch: async (msgs) => void all.push(...msgs) });
+    const total = [...ends.values()].reduce((a, b) => a + b, 0n);
+    for (let i = 0; i < 300 && BigInt(all.length) < total; i++) await new Promise((r) => setTimeout(r, 50));
+    await c.close();
+    expect(BigInt(all.length)).toBe(total);
+    // a writer that dies after two chunks of its next snapshot (the slot the latest manifest does not use)
+    const partition = all.find((m) => m.key === 'cam-1')!.partition;
+    const half = [0, 1].map((i) => ({
+      key: `cam-1#0#${i}`,
+      value: blob(1000, 9),
+      headers: { 'lvu-snapshot-version': 'dead-writer' },
+      partition,
+    }));
+    await p.send('snaps-a', half);
+    const late = new KafkaSnapshotStore(transport(), 'snaps-a');
+    expect(same(await late.load('cam-1'), blob(3200, 3))).toBe(true);
+
+    // what compaction leaves (the latest value of each key, in offset order) still holds the latest snapshots
+    const latest = new Map<
+      string,
+      { key: string; value: Uint8Array; headers: Record<string, string>; partition: number }
+    >();
+    for (const m of [...all, ...half]) {
+      latest.delete(m.key!); // a surviving record keeps its (latest) offset
+      latest.set(m.key!, { key: m.key!, value: m.value, headers: m.headers ?? {}, partition: m.partition });
+    }
+    expect(latest.size).toBeLessThan(all.length + half.length); // superseded values dropped
+    await t.createTopic('snaps-b', ends.size, { 'cleanup.policy': 'compact' });
+    for (const m of latest.values()) await p.send('snaps-b', [m]);
+    const compacted = new KafkaSnapshotStore(transport(), 'snaps-b');
+    expect(same(await compacted.load('cam-1'), blob(3200, 3))).toBe(true);
+    expect(same(await compacted.load('cam-2'), blob(10, 2))).toBe(true);
+    for (const s of [writer, reader, late, compacted]) await s.close();
+  }, 120_000);
+});
+
+describe('rebalance', () => {
+  it.each([
+    ['a shared directory', 'frames-m', 'dir'],
+    ['a compacted topic', 'frames-n', 'topic'],
+  ])(
+    'a third worker joins mid-stream: moved streams are restored on their new owner from %s, none lost, contexts exact',
+    async (_, topic, kind) => {
+      const { mkdtempSync } = await import('node:fs');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const { Partitioners } = await import('kafkajs');
+      const t = transport();
+      await t.createTopic(topic, 6);
+      // 8 stream ids covering all 6 partitions (kafkajs' murmur2 partitioner), so the newcomer must take streams over
+      const partitionOf = Partitioners.DefaultPartitioner();
+      const meta = Array.from({ length: 6 }, (_, i) => ({
+        partitionId: i,
+        leader: 0,
+        partitionErrorCode: 0,
+        replicas: [0],
+        isr: [0],
+      }));
+      const part = (key: string) =>
+        partitionOf({ topic: topic, partitionMetadata: meta, message: { key, value: null } });
+      const ids: string[] = [];
+      for (let i = 0; ids.length < 8; i++) {
+        const covered = new Set(ids.map(part));
+        if (covered.size + (8 - ids.length) > 6 || !covered.has(part(`m${i}`))) ids.push(`m${i}`);
+      }
+      expect(new Set(ids.map(part)).size).toBe(6);
+      const N = 60;
+      const p = await t.producer();
+      const publish = async (from: number, to: number) => {
+        for (let seq = from; seq < to; seq++)
+          await p.send(
+            topic,
+            ids.map((id) => ({ key: id, value: encodeFrame(scene(id, seq)) })),
+          );
+      };
+      const dir = mkdtempSync(join(tmpdir(), 'lvu-rebalance-'));
+      const { KafkaSnapshotStore } = await import('@lvu/kafka');
+      // on other machines: each member reads the compacted snapshots topic with its own client
+      const shared = () => (kind === 'dir' ? dir : new KafkaSnapshotStore(transport(), `${topic}.snapshots`));
+      const member = async (group: string, snapshots: string | InstanceType<typeof KafkaSnapshotStore>) => {
+        const engine = await Engine.create({ longvu: { dinoWindowFrames: 4 } });
+        const worker = new KafkaWorker(engine, transport(), {
+          topic: topic,
+          group,
+          snapshots,
+          checkpointIntervalMs: 200,
+        });
+        await worker.start();
+        return { engine, worker };
+      };
+      const members = [await member('fleet', shared()), await member('fleet', shared())];
+      const ref = await member('reference', mkdtempSync(join(tmpdir(), 'lvu-rebalance-ref-')));
+      try {
+        await publish(0, N / 2);
+        const taken = () => members.reduce((a, m) => a + m.worker.stats.frames, 0);
+        for (let i = 0; i < 300 && taken() < (ids.length * N) / 3; i++)
+          await new Promise((r) => setTimeout(r, 100));
+        const ownersBefore = new Map(
+          members.flatMap((m, k) => m.engine.listStreams().map((s) => [s.id, k] as const)),
+        );
+        members.push(await member('fleet', shared())); // joins while frames are flowing
+        for (let seq = N / 2; seq < N; seq += 5) {
+          await publish(seq, seq + 5);
+          await new Promise((r) => setTimeout(r, 300));
+        }
+        // the reference took every frame; wait until every stream's owner has built the same context
+        for (let i = 0; i < 300 && ref.worker.stats.frames < ids.length * N; i++)
+          await new Promise((r) => setTimeout(r, 100));
+        expect(ref.worker.stats.frames).toBe(ids.length * N);
+        const want = new Map(ids.map((id) => [id, Buffer.from(ref.engine.snapshot(id))]));
+        const owners = () =>
+          ids.map((id) =>
+            members.flatMap((m, k) => (m.engine.listStreams().some((s) => s.id === id) ? [k] : [])),
+          );
+        const exact = () =>
+          ids.every((id, j) => {
+            const o = owners()[j]!;
+            return o.length === 1 && Buffer.from(members[o[0]!]!.engine.snapshot(id)).equals(want.get(id)!);
+          });
+        for (let i = 0; i < 150 && !exact(); i++) await new Promise((r) => setTimeout(r, 200));
+        const report = ids.map((id, j) => {
+          const o = owners()[j]!;
+          const e = o.length === 1 ? members[o[0]!]!.engine : null;
+          return {
+            id,
+            owners: o,
+            lastKept: e?.frames(id).at(-1)?.seq,
+            wantLastKept: ref.engine.frames(id).at(-1)?.seq,
+            same: e ? Buffer.from(e.snapshot(id)).equals(want.get(id)!) : false,
+          };
+        });
+        expect(report.filter((r) => r.owners.length !== 1 || !r.same)).toEqual([]);
+        // the newcomer took streams over from the first two members
+        const moved = ids.filter((id, j) => ownersBefore.has(id) && ownersBefore.get(id) !== owners()[j]![0]);
+        expect(members[2]!.engine.listStreams().length).toBeGreaterThan(0);
+        expect(moved.length).toBeGreaterThan(0);
+      } finally {
+        for (const m of [...members, ref]) {
+          await m.worker.close();
+          await m.engine.close();
+        }
+      }
+    },
+    240_000,
+  );
 });

@@ -1,5 +1,6 @@
 export { AsyncQueue } from './async-queue.js';
 export { decodeFrame, encodeFrame } from './frame-codec.js';
+export { KafkaSnapshotStore, type KafkaSnapshotStoreOptions } from './kafka-snapshot-store.js';
 export type {
   ConsumerHandlers,
   IncomingMessage,

@@ -7,6 +7,8 @@ export interface OutgoingMessage {
   key: string;
   value: Uint8Array;
   headers?: Record<string, string>;
+  /** An explicit partition (default: chosen by hashing the key). */
+  partition?: number;
 }
 
 export interface IncomingMessage {
@@ -45,6 +47,9 @@ export interface KafkaTransport {
   readonly brokers: readonly string[];
   producer(): Promise<TransportProducer>;
   consumer(groupId: string): Promise<TransportConsumer>;
+  /** Creates a topic unless it exists. */
   createTopic(topic: string, partitions: number, config?: Record<string, string>): Promise<void>;
+  /** Per partition, the offset the next message will get (the high watermark). */
+  endOffsets(topic: string): Promise<Map<number, bigint>>;
   close(): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import { LvuError } from '@lvu/core';
+import { LvuError, retry } from '@lvu/core';
 import { type Admin, type Consumer, Kafka, logLevel, type Producer } from 'kafkajs';
 import type {
   ConsumerHandlers,
@@ -55,6 +55,7 @@ export class KafkajsTransport implements KafkaTransport {
               key: m.key,
               value: Buffer.from(m.value.buffer, m.value.byteOffset, m.value.byteLength),
               headers: m.headers,
+              ...(m.partition !== undefined ? { partition: m.partition } : {}),
             })),
           });
         } catch (err) {
@@ -127,17 +128,38 @@ export class KafkajsTransport implements KafkaTransport {
     };
   }
 
-  async createTopic(topic: string, partitions: number, config: Record<string, string> = {}): Promise<void> {
+  async #connectedAdmin(): Promise<Admin> {
     if (!this.#admin) {
-      this.#admin = this.#kafka.admin();
+      const admin = this.#kafka.admin();
       try {
-        await this.#admin.connect();
+        await admin.connect();
       } catch (err) {
-        this.#admin = null;
         throw unavailable('cannot connect the admin client', err);
       }
+      this.#admin = admin;
     }
-    await this.#admin.createTopics({
+    return this.#admin;
+  }
+
+  async endOffsets(topic: string): Promise<Map<number, bigint>> {
+    const admin = await this.#connectedAdmin();
+    // a topic another client has just created has no leaders for a moment ("not the leader"): retried
+    return retry(
+      async () => {
+        try {
+          const offsets = await admin.fetchTopicOffsets(topic);
+          return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+        } catch (err) {
+          throw unavailable(`cannot read the end offsets of ${topic}`, err);
+        }
+      },
+      { maxAttempts: 10, initialDelayMs: 100, maxDelayMs: 2000 },
+    );
+  }
+
+  async createTopic(topic: string, partitions: number, config: Record<string, string> = {}): Promise<void> {
+    const admin = await this.#connectedAdmin();
+    await admin.createTopics({
       waitForLeaders: true,
       topics: [
         {

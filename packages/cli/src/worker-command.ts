@@ -1,16 +1,17 @@
 import { parseArgs } from 'node:util';
 import { LvuError } from '@lvu/core';
-import { createHttpServer, Engine, KafkaWorker } from '@lvu/engine';
-import { KafkajsTransport, parseKafkaUrl } from '@lvu/kafka';
+import { createHttpServer, DirSnapshotStore, Engine, KafkaWorker } from '@lvu/engine';
+import { KafkajsTransport, KafkaSnapshotStore, parseKafkaUrl } from '@lvu/kafka';
 import { portArg } from './number-arg.js';
 import { runUntilSignal } from './progress.js';
 
 export const WORKER_USAGE = `lvu worker --from kafka://HOST:PORT/TOPIC --group G [--models DIR] [--port 8080] [--host 127.0.0.1]
-        [--dead-letter TOPIC] [--snapshots DIR]
+        [--dead-letter TOPIC] [--snapshots DIR|kafka://HOST:PORT/TOPIC]
         consume SampledFrames published by \`lvu ingest --to\` with a consumer group: one rolling context per stream id
         of the partitions this worker owns, the HTTP API of \`lvu serve\` for them; malformed messages go to
-        TOPIC.dead-letter with the reason. --snapshots: checkpoint each context there and commit offsets only
-        past what a checkpoint covers, so a worker killed and restarted rebuilds the same context`;
+        TOPIC.dead-letter with the reason. --snapshots: checkpoint each context there (a directory, or a compacted
+        topic that workers on other machines share) and commit offsets only past what a checkpoint covers, so a
+        worker killed and restarted, or a stream moved to another worker, rebuilds the same context`;
 
 export async function workerCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -38,7 +39,7 @@ export async function workerCommand(args: string[]): Promise<number> {
     topic,
     group: values.group,
     ...(values['dead-letter'] ? { deadLetterTopic: values['dead-letter'] } : {}),
-    ...(values.snapshots ? { snapshotDir: values.snapshots } : {}),
+    ...(values.snapshots ? { snapshots: snapshotStore(values.snapshots, transport) } : {}),
   });
   const app = await createHttpServer(engine, {
     host: values.host,
@@ -68,4 +69,11 @@ export async function workerCommand(args: string[]): Promise<number> {
   await transport.close();
   await engine.close();
   return 0;
+}
+
+function snapshotStore(where: string, frames: KafkajsTransport) {
+  if (!where.startsWith('kafka://')) return new DirSnapshotStore(where);
+  const { brokers, topic } = parseKafkaUrl(where);
+  const same = brokers.join(',') === frames.brokers.join(',');
+  return new KafkaSnapshotStore(same ? frames : new KafkajsTransport(brokers, 'lvu-snapshots'), topic);
 }

@@ -12,5 +12,5 @@ export {
 } from './retry.js';
 export { seededRandom } from './seeded-random.js';
 export { type SseEvent, sseEvents } from './sse-events.js';
-export type { FloatArray, KeptFrameFeatures, SampledFrame } from './types.js';
+export type { FloatArray, KeptFrameFeatures, SampledFrame, SnapshotStore } from './types.js';
 export { workerPath } from './worker-path.js';

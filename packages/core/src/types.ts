@@ -30,3 +30,16 @@ export interface KeptFrameFeatures {
   /** Projected low-resolution grid, side*side*width. */
   lo: Float32Array;
 }
+
+/**
+ * Where a worker keeps each stream's latest context checkpoint (an Arrow IPC snapshot): a local or shared
+ * directory, or a compacted Kafka topic. `save` resolves once the snapshot is durable; `load` returns the latest
+ * one saved by any worker, or null.
+ */
+export interface SnapshotStore {
+  /** Where it is, for messages (a directory or `kafka://…/topic`). */
+  readonly location: string;
+  save(streamId: string, snapshot: Uint8Array): Promise<void>;
+  load(streamId: string): Promise<Uint8Array | null>;
+  close(): Promise<void>;
+}

@@ -35,6 +35,7 @@ export {
   substituteEnv,
 } from './pipeline-config.js';
 export { PrometheusMetrics } from './prometheus-metrics.js';
+export { DirSnapshotStore } from './snapshot-store.js';
 export { SpillLog, type SpillOptions } from './spill-log.js';
 export {
   type StandingAnswer,

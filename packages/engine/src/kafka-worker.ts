@@ -1,15 +1,4 @@
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeSync,
-} from 'node:fs';
-import { join } from 'node:path';
-import { LvuError, type SampledFrame } from '@lvu/core';
+import { LvuError, type SampledFrame, type SnapshotStore } from '@lvu/core';
 import {
   AsyncQueue,
   decodeFrame,
@@ -22,6 +11,7 @@ import type { QueryResult, QuestionInput } from './answer-question.js';
 import { ContextStore } from './context-store.js';
 import type { Engine } from './engine.js';
 import { downscaleRgb } from './jpeg-images.js';
+import { DirSnapshotStore } from './snapshot-store.js';
 
 export interface KafkaWorkerOptions {
   topic: string;
@@ -31,12 +21,13 @@ export interface KafkaWorkerOptions {
   /** Messages larger than this are dead-lettered unread (default 32 MiB). */
   maxMessageBytes?: number;
   /**
-   * Crash-safe mode: each stream's context is checkpointed here (Arrow IPC, written atomically) and a partition's
+   * Crash-safe mode: each stream's context is checkpointed (Arrow IPC) in this store — a directory (path), or a
+   * compacted Kafka topic (`KafkaSnapshotStore`) so workers on other machines can restore it — and a partition's
    * offset is committed only past frames a durable checkpoint covers; a restarted worker restores the checkpoints
    * and replays the rest, ending with the context an uninterrupted worker builds. Without it, offsets are committed
    * as frames are handed over.
    */
-  snapshotDir?: string;
+  snapshots?: SnapshotStore | string;
   /** How often checkpoints are taken and offsets committed (default 1000 ms). */
   checkpointIntervalMs?: number;
 }
@@ -69,7 +60,8 @@ export class KafkaWorker {
   };
   readonly #engine: Engine;
   readonly #transport: KafkaTransport;
-  readonly #o: Required<Omit<KafkaWorkerOptions, 'snapshotDir'>> & { snapshotDir?: string };
+  readonly #o: Required<Omit<KafkaWorkerOptions, 'snapshots'>>;
+  readonly #snapshots: SnapshotStore | null;
   /** Per stream: frames taken and not yet covered by a saved checkpoint (seq, partition key, offset), in order. */
   readonly #pending = new Map<string, { seq: number; part: string; offset: bigint }[]>();
   /** Per partition (`topic/partition`): the next offset after the last message taken, and what is committed. */
@@ -79,6 +71,8 @@ export class KafkaWorker {
   /** The partition (`topic/partition`) each stream's frames arrive on. */
   readonly #partOf = new Map<string, string>();
   #assigned: Set<string> | null = null;
+  /** Streams being removed from the engine after a rebalance (a frame of a regained partition waits for it). */
+  readonly #removing = new Map<string, Promise<void>>();
   #timer: NodeJS.Timeout | null = null;
   #checkpointing: Promise<void> | null = null;
   readonly #queues = new Map<string, AsyncQueue<SampledFrame>>();
@@ -86,7 +80,7 @@ export class KafkaWorker {
   #consumer: TransportConsumer | null = null;
   #dlq: TransportProducer | null = null;
 
-  constructor(engine: Engine, transport: KafkaTransport, o: KafkaWorkerOptions) {
+  constructor(engine: Engine, transport: KafkaTransport, { snapshots, ...o }: KafkaWorkerOptions) {
     this.#engine = engine;
     this.#transport = transport;
     this.#o = {
@@ -95,7 +89,7 @@ export class KafkaWorker {
       checkpointIntervalMs: 1000,
       ...o,
     };
-    if (o.snapshotDir) mkdirSync(o.snapshotDir, { recursive: true });
+    this.#snapshots = typeof snapshots === 'string' ? new DirSnapshotStore(snapshots) : (snapshots ?? null);
   }
 
   /** The partitions (`topic/partition`) this member owns since the group's last rebalance (null before the first). */
@@ -110,16 +104,19 @@ export class KafkaWorker {
     await c.run([this.#o.topic], {
       onBatch: async (msgs) => {
         for (const m of msgs) {
+          const part = `${m.topic}/${m.partition}`;
+          // a batch fetched before a rebalance that took the partition away: its new owner reads these frames
+          if (this.#assigned && !this.#assigned.has(part)) return;
           await this.#take(m);
-          this.#delivered.set(`${m.topic}/${m.partition}`, BigInt(m.offset) + 1n);
+          this.#delivered.set(part, BigInt(m.offset) + 1n);
         }
         const last = msgs.at(-1);
-        if (last && !this.#o.snapshotDir)
+        if (last && !this.#snapshots)
           await c.commit(last.topic, last.partition, String(BigInt(last.offset) + 1n));
       },
       onAssigned: (parts) => this.#assign(parts),
     });
-    if (this.#o.snapshotDir) {
+    if (this.#snapshots) {
       this.#timer = setInterval(() => {
         this.#checkpointing ??= this.checkpoint()
           .catch((err) => {
@@ -139,9 +136,10 @@ export class KafkaWorker {
 
   /**
    * After a rebalance: streams of partitions this worker lost are dropped (their new owner restores them from the
-   * checkpoints), and nothing is committed for those partitions any more.
+   * checkpoints), and nothing is committed for those partitions any more. The bookkeeping is synchronous, so a batch
+   * of the new generation never sees half of it.
    */
-  async #assign(parts: { topic: string; partition: number }[]): Promise<void> {
+  #assign(parts: { topic: string; partition: number }[]): void {
     const now = new Set(parts.map((p) => `${p.topic}/${p.partition}`));
     const before = this.#assigned;
     this.#assigned = now;
@@ -150,7 +148,7 @@ export class KafkaWorker {
       if (now.has(part)) continue;
       this.#delivered.delete(part);
       this.#committed.delete(part);
-      for (const [id, p] of this.#partOf) {
+      for (const [id, p] of [...this.#partOf]) {
         if (p !== part) continue;
         this.#partOf.delete(id);
         this.#pending.delete(id);
@@ -158,36 +156,39 @@ export class KafkaWorker {
         this.#savedSeq.delete(id);
         this.#queues.get(id)?.close();
         this.#queues.delete(id);
-        await this.#engine.removeStream(id).catch(() => {});
         this.stats.streams--;
+        const removal = this.#engine
+          .removeStream(id)
+          .catch(() => {})
+          .finally(() => this.#removing.delete(id));
+        this.#removing.set(id, removal);
       }
     }
   }
 
   /** Saves the checkpoints that advanced, then commits each partition past what they cover. */
   async checkpoint(): Promise<void> {
-    const dir = this.#o.snapshotDir;
-    if (!dir) return;
-    for (const [id, pending] of this.#pending) {
+    const store = this.#snapshots;
+    if (!store) return;
+    for (const [id, pending] of [...this.#pending]) {
       const cp = this.#engine.checkpoint(id);
       if (!cp || cp.seq <= (this.#savedSeq.get(id) ?? -1)) continue;
-      const file = join(dir, `${id}.arrow`);
-      const fd = openSync(`${file}.tmp`, 'w');
-      writeSync(fd, cp.snapshot);
-      fsyncSync(fd);
-      closeSync(fd);
-      renameSync(`${file}.tmp`, file);
+      await store.save(id, cp.snapshot);
+      if (this.#pending.get(id) !== pending) continue; // dropped by a rebalance meanwhile
       this.#savedSeq.set(id, cp.seq);
       while (pending.length && pending[0]!.seq <= cp.seq) pending.shift();
     }
+    // What to commit is decided in one synchronous step: frames keep arriving while commits are awaited, and a
+    // partition's delivered offset read later could pass frames no checkpoint covers yet.
     const floor = new Map<string, bigint>();
     for (const pending of this.#pending.values()) {
       const first = pending[0];
       if (first && (floor.get(first.part) ?? first.offset + 1n) > first.offset)
         floor.set(first.part, first.offset);
     }
-    for (const [part, next] of this.#delivered) {
-      const offset = floor.get(part) ?? next;
+    const commits = [...this.#delivered].map(([part, next]) => [part, floor.get(part) ?? next] as const);
+    for (const [part, offset] of commits) {
+      if (!this.#delivered.has(part)) continue; // lost in a rebalance meanwhile
       if (offset > (this.#committed.get(part) ?? -1n)) {
         const i = part.lastIndexOf('/');
         try {
@@ -225,14 +226,15 @@ export class KafkaWorker {
       await this.#deadLetter(m, err);
       return;
     }
-    const q = this.#queue(f.streamId); // restores the stream's checkpoint on first sight
+    await this.#removing.get(f.streamId); // dropped by a rebalance and now regained: removed first
+    const q = this.#queues.get(f.streamId) ?? (await this.#open(f.streamId)); // restores its checkpoint
     if (f.seq <= (this.#lastSeq.get(f.streamId) ?? -1)) {
       this.stats.duplicates++; // redelivered, or covered by the restored checkpoint
       return;
     }
     this.#lastSeq.set(f.streamId, f.seq);
     this.#partOf.set(f.streamId, `${m.topic}/${m.partition}`);
-    if (this.#o.snapshotDir) {
+    if (this.#snapshots) {
       let p = this.#pending.get(f.streamId);
       if (!p) this.#pending.set(f.streamId, (p = []));
       p.push({ seq: f.seq, part: `${m.topic}/${m.partition}`, offset: BigInt(m.offset) });
@@ -253,21 +255,18 @@ export class KafkaWorker {
     return f;
   }
 
-  #queue(streamId: string): AsyncQueue<SampledFrame> {
-    let q = this.#queues.get(streamId);
-    if (!q) {
-      q = new AsyncQueue<SampledFrame>(64);
-      this.#queues.set(streamId, q);
-      const file = this.#o.snapshotDir ? join(this.#o.snapshotDir, `${streamId}.arrow`) : null;
-      const restore = file && existsSync(file) ? readFileSync(file) : undefined;
-      this.#engine.addStream({ id: streamId, source: q, ...(restore ? { restore } : {}) });
-      if (restore) {
-        const seq = Number(ContextStore.snapshotMeta(restore).checkpointSeq ?? -1);
-        this.#lastSeq.set(streamId, seq);
-        this.#savedSeq.set(streamId, seq);
-      }
-      this.stats.streams++;
+  /** A stream seen for the first time (or regained): restored from its latest checkpoint when there is one. */
+  async #open(streamId: string): Promise<AsyncQueue<SampledFrame>> {
+    const restore = (await this.#snapshots?.load(streamId)) ?? undefined;
+    const q = new AsyncQueue<SampledFrame>(64);
+    this.#queues.set(streamId, q);
+    this.#engine.addStream({ id: streamId, source: q, ...(restore ? { restore } : {}) });
+    if (restore) {
+      const seq = Number(ContextStore.snapshotMeta(restore).checkpointSeq ?? -1);
+      this.#lastSeq.set(streamId, seq);
+      this.#savedSeq.set(streamId, seq);
     }
+    this.stats.streams++;
     return q;
   }
 
@@ -295,26 +294,26 @@ export class KafkaWorker {
 
   /**
    * A question about a stream this worker does not own, answered from the owner's latest checkpoint in the shared
-   * snapshot directory (STREAM_NOT_FOUND when there is none).
+   * snapshot store (STREAM_NOT_FOUND when there is none).
    */
   async queryFromSnapshot(
     id: string,
     input: QuestionInput,
   ): Promise<QueryResult & { servedFrom: 'snapshot' }> {
-    const file =
-      this.#o.snapshotDir && /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)
-        ? join(this.#o.snapshotDir, `${id}.arrow`)
+    const snapshot =
+      this.#snapshots && /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)
+        ? await this.#snapshots.load(id)
         : null;
-    if (!file || !existsSync(file)) {
+    if (!snapshot) {
       throw new LvuError(
         'STREAM_NOT_FOUND',
-        `no stream ${id} here and no checkpoint of it in the snapshot directory`,
+        `no stream ${id} here and no checkpoint of it in ${this.#snapshots?.location ?? 'a snapshot store (none configured)'}`,
         {
           field: 'id',
         },
       );
     }
-    const r = await this.#engine.queryStore(ContextStore.restore(readFileSync(file)), input);
+    const r = await this.#engine.queryStore(ContextStore.restore(snapshot), input);
     return { ...r, servedFrom: 'snapshot' };
   }
 
@@ -324,5 +323,6 @@ export class KafkaWorker {
     await this.#consumer?.close();
     for (const q of this.#queues.values()) q.close();
     await this.#dlq?.close();
+    await this.#snapshots?.close();
   }
 }

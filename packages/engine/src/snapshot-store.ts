@@ -1,0 +1,49 @@
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { LvuError, type SnapshotStore } from '@lvu/core';
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/**
+ * Checkpoints as files `ID.arrow` in a directory (local, or shared by the workers of a group on one machine or a
+ * network file system): written to a temporary file, fsynced and renamed, so a reader never sees half a snapshot.
+ */
+export class DirSnapshotStore implements SnapshotStore {
+  constructor(readonly location: string) {
+    mkdirSync(location, { recursive: true });
+  }
+
+  #file(id: string): string {
+    if (!ID.test(id))
+      throw new LvuError('INVALID_ARGUMENT', `invalid stream id ${id.slice(0, 40)}`, { field: 'id' });
+    return join(this.location, `${id}.arrow`);
+  }
+
+  async save(id: string, snapshot: Uint8Array): Promise<void> {
+    const file = this.#file(id);
+    const fd = openSync(`${file}.tmp`, 'w');
+    try {
+      writeSync(fd, snapshot);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(`${file}.tmp`, file);
+  }
+
+  async load(id: string): Promise<Uint8Array | null> {
+    const file = this.#file(id);
+    return existsSync(file) ? readFileSync(file) : null;
+  }
+
+  async close(): Promise<void> {}
+}
