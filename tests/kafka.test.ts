@@ -376,6 +376,51 @@ describe('questions to a worker that does not own the stream', () => {
   }, 180_000);
 });
 
+describe('standing answers', () => {
+  it('are asked by the owner of each stream and published to the answers topic, keyed by stream id', async () => {
+    const t = transport();
+    await t.createTopic('frames-s', 2);
+    const p = await t.producer();
+    for (let seq = 0; seq < 24; seq++)
+      await p.send(
+        'frames-s',
+        ['s-a', 's-b'].map((id) => ({ key: id, value: encodeFrame(scene(id, seq)) })),
+      );
+    const engine = await Engine.create({ longvu: { dinoWindowFrames: 4 } });
+    const worker = new KafkaWorker(engine, transport(), {
+      topic: 'frames-s',
+      group: 'asking',
+      standing: [{ question: 'What changed?', everySeconds: 0.5, onSceneChange: true }],
+      answersTopic: 'answers-s',
+    });
+    await worker.start();
+    const got: IncomingMessage[] = [];
+    const c = await transport().consumer('answer-reader');
+    await c.run(['answers-s'], { onBatch: async (msgs) => void got.push(...msgs) });
+    const answered = () =>
+      new Set(
+        got
+          .map((m) => ({ key: m.key, a: JSON.parse(new TextDecoder().decode(m.value)) }))
+          .filter(({ a }) => a.result?.frames > 0)
+          .map(({ key }) => key),
+      );
+    for (let i = 0; i < 300 && answered().size < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    await worker.close();
+    await c.close();
+    await engine.close();
+    expect([...answered()].sort()).toEqual(['s-a', 's-b']);
+    for (const m of got) {
+      const a = JSON.parse(new TextDecoder().decode(m.value));
+      expect(a.stream).toBe(m.key);
+      expect(m.headers['lvu-trigger']).toBe(a.trigger);
+      expect(['period', 'scene-change']).toContain(a.trigger);
+      if (a.result) expect(a.result).toMatchObject({ streamId: m.key, question: 'What changed?' });
+    }
+    expect(worker.stats.answers).toBe(got.length);
+    expect(worker.stats.answerErrors).toBe(0);
+  }, 120_000);
+});
+
 describe('snapshots in a compacted topic', () => {
   it('chunked snapshots read back whole by another client; a writer dying mid-snapshot and compaction leave the last complete one', async () => {
     const { KafkaSnapshotStore } = await import('@lvu/kafka');

@@ -2,16 +2,19 @@ import { parseArgs } from 'node:util';
 import { LvuError } from '@lvu/core';
 import { createHttpServer, DirSnapshotStore, Engine, KafkaWorker } from '@lvu/engine';
 import { KafkajsTransport, KafkaSnapshotStore, parseKafkaUrl } from '@lvu/kafka';
-import { portArg } from './number-arg.js';
+import { numberArg, portArg } from './number-arg.js';
 import { runUntilSignal } from './progress.js';
 
 export const WORKER_USAGE = `lvu worker --from kafka://HOST:PORT/TOPIC --group G [--models DIR] [--port 8080] [--host 127.0.0.1]
         [--dead-letter TOPIC] [--snapshots DIR|kafka://HOST:PORT/TOPIC]
+        [--ask QUESTION [--every SECONDS] [--on-scene-change] [--answers TOPIC]]
         consume SampledFrames published by \`lvu ingest --to\` with a consumer group: one rolling context per stream id
         of the partitions this worker owns, the HTTP API of \`lvu serve\` for them; malformed messages go to
         TOPIC.dead-letter with the reason. --snapshots: checkpoint each context there (a directory, or a compacted
         topic that workers on other machines share) and commit offsets only past what a checkpoint covers, so a
-        worker killed and restarted, or a stream moved to another worker, rebuilds the same context`;
+        worker killed and restarted, or a stream moved to another worker, rebuilds the same context. --ask: a
+        standing question about every stream this worker owns, asked every SECONDS and/or on scene changes; its
+        answers are served at /v1/answers and published (JSON keyed by stream id) to --answers TOPIC`;
 
 export async function workerCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -24,6 +27,10 @@ export async function workerCommand(args: string[]): Promise<number> {
       host: { type: 'string', default: '127.0.0.1' },
       'dead-letter': { type: 'string' },
       snapshots: { type: 'string' },
+      ask: { type: 'string' },
+      every: { type: 'string' },
+      'on-scene-change': { type: 'boolean', default: false },
+      answers: { type: 'string' },
     },
   });
   if (!values.from || !values.group) {
@@ -33,6 +40,26 @@ export async function workerCommand(args: string[]): Promise<number> {
   }
   const { brokers, topic } = parseKafkaUrl(values.from);
   const port = portArg(values.port);
+  if ((values.every || values['on-scene-change'] || values.answers) && !values.ask) {
+    throw new LvuError(
+      'INVALID_ARGUMENT',
+      '--every, --on-scene-change and --answers go with --ask QUESTION',
+      {
+        field: 'ask',
+      },
+    );
+  }
+  const standing = values.ask
+    ? [
+        {
+          question: values.ask,
+          onSceneChange: values['on-scene-change'],
+          ...(values.every || !values['on-scene-change']
+            ? { everySeconds: numberArg(values.every ?? '60', 'every', 0.1)! }
+            : {}),
+        },
+      ]
+    : [];
   const engine = await Engine.create({ models: values.models });
   const transport = new KafkajsTransport(brokers, `lvu-worker-${values.group}`);
   const worker = new KafkaWorker(engine, transport, {
@@ -40,12 +67,15 @@ export async function workerCommand(args: string[]): Promise<number> {
     group: values.group,
     ...(values['dead-letter'] ? { deadLetterTopic: values['dead-letter'] } : {}),
     ...(values.snapshots ? { snapshots: snapshotStore(values.snapshots, transport) } : {}),
+    standing,
+    ...(values.answers ? { answersTopic: values.answers } : {}),
   });
   const app = await createHttpServer(engine, {
     host: values.host,
     token: process.env.LVU_TOKEN || undefined,
     // a stream another worker owns: answered from its latest checkpoint when the snapshot directory is shared
     fallbackQuery: (id, input) => worker.queryFromSnapshot(id, input),
+    standing: worker.standing,
   });
   try {
     await worker.start();
@@ -62,7 +92,7 @@ export async function workerCommand(args: string[]): Promise<number> {
   );
   await runUntilSignal(() => {
     const s = worker.stats;
-    return `${s.messages} messages, ${s.frames} frames, ${s.streams} streams, ${s.duplicates} duplicates skipped, ${s.deadLetters} dead-lettered`;
+    return `${s.messages} messages, ${s.frames} frames, ${s.streams} streams, ${s.duplicates} duplicates skipped, ${s.deadLetters} dead-lettered${values.answers ? `, ${s.answers} answers published` : ''}`;
   });
   await worker.close();
   await app.close();

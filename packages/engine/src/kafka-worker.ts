@@ -12,6 +12,7 @@ import { ContextStore } from './context-store.js';
 import type { Engine } from './engine.js';
 import { downscaleRgb } from './jpeg-images.js';
 import { DirSnapshotStore } from './snapshot-store.js';
+import { type StandingAnswer, type StandingQuestionInput, StandingQuestions } from './standing-questions.js';
 
 export interface KafkaWorkerOptions {
   topic: string;
@@ -28,6 +29,10 @@ export interface KafkaWorkerOptions {
    * as frames are handed over.
    */
   snapshots?: SnapshotStore | string;
+  /** Standing questions asked about every stream this worker owns, while it owns it (`stream` is filled in). */
+  standing?: Omit<StandingQuestionInput, 'stream'>[];
+  /** Topic the standing answers are published to (JSON, keyed by stream id); none by default. */
+  answersTopic?: string;
   /** How often checkpoints are taken and offsets committed (default 1000 ms). */
   checkpointIntervalMs?: number;
 }
@@ -40,6 +45,9 @@ export interface KafkaWorkerStats {
   streams: number;
   /** Offset commits the group refused (during rebalances); retried at the next checkpoint. */
   commitErrors: number;
+  /** Standing answers published to the answers topic, and those that could not be (broker down past retries). */
+  answers: number;
+  answerErrors: number;
 }
 
 /**
@@ -47,7 +55,9 @@ export interface KafkaWorkerStats {
  * streams of the partitions it owns (one engine stream per stream id, created on its first frame). Malformed,
  * truncated or oversized messages go to the dead-letter topic with the reason and never stop the partition;
  * redelivered frames (seq at or below the last one taken) are skipped, so duplicates never reach a context.
- * Offsets are committed once a batch's frames are handed to their streams.
+ * Without a snapshot store, offsets are committed once a batch's frames are handed to their streams; with one, only
+ * past frames a durable checkpoint covers. Standing questions follow the streams the worker owns; their answers go
+ * to the answers topic.
  */
 export class KafkaWorker {
   readonly stats: KafkaWorkerStats = {
@@ -57,10 +67,14 @@ export class KafkaWorker {
     deadLetters: 0,
     streams: 0,
     commitErrors: 0,
+    answers: 0,
+    answerErrors: 0,
   };
   readonly #engine: Engine;
   readonly #transport: KafkaTransport;
-  readonly #o: Required<Omit<KafkaWorkerOptions, 'snapshots'>>;
+  readonly #o: Required<Omit<KafkaWorkerOptions, 'snapshots' | 'answersTopic'>> & { answersTopic?: string };
+  /** The standing questions of the owned streams (their answers also go to `answersTopic`). */
+  readonly standing: StandingQuestions;
   readonly #snapshots: SnapshotStore | null;
   /** Per stream: frames taken and not yet covered by a saved checkpoint (seq, partition key, offset), in order. */
   readonly #pending = new Map<string, { seq: number; part: string; offset: bigint }[]>();
@@ -78,7 +92,7 @@ export class KafkaWorker {
   readonly #queues = new Map<string, AsyncQueue<SampledFrame>>();
   readonly #lastSeq = new Map<string, number>();
   #consumer: TransportConsumer | null = null;
-  #dlq: TransportProducer | null = null;
+  #producer: TransportProducer | null = null;
 
   constructor(engine: Engine, transport: KafkaTransport, { snapshots, ...o }: KafkaWorkerOptions) {
     this.#engine = engine;
@@ -87,8 +101,11 @@ export class KafkaWorker {
       deadLetterTopic: `${o.topic}.dead-letter`,
       maxMessageBytes: 32 * 1024 ** 2,
       checkpointIntervalMs: 1000,
+      standing: [],
       ...o,
     };
+    this.standing = new StandingQuestions(engine);
+    if (o.answersTopic) this.standing.answers$.subscribe((a) => void this.#publishAnswer(a));
     this.#snapshots = typeof snapshots === 'string' ? new DirSnapshotStore(snapshots) : (snapshots ?? null);
   }
 
@@ -98,7 +115,11 @@ export class KafkaWorker {
   }
 
   async start(): Promise<void> {
-    this.#dlq = await this.#transport.producer();
+    // the topics this worker writes, unless they exist (brokers often do not create topics on first use)
+    for (const topic of [this.#o.deadLetterTopic, this.#o.answersTopic]) {
+      if (topic) await this.#transport.createTopic(topic, 6);
+    }
+    this.#producer = await this.#transport.producer();
     const c = await this.#transport.consumer(this.#o.group);
     this.#consumer = c;
     await c.run([this.#o.topic], {
@@ -157,6 +178,7 @@ export class KafkaWorker {
         this.#queues.get(id)?.close();
         this.#queues.delete(id);
         this.stats.streams--;
+        this.standing.removeStream(id);
         const removal = this.#engine
           .removeStream(id)
           .catch(() => {})
@@ -267,7 +289,25 @@ export class KafkaWorker {
       this.#savedSeq.set(streamId, seq);
     }
     this.stats.streams++;
+    for (const t of this.#o.standing) this.standing.add({ ...t, stream: streamId });
     return q;
+  }
+
+  async #publishAnswer(a: StandingAnswer): Promise<void> {
+    // an answer about a stream that moved away meanwhile is its new owner's to give
+    if (a.error?.code === 'STREAM_NOT_FOUND') return;
+    try {
+      await this.#producer!.send(this.#o.answersTopic!, [
+        {
+          key: a.stream,
+          value: new TextEncoder().encode(JSON.stringify(a)),
+          headers: { 'lvu-trigger': a.trigger, 'content-type': 'application/json' },
+        },
+      ]);
+      this.stats.answers++;
+    } catch {
+      this.stats.answerErrors++; // the broker is down past the producer's retries; the next answer tries again
+    }
   }
 
   async #deadLetter(m: IncomingMessage, err: unknown): Promise<void> {
@@ -279,7 +319,7 @@ export class KafkaWorker {
       reason: 'corrupt',
       dropped: this.stats.deadLetters,
     });
-    await this.#dlq!.send(this.#o.deadLetterTopic, [
+    await this.#producer!.send(this.#o.deadLetterTopic, [
       {
         key: m.key ?? '',
         value: m.value,
@@ -319,10 +359,11 @@ export class KafkaWorker {
 
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
+    this.standing.close();
     await this.#checkpointing;
     await this.#consumer?.close();
     for (const q of this.#queues.values()) q.close();
-    await this.#dlq?.close();
+    await this.#producer?.close();
     await this.#snapshots?.close();
   }
 }

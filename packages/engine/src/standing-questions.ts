@@ -45,8 +45,8 @@ export interface StandingAnswer {
 export class StandingQuestions {
   readonly answers$ = new Subject<StandingAnswer>();
   readonly #engine: Engine;
-  readonly #timers: NodeJS.Timeout[] = [];
-  readonly #subs: { unsubscribe(): void }[] = [];
+  /** Per question id: what stops it (its timer and its scene-change subscription). */
+  readonly #stops = new Map<number, { stream: string; stop: () => void }>();
   readonly #busy = new Set<number>();
   #next = 1;
   #closed = false;
@@ -58,20 +58,30 @@ export class StandingQuestions {
   add(input: StandingQuestionInput): StandingQuestion {
     const q = standingQuestionSchema.parse(input);
     const id = this.#next++;
+    const stops: (() => void)[] = [];
     if (q.everySeconds !== undefined) {
       const t = setInterval(() => void this.#ask(id, q, 'period'), q.everySeconds * 1000);
       t.unref();
-      this.#timers.push(t);
+      stops.push(() => clearInterval(t));
     }
     if (q.onSceneChange) {
-      this.#subs.push(
-        this.#engine.windows$(q.stream).subscribe((w) => {
-          if (w.frames > 0 && w.kept.length / w.frames >= q.sceneChangeRatio)
-            void this.#ask(id, q, 'scene-change');
-        }),
-      );
+      const sub = this.#engine.windows$(q.stream).subscribe((w) => {
+        if (w.frames > 0 && w.kept.length / w.frames >= q.sceneChangeRatio)
+          void this.#ask(id, q, 'scene-change');
+      });
+      stops.push(() => sub.unsubscribe());
     }
+    this.#stops.set(id, { stream: q.stream, stop: () => stops.forEach((f) => f()) });
     return q;
+  }
+
+  /** Stops every standing question about `stream` (a stream removed, or moved to another worker). */
+  removeStream(stream: string): void {
+    for (const [id, s] of this.#stops) {
+      if (s.stream !== stream) continue;
+      s.stop();
+      this.#stops.delete(id);
+    }
   }
 
   async #ask(id: number, q: StandingQuestion, trigger: StandingAnswer['trigger']): Promise<void> {
@@ -97,7 +107,7 @@ export class StandingQuestions {
     } finally {
       this.#busy.delete(id);
     }
-    if (this.#closed) return;
+    if (this.#closed || !this.#stops.has(id)) return; // removed while answering
     this.answers$.next(answer);
     if (q.webhook) void this.#post(q.webhook, answer);
   }
@@ -135,8 +145,8 @@ export class StandingQuestions {
 
   close(): void {
     this.#closed = true;
-    for (const t of this.#timers) clearInterval(t);
-    for (const s of this.#subs) s.unsubscribe();
+    for (const s of this.#stops.values()) s.stop();
+    this.#stops.clear();
     this.answers$.complete();
   }
 }
