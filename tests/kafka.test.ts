@@ -194,6 +194,106 @@ describe('lvu ingest --to kafka → lvu worker', () => {
   }, 180_000);
 });
 
+describe('lvu ingest --features → lvu worker', () => {
+  it('an edge with the models publishes reduced windows as FeatureBatches; the worker builds the context one process builds', async () => {
+    const { encodeWindow } = await import('@lvu/arrow');
+    const { FEATURE_WINDOW_TYPE } = await import('@lvu/engine');
+    const video = makeSceneVideo(40);
+    const t = transport();
+    await t.createTopic('windows-f', 2);
+    const out = execFileSync(
+      'node',
+      [
+        resolve(repoRoot, 'packages/cli/bin/lvu.js'),
+        'ingest',
+        video,
+        '--to',
+        `kafka://${broker.brokers[0]}/windows-f`,
+        '--features',
+        '--stream-id',
+        'edge-1',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    ).toString();
+    expect(out).toMatch(/40 frames sampled .* \d+ windows with \d+ kept frames published as feature batches/);
+    // the same file in one process: the reference context
+    const local = await Engine.create();
+    local.addStream({ id: 'edge-1', source: video });
+    await local.whenDone('edge-1');
+    const want = local.frames('edge-1');
+    expect(want.length).toBeGreaterThan(1);
+
+    // bad windows between good ones: wrong geometry (other models), a window for a stream that takes frames, junk
+    const p = await t.producer();
+    const row = (hiValues: number) => ({
+      streamId: 'edge-2',
+      seq: 3,
+      ptsMs: 3000,
+      wallMs: 0,
+      frameH: 360,
+      frameW: 640,
+      hi: new Float32Array(hiValues),
+      lo: new Float32Array(16),
+      thumb: new Uint8Array(0),
+    });
+    const win = {
+      streamId: 'edge-2',
+      window: 0,
+      start: 0,
+      frames: 4,
+      lastSeq: 3,
+      lastPtsMs: 3000,
+      lastWallMs: 0,
+    };
+    await p.send('windows-f', [
+      {
+        key: 'edge-2',
+        value: encodeWindow({ ...win, rows: [row(10)], scores: [1] }),
+        headers: { 'content-type': FEATURE_WINDOW_TYPE },
+      },
+      {
+        key: 'edge-2',
+        value: new TextEncoder().encode('not arrow'),
+        headers: { 'content-type': FEATURE_WINDOW_TYPE },
+      },
+      { key: 'edge-1', value: encodeFrame(frame('edge-1', 99, 96)) }, // a frame for a stream that takes windows
+    ]);
+    const engine = await Engine.create();
+    const worker = new KafkaWorker(engine, transport(), { topic: 'windows-f', group: 'feature-workers' });
+    try {
+      await worker.start();
+      for (let i = 0; i < 300 && (worker.stats.deadLetters < 3 || engine.listStreams().length < 1); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 100 && engine.status('edge-1').counters.sampled < 40; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(worker.stats).toMatchObject({ frames: 0, deadLetters: 3, streams: 1 });
+      expect(worker.stats.windows).toBeGreaterThan(0);
+      const got = engine.frames('edge-1');
+      expect(got.map((f) => f.seq)).toEqual(want.map((f) => f.seq));
+      for (let i = 0; i < got.length; i++) {
+        expect(Buffer.from(got[i]!.hi.buffer, got[i]!.hi.byteOffset, got[i]!.hi.byteLength)).toEqual(
+          Buffer.from(want[i]!.hi.buffer, want[i]!.hi.byteOffset, want[i]!.hi.byteLength),
+        );
+      }
+      expect(engine.status('edge-1').counters.sampled).toBe(40);
+      const r = await engine.query('edge-1', { question: 'When is the scene red?' });
+      const l = await local.query('edge-1', { question: 'When is the scene red?' });
+      expect(r.evidence.topScored.map((e) => e.seq)).toEqual(l.evidence.topScored.map((e) => e.seq));
+      const dead = await consumeAll('windows-f.dead-letter', 'dlq-f', 3);
+      expect(dead.map((m) => m.headers['lvu-error']).sort()).toEqual([
+        'MALFORMED_MESSAGE',
+        'MALFORMED_MESSAGE',
+        'SHAPE_MISMATCH',
+      ]);
+      expect(dead.map((m) => m.headers['lvu-reason']).join(' | ')).toMatch(/takes windows; got a frame/);
+    } finally {
+      await worker.close();
+      await engine.close();
+      await local.close();
+    }
+  }, 180_000);
+});
+
 describe('lvu worker crash recovery', () => {
   it('a worker SIGKILLed mid-stream and restarted (checkpoints in a compacted topic) ends with the context an uninterrupted worker builds, byte for byte', async () => {
     const { spawn } = await import('node:child_process');

@@ -7,3 +7,4 @@ export {
   fromIpc,
   toIpc,
 } from './feature-batch.js';
+export { decodeWindow, encodeWindow, type FeatureWindow } from './feature-window.js';

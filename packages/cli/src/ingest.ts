@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
-import { LvuError, type LvuEvent } from '@lvu/core';
+import { encodeWindow } from '@lvu/arrow';
+import { LvuError, type LvuErrorCode, type LvuEvent, type SampledFrame } from '@lvu/core';
+import { Engine, FEATURE_WINDOW_TYPE } from '@lvu/engine';
 import { VideoSource } from '@lvu/ffmpeg';
 import { encodeFrame, KafkajsTransport, parseKafkaUrl } from '@lvu/kafka';
 import { numberArg } from './number-arg.js';
@@ -13,11 +15,13 @@ async function kafkaSink(url: string) {
 
 export const INGEST_USAGE = `lvu ingest SOURCE [--to kafka://HOST:PORT/TOPIC] [--fps 1] [--json] [--max-frames N] [--realtime] [--size 384[,378]]
         [--resize pad|stretch|crop] [--sampling exact|keyframes] [--transport tcp|udp] [--timeout-ms 5000]
-        [--stall-timeout-ms 10000] [--stream-id ID] [--live]
+        [--stall-timeout-ms 10000] [--stream-id ID] [--live] [--features [--models DIR]]
         decode and sample a file, rtsp:// or http(s):// source. --json: one line per sampled frame
         {streamId, seq, ptsMs, wallMs, width, height} and one per source event; otherwise a progress bar (files)
         or a live counter (streams) on stderr. --to publishes every sampled frame (msgpack, raw RGB at each
-        --size) to a Kafka topic keyed by stream id, for \`lvu worker\``;
+        --size) to a Kafka topic keyed by stream id, for \`lvu worker\`. --features (with --to): an edge that has
+        the models runs DINO, the temporal reduction and SigLIP+SVA+projector itself and publishes each closed
+        window's kept frames as one FeatureBatch (Arrow IPC) instead of raw frames; workers need the same models`;
 
 const EVENT_NAMES: Record<string, string> = {
   'source.connected': 'connected',
@@ -47,14 +51,32 @@ export async function ingestCommand(args: string[]): Promise<number> {
       'stall-timeout-ms': { type: 'string' },
       'stream-id': { type: 'string' },
       live: { type: 'boolean' },
+      features: { type: 'boolean', default: false },
+      models: { type: 'string' },
     },
   });
+  if (values.features && !values.to) {
+    throw new LvuError(
+      'INVALID_ARGUMENT',
+      '--features publishes to Kafka: give --to kafka://HOST:PORT/TOPIC',
+      {
+        field: 'to',
+      },
+    );
+  }
+  if (values.models && !values.features) {
+    throw new LvuError('INVALID_ARGUMENT', '--models is for --features (the edge runs the models)', {
+      field: 'models',
+    });
+  }
+  // an edge with the models: its encoders decide the image sizes
+  const engine = values.features ? await Engine.create({ models: values.models }) : null;
   if (positionals.length !== 1)
     throw new LvuError('INVALID_ARGUMENT', `usage: ${INGEST_USAGE}`, { field: 'SOURCE' });
   const maxFrames = numberArg(values['max-frames'], 'max-frames', 1);
   const src = new VideoSource(positionals[0]!, {
     fps: numberArg(values.fps, 'fps', 0.001),
-    sizes: values.size?.split(',').map((s) => Number(s)),
+    sizes: engine ? [...engine.vision.imageSizes] : values.size?.split(',').map((s) => Number(s)),
     resize: values.resize as 'pad' | undefined,
     sampling: values.sampling as 'exact' | undefined,
     transport: values.transport as 'tcp' | undefined,
@@ -83,36 +105,77 @@ export async function ingestCommand(args: string[]): Promise<number> {
   const stopOnSignal = () => void src.stop();
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
+  const report = (f: SampledFrame) => {
+    if (values.json) {
+      out.write(
+        `${JSON.stringify({ streamId: f.streamId, seq: f.seq, ptsMs: Math.round(f.ptsMs * 1000) / 1000, wallMs: f.wallMs, width: f.width, height: f.height })}\n`,
+      );
+      return;
+    }
+    const s = src.stats;
+    const rate = (n / Math.max(0.001, (Date.now() - t0) / 1000)).toFixed(1);
+    const published = engine ? `  ${windows} windows (${kept} kept frames) published` : '';
+    if (!src.live && s.durationMs) {
+      progress!.update(
+        `${bar(f.ptsMs / s.durationMs)} ${clock(f.ptsMs)} / ${clock(s.durationMs)}  ${n} frames  ${rate} frames/s${published}`,
+      );
+    } else {
+      const age = s.lastFrameWallMs ? ((Date.now() - s.lastFrameWallMs) / 1000).toFixed(1) : '-';
+      progress!.update(
+        `${src.streamId}: ${n} frames  ${s.droppedSlowConsumer} dropped  ${s.reconnects} reconnects  ${s.stalls} stalls  last frame ${age}s ago${published}`,
+      );
+    }
+  };
+  let windows = 0;
+  let kept = 0;
   try {
-    for await (const f of src) {
-      n++;
-      // edge mode: every sampled frame to Kafka, keyed by stream id (acknowledged before the next is read)
-      if (sink) await sink.producer.send(sink.topic, [{ key: f.streamId, value: encodeFrame(f) }]);
-      if (values.json) {
-        out.write(
-          `${JSON.stringify({ streamId: f.streamId, seq: f.seq, ptsMs: Math.round(f.ptsMs * 1000) / 1000, wallMs: f.wallMs, width: f.width, height: f.height })}\n`,
-        );
-      } else {
-        const s = src.stats;
-        const rate = (n / Math.max(0.001, (Date.now() - t0) / 1000)).toFixed(1);
-        if (!src.live && s.durationMs) {
-          progress!.update(
-            `${bar(f.ptsMs / s.durationMs)} ${clock(f.ptsMs)} / ${clock(s.durationMs)}  ${n} frames  ${rate} frames/s`,
-          );
-        } else {
-          const age = s.lastFrameWallMs ? ((Date.now() - s.lastFrameWallMs) / 1000).toFixed(1) : '-';
-          progress!.update(
-            `${src.streamId}: ${n} frames  ${s.droppedSlowConsumer} dropped  ${s.reconnects} reconnects  ${s.stalls} stalls  last frame ${age}s ago`,
-          );
+    if (engine && sink) {
+      // edge with the models: the engine's write path, each closed window published in order, acknowledged
+      const frames = async function* () {
+        for await (const f of src) {
+          n++;
+          report(f);
+          yield f;
+          if (maxFrames !== undefined && n >= maxFrames) break;
         }
+      };
+      let publishing: Promise<void> = Promise.resolve();
+      let failed: unknown = null;
+      engine.addStream({ id: src.streamId, source: frames() });
+      engine.windows$(src.streamId).subscribe((w) => {
+        publishing = publishing
+          .then(async () => {
+            if (failed) return;
+            await sink.producer.send(sink.topic, [
+              { key: w.streamId, value: encodeWindow(w), headers: { 'content-type': FEATURE_WINDOW_TYPE } },
+            ]);
+            windows++;
+            kept += w.rows.length;
+          })
+          .catch((err) => {
+            failed ??= err;
+          });
+      });
+      await engine.whenDone(src.streamId);
+      await publishing;
+      const st = engine.status(src.streamId);
+      if (failed) throw failed;
+      if (st.error) throw new LvuError(st.error.code as LvuErrorCode, st.error.message);
+    } else {
+      for await (const f of src) {
+        n++;
+        // edge mode: every sampled frame to Kafka, keyed by stream id (acknowledged before the next is read)
+        if (sink) await sink.producer.send(sink.topic, [{ key: f.streamId, value: encodeFrame(f) }]);
+        report(f);
+        if (maxFrames !== undefined && n >= maxFrames) break;
       }
-      if (maxFrames !== undefined && n >= maxFrames) break;
     }
   } finally {
     process.off('SIGINT', stopOnSignal);
     process.off('SIGTERM', stopOnSignal);
     await src.stop();
     await sink?.transport.close();
+    await engine?.close();
     progress?.done();
   }
   if (!values.json) {
@@ -120,7 +183,9 @@ export async function ingestCommand(args: string[]): Promise<number> {
     process.stdout.write(
       `${src.streamId}: ${n} frames sampled at ${src.options.fps} fps from ${s.decoded} decoded` +
         `${s.info ? ` (${s.info.codec} ${s.info.width}x${s.info.height})` : ''}, ${s.corrupt} corrupt packets skipped, ` +
-        `${s.droppedSlowConsumer} dropped, ${s.reconnects} reconnects, ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
+        `${s.droppedSlowConsumer} dropped, ${s.reconnects} reconnects, ` +
+        `${engine ? `${windows} windows with ${kept} kept frames published as feature batches, ` : ''}` +
+        `${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
     );
   }
   return 0;

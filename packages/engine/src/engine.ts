@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { FeatureWindow } from '@lvu/arrow';
 import {
   type LongVuOptions,
   type LongVuPreset,
@@ -44,8 +45,11 @@ export interface EngineConfig {
 
 export interface StreamSpec {
   id: string;
-  /** A URL or path for the ffmpeg connector, or already-sampled frames (Kafka, tests). */
-  source: string | AsyncIterable<SampledFrame>;
+  /**
+   * A URL or path for the ffmpeg connector, already-sampled frames (Kafka, tests), or windows reduced and encoded
+   * elsewhere (an edge with the models).
+   */
+  source: string | AsyncIterable<SampledFrame> | { windows: AsyncIterable<FeatureWindow> };
   sourceOptions?: Omit<VideoSourceInput, 'sizes' | 'streamId'>;
   retention?: RetentionInput;
   /** A context snapshot (`StreamPipeline.checkpoint`) to start from instead of an empty context. */
@@ -242,7 +246,7 @@ export class Engine {
       spec.restore ?? null,
     );
     let video: VideoSource | null = null;
-    let frames: AsyncIterable<SampledFrame>;
+    let frames: AsyncIterable<SampledFrame> | null;
     let source: string;
     if (typeof spec.source === 'string') {
       video = new VideoSource(
@@ -256,11 +260,18 @@ export class Engine {
       );
       frames = video;
       source = video.source.redacted;
+    } else if ('windows' in spec.source) {
+      frames = null;
+      source = 'feature windows';
     } else {
       frames = spec.source;
       source = 'frames';
     }
-    const done = pipeline.run(frames).catch(() => {
+    const running =
+      frames === null
+        ? pipeline.runWindows((spec.source as { windows: AsyncIterable<FeatureWindow> }).windows)
+        : pipeline.run(frames);
+    const done = running.catch(() => {
       // the pipeline records its error and emits stream.failed; other streams go on
     });
     this.#streams.set(spec.id, { pipeline, source, video, done });

@@ -18,7 +18,12 @@ export {
 export type { FrameEncoder, FrameFeatures, TextEncoder } from './frame-encoder.js';
 export { createHttpServer, type HttpServerOptions } from './http-server.js';
 export { downscaleRgb, rgbToJpeg } from './jpeg-images.js';
-export { KafkaWorker, type KafkaWorkerOptions, type KafkaWorkerStats } from './kafka-worker.js';
+export {
+  FEATURE_WINDOW_TYPE,
+  KafkaWorker,
+  type KafkaWorkerOptions,
+  type KafkaWorkerStats,
+} from './kafka-worker.js';
 export { type AnswerRequest, type LlmBackend, NoneBackend, OnnxBackend } from './llm-backend.js';
 export { OnnxFrameEncoder, OnnxTextEncoder } from './onnx-encoder.js';
 export {

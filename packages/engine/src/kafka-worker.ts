@@ -1,3 +1,4 @@
+import { decodeWindow, type FeatureWindow } from '@lvu/arrow';
 import { LvuError, type SampledFrame, type SnapshotStore } from '@lvu/core';
 import {
   AsyncQueue,
@@ -13,6 +14,9 @@ import type { Engine } from './engine.js';
 import { downscaleRgb } from './jpeg-images.js';
 import { DirSnapshotStore } from './snapshot-store.js';
 import { type StandingAnswer, type StandingQuestionInput, StandingQuestions } from './standing-questions.js';
+
+/** The content type of a feature-window message (Arrow IPC stream; `lvu ingest --features`). */
+export const FEATURE_WINDOW_TYPE = 'application/vnd.apache.arrow.stream; lvu=window';
 
 export interface KafkaWorkerOptions {
   topic: string;
@@ -40,6 +44,8 @@ export interface KafkaWorkerOptions {
 export interface KafkaWorkerStats {
   messages: number;
   frames: number;
+  /** Feature windows from edges that run the models (`lvu ingest --features`). */
+  windows: number;
   duplicates: number;
   deadLetters: number;
   streams: number;
@@ -52,7 +58,9 @@ export interface KafkaWorkerStats {
 
 /**
  * `lvu worker`: consumes SampledFrames from a topic with a consumer group and runs the engine's write path for the
- * streams of the partitions it owns (one engine stream per stream id, created on its first frame). Malformed,
+ * streams of the partitions it owns (one engine stream per stream id, created on its first frame); a stream whose
+ * edge runs the models arrives as feature windows (FeatureBatches of each window's kept frames, checked against this
+ * worker's geometry), which go straight into its context. Malformed,
  * truncated or oversized messages go to the dead-letter topic with the reason and never stop the partition;
  * redelivered frames (seq at or below the last one taken) are skipped, so duplicates never reach a context.
  * Without a snapshot store, offsets are committed once a batch's frames are handed to their streams; with one, only
@@ -63,6 +71,7 @@ export class KafkaWorker {
   readonly stats: KafkaWorkerStats = {
     messages: 0,
     frames: 0,
+    windows: 0,
     duplicates: 0,
     deadLetters: 0,
     streams: 0,
@@ -89,7 +98,9 @@ export class KafkaWorker {
   readonly #removing = new Map<string, Promise<void>>();
   #timer: NodeJS.Timeout | null = null;
   #checkpointing: Promise<void> | null = null;
-  readonly #queues = new Map<string, AsyncQueue<SampledFrame>>();
+  readonly #queues = new Map<string, AsyncQueue<SampledFrame | FeatureWindow>>();
+  /** What each stream's messages are: sampled frames, or feature windows from an edge with the models. */
+  readonly #kinds = new Map<string, 'frame' | 'window'>();
   readonly #lastSeq = new Map<string, number>();
   #consumer: TransportConsumer | null = null;
   #producer: TransportProducer | null = null;
@@ -177,6 +188,7 @@ export class KafkaWorker {
         this.#savedSeq.delete(id);
         this.#queues.get(id)?.close();
         this.#queues.delete(id);
+        this.#kinds.delete(id);
         this.stats.streams--;
         this.standing.removeStream(id);
         const removal = this.#engine
@@ -227,43 +239,82 @@ export class KafkaWorker {
 
   async #take(m: IncomingMessage): Promise<void> {
     this.stats.messages++;
-    let f: SampledFrame;
+    let item: { kind: 'frame'; f: SampledFrame } | { kind: 'window'; w: FeatureWindow };
     try {
       if (m.value.byteLength > this.#o.maxMessageBytes) {
         throw new LvuError('MALFORMED_MESSAGE', `message of ${m.value.byteLength} bytes is over the limit`, {
           field: 'value',
         });
       }
-      f = decodeFrame(m.value);
-      if (m.key !== null && m.key !== f.streamId) {
+      item =
+        m.headers['content-type'] === FEATURE_WINDOW_TYPE
+          ? { kind: 'window', w: this.#checkWindow(decodeWindow(m.value)) }
+          : { kind: 'frame', f: decodeFrame(m.value) };
+      const streamId = item.kind === 'frame' ? item.f.streamId : item.w.streamId;
+      if (m.key !== null && m.key !== streamId) {
         throw new LvuError(
           'MALFORMED_MESSAGE',
-          `key ${m.key} differs from the frame's stream ${f.streamId}`,
+          `key ${m.key} differs from the message's stream ${streamId}`,
           {
             field: 'key',
           },
         );
       }
+      const kind = this.#kinds.get(streamId);
+      if (kind && kind !== item.kind) {
+        throw new LvuError('MALFORMED_MESSAGE', `stream ${streamId} takes ${kind}s; got a ${item.kind}`, {
+          field: 'content-type',
+        });
+      }
     } catch (err) {
       await this.#deadLetter(m, err);
       return;
     }
-    await this.#removing.get(f.streamId); // dropped by a rebalance and now regained: removed first
-    const q = this.#queues.get(f.streamId) ?? (await this.#open(f.streamId)); // restores its checkpoint
-    if (f.seq <= (this.#lastSeq.get(f.streamId) ?? -1)) {
+    const id = item.kind === 'frame' ? item.f.streamId : item.w.streamId;
+    const seq = item.kind === 'frame' ? item.f.seq : item.w.lastSeq;
+    await this.#removing.get(id); // dropped by a rebalance and now regained: removed first
+    const q = this.#queues.get(id) ?? (await this.#open(id, item.kind)); // restores its checkpoint
+    if (seq <= (this.#lastSeq.get(id) ?? -1)) {
       this.stats.duplicates++; // redelivered, or covered by the restored checkpoint
       return;
     }
-    this.#lastSeq.set(f.streamId, f.seq);
-    this.#partOf.set(f.streamId, `${m.topic}/${m.partition}`);
+    this.#lastSeq.set(id, seq);
+    this.#partOf.set(id, `${m.topic}/${m.partition}`);
     if (this.#snapshots) {
-      let p = this.#pending.get(f.streamId);
-      if (!p) this.#pending.set(f.streamId, (p = []));
-      p.push({ seq: f.seq, part: `${m.topic}/${m.partition}`, offset: BigInt(m.offset) });
+      let p = this.#pending.get(id);
+      if (!p) this.#pending.set(id, (p = []));
+      p.push({ seq, part: `${m.topic}/${m.partition}`, offset: BigInt(m.offset) });
     }
     await q.waitForSpace(); // a slow stream holds its partition, not the process
-    q.push(this.#adapt(f));
-    this.stats.frames++;
+    if (item.kind === 'frame') {
+      (q as AsyncQueue<SampledFrame>).push(this.#adapt(item.f));
+      this.stats.frames++;
+    } else {
+      (q as AsyncQueue<FeatureWindow>).push(item.w);
+      this.stats.windows++;
+    }
+  }
+
+  /**
+   * A window from an edge: its grids must have this worker's geometry (same models); they are copied out of the
+   * message, whose buffer the Kafka client shares with the rest of its fetch.
+   */
+  #checkWindow(w: FeatureWindow): FeatureWindow {
+    const dim = this.#engine.vision.dim;
+    const { highGridSide: h, lowGridSide: l } = this.#engine.longvu;
+    for (const r of w.rows) {
+      if (r.hi.length !== h * h * dim || r.lo.length !== l * l * dim) {
+        throw new LvuError(
+          'SHAPE_MISMATCH',
+          `frame ${r.seq}: grids of ${r.hi.length} and ${r.lo.length} values, this worker's models need ${h}²×${dim} and ${l}²×${dim} (publish with the same models)`,
+          { field: 'hi' },
+        );
+      }
+    }
+    return {
+      ...w,
+      rows: w.rows.map((r) => ({ ...r, hi: r.hi.slice(), lo: r.lo.slice(), thumb: r.thumb.slice() })),
+    };
   }
 
   /** Frames published at other sizes: each size the encoders need is box-downscaled from a larger image. */
@@ -278,11 +329,17 @@ export class KafkaWorker {
   }
 
   /** A stream seen for the first time (or regained): restored from its latest checkpoint when there is one. */
-  async #open(streamId: string): Promise<AsyncQueue<SampledFrame>> {
+  async #open(streamId: string, kind: 'frame' | 'window'): Promise<AsyncQueue<SampledFrame | FeatureWindow>> {
     const restore = (await this.#snapshots?.load(streamId)) ?? undefined;
-    const q = new AsyncQueue<SampledFrame>(64);
+    const q = new AsyncQueue<SampledFrame | FeatureWindow>(64);
     this.#queues.set(streamId, q);
-    this.#engine.addStream({ id: streamId, source: q, ...(restore ? { restore } : {}) });
+    this.#kinds.set(streamId, kind);
+    this.#engine.addStream({
+      id: streamId,
+      source:
+        kind === 'frame' ? (q as AsyncQueue<SampledFrame>) : { windows: q as AsyncQueue<FeatureWindow> },
+      ...(restore ? { restore } : {}),
+    });
     if (restore) {
       const seq = Number(ContextStore.snapshotMeta(restore).checkpointSeq ?? -1);
       this.#lastSeq.set(streamId, seq);

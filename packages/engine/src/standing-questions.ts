@@ -66,7 +66,7 @@ export class StandingQuestions {
     }
     if (q.onSceneChange) {
       const sub = this.#engine.windows$(q.stream).subscribe((w) => {
-        if (w.frames > 0 && w.kept.length / w.frames >= q.sceneChangeRatio)
+        if (w.frames > 0 && w.rows.length / w.frames >= q.sceneChangeRatio)
           void this.#ask(id, q, 'scene-change');
       });
       stops.push(() => sub.unsubscribe());

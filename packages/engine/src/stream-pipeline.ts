@@ -1,4 +1,4 @@
-import type { FeatureRow } from '@lvu/arrow';
+import type { FeatureRow, FeatureWindow } from '@lvu/arrow';
 import { assertFiniteFrame, type ClosedWindow, type LongVuOptions } from '@lvu/compress';
 import { type EventBus, LvuError, type SampledFrame } from '@lvu/core';
 import { Credits, pullMap, temporalReduce } from '@lvu/operators';
@@ -73,8 +73,8 @@ export class StreamPipeline {
   };
   state: StreamState = 'starting';
   error: LvuError | null = null;
-  /** Every closed window (kept ratio, scores), for standing questions and timelines. */
-  readonly windows$ = new Subject<ClosedWindow<Scored>>();
+  /** Every closed window with its encoded kept frames (standing questions, edges publishing features). */
+  readonly windows$ = new Subject<FeatureWindow>();
   readonly #encoder: FrameEncoder;
   readonly #o: LongVuOptions;
   readonly #events: EventBus;
@@ -82,8 +82,8 @@ export class StreamPipeline {
   #consecutiveFailures = 0;
   #done: Promise<void> | null = null;
   #resolve: (() => void) | null = null;
-  /** Seqs of the frames that entered the temporal reduction and whose window has not closed (from #pushedBase). */
-  readonly #pushed: number[] = [];
+  /** The frames that entered the temporal reduction and whose window has not closed (from #pushedBase). */
+  readonly #pushed: { seq: number; ptsMs: number; wallMs: number }[] = [];
   #pushedBase = 0;
   #checkpointSeq = -1;
   #keeping = false;
@@ -133,7 +133,7 @@ export class StreamPipeline {
       this.#sub = scored$
         .pipe(
           filter((s): s is Scored => s !== null),
-          tap((s) => this.#pushed.push(s.frame.seq)),
+          tap(({ frame: f }) => this.#pushed.push({ seq: f.seq, ptsMs: f.ptsMs, wallMs: f.wallMs })),
           temporalReduce<Scored>(o.dinoWindowFrames, o.dinoThreshold, (s) => s.dino),
           concatMap((w) => this.#keep(w, credits)),
         )
@@ -197,23 +197,16 @@ export class StreamPipeline {
 
   async #keep(w: ClosedWindow<Scored>, credits: Credits): Promise<void> {
     this.#keeping = true;
-    const lastSeq = this.#pushed[w.start + w.frames - 1 - this.#pushedBase]!;
+    const last = this.#pushed[w.start + w.frames - 1 - this.#pushedBase]!;
     try {
-      this.counters.windows++;
-      this.counters.lastWindowKeptRatio = w.kept.length / w.frames;
-      this.#events.emit('window.closed', {
-        streamId: this.id,
-        window: w.window,
-        frames: w.frames,
-        kept: w.kept.length,
-      });
+      const rows: FeatureRow[] = [];
+      const scores: number[] = [];
       for (const k of w.kept) {
         const { frame, dino } = k.item;
-        let row: FeatureRow;
         try {
           const f = await this.#encoder.features(frame, dino);
           assertFiniteFrame({ id: frame.seq, hi: f.hi, lo: f.lo }, `frame ${frame.seq}`);
-          row = {
+          rows.push({
             streamId: this.id,
             seq: frame.seq,
             ptsMs: frame.ptsMs,
@@ -224,31 +217,24 @@ export class StreamPipeline {
             lo: f.lo,
             thumb: thumbnail(frame),
             ...this.#jpegs(frame),
-          };
+          });
+          scores.push(k.score);
           this.#consecutiveFailures = 0;
         } catch (err) {
           this.#frameFailed(frame, err);
-          continue;
-        }
-        if (this.store.add(row)) {
-          // what every later question needs from this frame, computed once now
-          cachedNorms(row.hi, this.#encoder.dim);
-          cachedNorms(row.lo, this.#encoder.dim);
-          cachedLowMean(
-            row.lo,
-            [row.frameH, row.frameW],
-            this.#encoder.dim,
-            this.#o.newlineToken ? this.#encoder.newline : null,
-            this.#o,
-          );
-          this.spill?.append(row);
-          this.counters.kept++;
-          this.#events.emit('frame.kept', { streamId: this.id, seq: frame.seq, score: k.score });
         }
       }
-      this.windows$.next(w);
-      // every frame up to the window's last is now reflected in the store
-      this.#checkpointSeq = lastSeq;
+      this.#addWindow({
+        streamId: this.id,
+        window: w.window,
+        start: w.start,
+        frames: w.frames,
+        lastSeq: last.seq,
+        lastPtsMs: last.ptsMs,
+        lastWallMs: last.wallMs,
+        rows,
+        scores,
+      });
       const drop = w.start + w.frames - this.#pushedBase;
       this.#pushed.splice(0, drop);
       this.#pushedBase += drop;
@@ -256,6 +242,75 @@ export class StreamPipeline {
       this.#keeping = false;
       credits.release(w.frames);
     }
+  }
+
+  /** A closed window's kept frames into the store (synchronous: a checkpoint never sees half a window). */
+  #addWindow(w: FeatureWindow): void {
+    this.counters.windows++;
+    this.counters.lastWindowKeptRatio = w.rows.length / w.frames;
+    this.#events.emit('window.closed', {
+      streamId: this.id,
+      window: w.window,
+      frames: w.frames,
+      kept: w.rows.length,
+    });
+    w.rows.forEach((row, i) => {
+      if (!this.store.add(row)) return;
+      // what every later question needs from this frame, computed once now
+      cachedNorms(row.hi, this.#encoder.dim);
+      cachedNorms(row.lo, this.#encoder.dim);
+      cachedLowMean(
+        row.lo,
+        [row.frameH, row.frameW],
+        this.#encoder.dim,
+        this.#o.newlineToken ? this.#encoder.newline : null,
+        this.#o,
+      );
+      this.spill?.append(row);
+      this.counters.kept++;
+      this.#events.emit('frame.kept', { streamId: this.id, seq: row.seq, score: w.scores[i]! });
+    });
+    this.windows$.next(w);
+    // every frame up to the window's last is now reflected in the store
+    this.#checkpointSeq = w.lastSeq;
+  }
+
+  /**
+   * The write path for windows reduced and encoded elsewhere (an edge with the models publishing FeatureBatches):
+   * each window's kept frames go straight into the store; windows a restored checkpoint covers are skipped.
+   */
+  runWindows(windows: AsyncIterable<FeatureWindow>): Promise<void> {
+    if (this.#done) return this.#done;
+    this.state = 'running';
+    this.#done = (async () => {
+      try {
+        for await (const w of windows) {
+          if (this.state !== 'running') break;
+          if (w.lastSeq <= Math.max(this.#checkpointSeq, this.restoredSeq)) continue;
+          this.counters.sampled += w.frames;
+          this.counters.lastFrameWallMs = w.lastWallMs;
+          this.counters.lastPtsMs = w.lastPtsMs;
+          this.#addWindow(w);
+        }
+        this.spill?.flush();
+        if (this.state === 'running') this.state = 'ended';
+      } catch (err) {
+        this.state = 'failed';
+        this.error =
+          err instanceof LvuError
+            ? err
+            : new LvuError('INTERNAL', String((err as Error)?.message ?? err), { cause: err });
+        this.#events.emit('stream.failed', {
+          streamId: this.id,
+          code: this.error.code,
+          message: this.error.message,
+        });
+        throw this.error;
+      } finally {
+        this.windows$.complete();
+      }
+    })();
+    return this.#done;
   }
 
   #jpegs(frame: SampledFrame): { jpeg?: Uint8Array; jpegSmall?: Uint8Array } {
