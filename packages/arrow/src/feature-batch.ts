@@ -3,6 +3,7 @@ import {
   Binary,
   Field,
   FixedSizeList,
+  Float16,
   Float32,
   Float64,
   Int32,
@@ -16,6 +17,7 @@ import {
   Utf8,
   type Vector,
 } from 'apache-arrow';
+import { fromHalf, toHalf } from './half.js';
 
 /** One kept frame as the write path hands it to a ContextStore (and as a FeatureBatch row). */
 export interface FeatureRow {
@@ -42,6 +44,11 @@ export interface FeatureGeometry {
   hiValues: number;
   /** lowSide² × dim */
   loValues: number;
+  /**
+   * How the grids are stored: float32 (default; reads are zero-copy views) or float16 (half the bytes on the wire;
+   * reads convert to float32, and values round to 11 significant bits).
+   */
+  precision?: 'float32' | 'float16';
 }
 
 /**
@@ -49,6 +56,7 @@ export interface FeatureGeometry {
  * batch read from IPC hands out zero-copy Float32Array views. `metadata` records the geometry.
  */
 export function featureSchema(g: FeatureGeometry, metadata: Record<string, string> = {}): Schema {
+  const element = () => (g.precision === 'float16' ? new Float16() : new Float32());
   return new Schema(
     [
       new Field('streamId', new Utf8(), false),
@@ -57,8 +65,8 @@ export function featureSchema(g: FeatureGeometry, metadata: Record<string, strin
       new Field('wallMs', new Float64(), false),
       new Field('frameH', new Int32(), false),
       new Field('frameW', new Int32(), false),
-      new Field('hi', new FixedSizeList(g.hiValues, new Field('v', new Float32(), false)), false),
-      new Field('lo', new FixedSizeList(g.loValues, new Field('v', new Float32(), false)), false),
+      new Field('hi', new FixedSizeList(g.hiValues, new Field('v', element(), false)), false),
+      new Field('lo', new FixedSizeList(g.loValues, new Field('v', element(), false)), false),
       new Field('thumb', new Binary(), false),
       new Field('jpeg', new Binary(), false),
       new Field('jpegSmall', new Binary(), false),
@@ -86,18 +94,22 @@ function varBinary(type: Utf8 | Binary, parts: Uint8Array[]) {
   return type instanceof Utf8 ? makeData({ type, ...props }) : makeData({ type, ...props });
 }
 
-function fixedList(type: FixedSizeList<Float32>, rows: Float32Array[]) {
+function fixedList(type: FixedSizeList<Float32 | Float16>, rows: Float32Array[]) {
   const n = type.listSize;
-  const flat = new Float32Array(rows.length * n);
+  const half = type.children[0]!.type instanceof Float16;
+  const flat = half ? new Uint16Array(rows.length * n) : new Float32Array(rows.length * n);
   rows.forEach((r, i) => {
     if (r.length !== n) {
       throw new LvuError('SHAPE_MISMATCH', `a feature row has ${r.length} values, the batch ${n}`, {
         field: type.children[0]!.name,
       });
     }
-    flat.set(r, i * n);
+    if (half) toHalf(r, flat as Uint16Array, i * n);
+    else (flat as Float32Array).set(r, i * n);
   });
-  const child = makeData({ type: new Float32(), length: flat.length, nullCount: 0, data: flat });
+  const child = half
+    ? makeData({ type: new Float16(), length: flat.length, nullCount: 0, data: flat as Uint16Array })
+    : makeData({ type: new Float32(), length: flat.length, nullCount: 0, data: flat as Float32Array });
   return makeData({ type, length: rows.length, nullCount: 0, child });
 }
 
@@ -122,8 +134,8 @@ export function buildFeatureBatch(rows: readonly FeatureRow[], schema: Schema): 
     }),
     makeData({ type: new Int32(), length: rows.length, nullCount: 0, data: Int32Array.from(col('frameH')) }),
     makeData({ type: new Int32(), length: rows.length, nullCount: 0, data: Int32Array.from(col('frameW')) }),
-    fixedList(f('hi') as FixedSizeList<Float32>, col('hi')),
-    fixedList(f('lo') as FixedSizeList<Float32>, col('lo')),
+    fixedList(f('hi') as FixedSizeList<Float32 | Float16>, col('hi')),
+    fixedList(f('lo') as FixedSizeList<Float32 | Float16>, col('lo')),
     varBinary(new Binary(), col('thumb')),
     varBinary(
       new Binary(),
@@ -155,9 +167,15 @@ export function featureRows(batch: RecordBatch): FeatureRow[] {
   const flat = (v: Vector, name: string): [Float32Array, number] => {
     const d = v.data[0]!;
     const n = (d.type as FixedSizeList).listSize;
-    const values = d.children[0]!.values as Float32Array;
+    const values = d.children[0]!.values as Float32Array | Uint16Array;
+    if (values instanceof Uint16Array) {
+      // float16 grids (the only 16-bit column of the schema)
+      return [fromHalf(values.subarray(d.offset * n, (d.offset + d.length) * n)), n]; // converted: one copy
+    }
     if (!(values instanceof Float32Array)) {
-      throw new LvuError('MALFORMED_MESSAGE', `feature column ${name} is not float32`, { field: name });
+      throw new LvuError('MALFORMED_MESSAGE', `feature column ${name} is not float32 or float16`, {
+        field: name,
+      });
     }
     return [values.subarray(d.offset * n), n];
   };

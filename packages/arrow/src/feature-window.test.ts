@@ -41,6 +41,24 @@ describe('feature windows (Arrow IPC)', () => {
     expect(empty).toMatchObject({ rows: [], scores: [], lastSeq: 7 });
   });
 
+  it('float16 grids: about half the bytes, values within half a unit in the last place', () => {
+    const big = [row(4), row(6)].map((r) => ({
+      ...r,
+      hi: Float32Array.from({ length: 4096 }, (_, i) => Math.sin(i) * 3),
+      lo: r.lo,
+    }));
+    const w32 = encodeWindow(win(big));
+    const w16 = encodeWindow(win(big), 'float16');
+    expect(w16.byteLength).toBeLessThan(w32.byteLength * 0.6);
+    const got = decodeWindow(w16);
+    expect(got.rows.map((r) => r.seq)).toEqual([4, 6]);
+    for (let i = 0; i < 4096; i++) {
+      const want = big[1]!.hi[i]!;
+      expect(Math.abs(got.rows[1]!.hi[i]! - want)).toBeLessThanOrEqual(Math.abs(want) * 2 ** -11 + 2 ** -25);
+    }
+    expect(got.rows[1]!.hi).toBeInstanceOf(Float32Array);
+  });
+
   it('reject what is not a window, with the field', () => {
     const plain = featureSchema({ hiValues: 12, loValues: 4 });
     const notWindow = toIpc([buildFeatureBatch([row(1)], plain)], plain);

@@ -29,11 +29,14 @@ export interface FeatureWindow {
 
 const FORMAT = 'lvu-window/1';
 
-/** A window as one Arrow IPC stream: a FeatureBatch of its kept frames, the window in the schema metadata. */
-export function encodeWindow(w: FeatureWindow): Uint8Array {
+/**
+ * A window as one Arrow IPC stream: a FeatureBatch of its kept frames (float32, or float16 for half the bytes), the
+ * window in the schema metadata.
+ */
+export function encodeWindow(w: FeatureWindow, precision: 'float32' | 'float16' = 'float32'): Uint8Array {
   const first = w.rows[0];
   const schema = featureSchema(
-    { hiValues: first?.hi.length ?? 0, loValues: first?.lo.length ?? 0 },
+    { hiValues: first?.hi.length ?? 0, loValues: first?.lo.length ?? 0, precision },
     {
       format: FORMAT,
       window: JSON.stringify({

@@ -8,3 +8,4 @@ export {
   toIpc,
 } from './feature-batch.js';
 export { decodeWindow, encodeWindow, type FeatureWindow } from './feature-window.js';
+export { fromHalf, toHalf } from './half.js';

@@ -15,13 +15,14 @@ async function kafkaSink(url: string) {
 
 export const INGEST_USAGE = `lvu ingest SOURCE [--to kafka://HOST:PORT/TOPIC] [--fps 1] [--json] [--max-frames N] [--realtime] [--size 384[,378]]
         [--resize pad|stretch|crop] [--sampling exact|keyframes] [--transport tcp|udp] [--timeout-ms 5000]
-        [--stall-timeout-ms 10000] [--stream-id ID] [--live] [--features [--models DIR]]
+        [--stall-timeout-ms 10000] [--stream-id ID] [--live] [--features [--models DIR] [--precision float32|float16]]
         decode and sample a file, rtsp:// or http(s):// source. --json: one line per sampled frame
         {streamId, seq, ptsMs, wallMs, width, height} and one per source event; otherwise a progress bar (files)
         or a live counter (streams) on stderr. --to publishes every sampled frame (msgpack, raw RGB at each
         --size) to a Kafka topic keyed by stream id, for \`lvu worker\`. --features (with --to): an edge that has
         the models runs DINO, the temporal reduction and SigLIP+SVA+projector itself and publishes each closed
-        window's kept frames as one FeatureBatch (Arrow IPC) instead of raw frames; workers need the same models`;
+        window's kept frames as one FeatureBatch (Arrow IPC) instead of raw frames; workers need the same models.
+        --precision float16 halves the bytes on the wire (grids rounded to 11 significant bits)`;
 
 const EVENT_NAMES: Record<string, string> = {
   'source.connected': 'connected',
@@ -53,8 +54,19 @@ export async function ingestCommand(args: string[]): Promise<number> {
       live: { type: 'boolean' },
       features: { type: 'boolean', default: false },
       models: { type: 'string' },
+      precision: { type: 'string', default: 'float32' },
     },
   });
+  if (values.precision !== 'float32' && values.precision !== 'float16') {
+    throw new LvuError(
+      'INVALID_ARGUMENT',
+      `--precision must be float32 or float16, got "${values.precision}"`,
+      {
+        field: 'precision',
+      },
+    );
+  }
+  const precision = values.precision;
   if (values.features && !values.to) {
     throw new LvuError(
       'INVALID_ARGUMENT',
@@ -147,7 +159,11 @@ export async function ingestCommand(args: string[]): Promise<number> {
           .then(async () => {
             if (failed) return;
             await sink.producer.send(sink.topic, [
-              { key: w.streamId, value: encodeWindow(w), headers: { 'content-type': FEATURE_WINDOW_TYPE } },
+              {
+                key: w.streamId,
+                value: encodeWindow(w, precision),
+                headers: { 'content-type': FEATURE_WINDOW_TYPE },
+              },
             ]);
             windows++;
             kept += w.rows.length;
