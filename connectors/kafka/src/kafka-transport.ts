@@ -33,6 +33,8 @@ export interface ConsumerHandlers {
   onBatch(messages: readonly IncomingMessage[]): Promise<void>;
   /** Partitions this member owns after a rebalance. */
   onAssigned?(partitions: { topic: string; partition: number }[]): void | Promise<void>;
+  /** The client stopped on an error and is reconnecting by itself (counted, logged; nothing to do). */
+  onError?(err: Error): void;
 }
 
 export interface TransportConsumer {

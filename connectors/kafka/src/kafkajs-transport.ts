@@ -1,5 +1,5 @@
 import { LvuError, retry } from '@lvu/core';
-import { type Admin, type Consumer, Kafka, logLevel, type Producer } from 'kafkajs';
+import { type Admin, type Consumer, type EachBatchPayload, Kafka, logLevel, type Producer } from 'kafkajs';
 import type {
   ConsumerHandlers,
   IncomingMessage,
@@ -30,7 +30,10 @@ export class KafkajsTransport implements KafkaTransport {
     this.#kafka = new Kafka({
       clientId,
       brokers: [...brokers],
-      logLevel: logLevel.NOTHING,
+      // LVU_KAFKA_LOG=error|warn|info|debug shows kafkajs' own log (JSON lines on stdout); silent by default
+      logLevel:
+        logLevel[(process.env.LVU_KAFKA_LOG ?? 'nothing').toUpperCase() as keyof typeof logLevel] ??
+        logLevel.NOTHING,
       retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 30 },
       connectionTimeout: 3000,
     });
@@ -81,7 +84,11 @@ export class KafkajsTransport implements KafkaTransport {
     } catch (err) {
       throw unavailable(`cannot connect consumer group ${groupId}`, err);
     }
-    const close = () => c.disconnect();
+    let closed = false;
+    const close = () => {
+      closed = true;
+      return c.disconnect();
+    };
     this.#closers.add(close);
     return {
       async run(topics: readonly string[], h: ConsumerHandlers, o: { fromBeginning?: boolean } = {}) {
@@ -94,10 +101,10 @@ export class KafkajsTransport implements KafkaTransport {
             );
           });
         }
-        await c.run({
+        const config = {
           autoCommit: false,
           eachBatchAutoResolve: true,
-          eachBatch: async ({ batch }) => {
+          eachBatch: async ({ batch }: EachBatchPayload) => {
             const msgs: IncomingMessage[] = batch.messages.map((m) => ({
               topic: batch.topic,
               partition: batch.partition,
@@ -116,7 +123,27 @@ export class KafkajsTransport implements KafkaTransport {
             }));
             await h.onBatch(msgs);
           },
+        };
+        // kafkajs gives up on errors it deems final, e.g. "the coordinator is not aware of this member" from a commit
+        // after a broker restart, and the consumer would stop for good: reconnect and run again (uncommitted
+        // messages are delivered again; consumers are idempotent)
+        c.on(c.events.CRASH, (e) => {
+          if (e.payload.restart || closed) return;
+          h.onError?.(e.payload.error);
+          const again = async (delay: number): Promise<void> => {
+            await new Promise((r) => setTimeout(r, delay));
+            if (closed) return;
+            try {
+              await c.connect();
+              await c.run(config);
+            } catch (err) {
+              h.onError?.(err as Error);
+              return again(Math.min(5000, delay * 2));
+            }
+          };
+          void again(500);
         });
+        await c.run(config);
       },
       async commit(topic: string, partition: number, offset: string) {
         await c.commitOffsets([{ topic, partition, offset }]);

@@ -34,29 +34,28 @@ const EVENT_NAMES: Record<string, string> = {
   'frame.dropped': 'dropped',
 };
 
+/** `lvu ingest`'s options (exported so deployment files can be checked against them). */
+export const INGEST_OPTIONS = {
+  fps: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  to: { type: 'string' },
+  'max-frames': { type: 'string' },
+  realtime: { type: 'boolean', default: false },
+  size: { type: 'string' },
+  resize: { type: 'string' },
+  sampling: { type: 'string' },
+  transport: { type: 'string' },
+  'timeout-ms': { type: 'string' },
+  'stall-timeout-ms': { type: 'string' },
+  'stream-id': { type: 'string' },
+  live: { type: 'boolean' },
+  features: { type: 'boolean', default: false },
+  models: { type: 'string' },
+  precision: { type: 'string', default: 'float32' },
+} as const;
+
 export async function ingestCommand(args: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      fps: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      to: { type: 'string' },
-      'max-frames': { type: 'string' },
-      realtime: { type: 'boolean', default: false },
-      size: { type: 'string' },
-      resize: { type: 'string' },
-      sampling: { type: 'string' },
-      transport: { type: 'string' },
-      'timeout-ms': { type: 'string' },
-      'stall-timeout-ms': { type: 'string' },
-      'stream-id': { type: 'string' },
-      live: { type: 'boolean' },
-      features: { type: 'boolean', default: false },
-      models: { type: 'string' },
-      precision: { type: 'string', default: 'float32' },
-    },
-  });
+  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: INGEST_OPTIONS });
   if (values.precision !== 'float32' && values.precision !== 'float16') {
     throw new LvuError(
       'INVALID_ARGUMENT',

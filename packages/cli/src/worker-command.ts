@@ -16,23 +16,23 @@ export const WORKER_USAGE = `lvu worker --from kafka://HOST:PORT/TOPIC --group G
         standing question about every stream this worker owns, asked every SECONDS and/or on scene changes; its
         answers are served at /v1/answers and published (JSON keyed by stream id) to --answers TOPIC`;
 
+/** `lvu worker`'s options (exported so deployment files can be checked against them). */
+export const WORKER_OPTIONS = {
+  from: { type: 'string' },
+  group: { type: 'string' },
+  models: { type: 'string' },
+  port: { type: 'string', default: '8080' },
+  host: { type: 'string', default: '127.0.0.1' },
+  'dead-letter': { type: 'string' },
+  snapshots: { type: 'string' },
+  ask: { type: 'string' },
+  every: { type: 'string' },
+  'on-scene-change': { type: 'boolean', default: false },
+  answers: { type: 'string' },
+} as const;
+
 export async function workerCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      from: { type: 'string' },
-      group: { type: 'string' },
-      models: { type: 'string' },
-      port: { type: 'string', default: '8080' },
-      host: { type: 'string', default: '127.0.0.1' },
-      'dead-letter': { type: 'string' },
-      snapshots: { type: 'string' },
-      ask: { type: 'string' },
-      every: { type: 'string' },
-      'on-scene-change': { type: 'boolean', default: false },
-      answers: { type: 'string' },
-    },
-  });
+  const { values } = parseArgs({ args, options: WORKER_OPTIONS });
   if (!values.from || !values.group) {
     throw new LvuError('INVALID_ARGUMENT', `usage: ${WORKER_USAGE}`, {
       field: values.from ? 'group' : 'from',

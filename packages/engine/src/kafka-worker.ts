@@ -49,8 +49,10 @@ export interface KafkaWorkerStats {
   duplicates: number;
   deadLetters: number;
   streams: number;
-  /** Offset commits the group refused (during rebalances); retried at the next checkpoint. */
+  /** Offset commits the group refused (during rebalances, after a broker restart); retried at the next checkpoint. */
   commitErrors: number;
+  /** Times the Kafka consumer stopped on an error its client deems final and was reconnected. */
+  consumerRestarts: number;
   /** Standing answers published to the answers topic, and those that could not be (broker down past retries). */
   answers: number;
   answerErrors: number;
@@ -76,6 +78,7 @@ export class KafkaWorker {
     deadLetters: 0,
     streams: 0,
     commitErrors: 0,
+    consumerRestarts: 0,
     answers: 0,
     answerErrors: 0,
   };
@@ -143,8 +146,16 @@ export class KafkaWorker {
           this.#delivered.set(part, BigInt(m.offset) + 1n);
         }
         const last = msgs.at(-1);
-        if (last && !this.#snapshots)
-          await c.commit(last.topic, last.partition, String(BigInt(last.offset) + 1n));
+        if (last && !this.#snapshots) {
+          try {
+            await c.commit(last.topic, last.partition, String(BigInt(last.offset) + 1n));
+          } catch {
+            this.stats.commitErrors++; // the next batch's commit covers these offsets too
+          }
+        }
+      },
+      onError: () => {
+        this.stats.consumerRestarts++;
       },
       onAssigned: (parts) => this.#assign(parts),
     });
