@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Resolves Apache Kafka's broker jars (KRaft mode) from Maven Central into .cache/kafka/VERSION/libs, once per
 # machine (the directory is the cache), and prints that directory. Needs Java 17 and Maven; nothing else.
-#   tools/kafka/fetch.sh [VERSION]      (default 3.9.1: the line kafkajs is known to work with)
+#   tools/kafka/fetch.sh [VERSION]      (default 3.9.1; 4.1.1 also passes the Kafka tests with kafkajs 2.2.4)
 set -euo pipefail
 VERSION="${1:-${LVU_KAFKA_VERSION:-3.9.1}}"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
