@@ -426,85 +426,93 @@ describe('lvu worker crash recovery', () => {
 });
 
 describe('questions to a worker that does not own the stream', () => {
-  it("are answered from the owner's latest checkpoint in the shared snapshot directory", async () => {
-    const { mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { createHttpServer } = await import('@lvu/engine');
-    const t = transport();
-    await t.createTopic('frames-q', 4);
-    const dir = mkdtempSync(join(tmpdir(), 'lvu-shared-'));
-    const members = await Promise.all(
-      [0, 1].map(async () => {
-        const engine = await Engine.create({ longvu: { dinoWindowFrames: 4 } });
-        const worker = new KafkaWorker(engine, transport(), {
-          topic: 'frames-q',
-          group: 'owners',
-          snapshots: dir,
-          checkpointIntervalMs: 200,
-        });
-        const app = await createHttpServer(engine, {
-          fallbackQuery: (id, input) => worker.queryFromSnapshot(id, input),
-        });
-        await app.listen({ host: '127.0.0.1', port: 0 });
-        return {
-          engine,
-          worker,
-          app,
-          url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`,
+  it.each([
+    ['the shared snapshot directory', 'frames-q', 'dir'],
+    ['the compacted snapshots topic', 'frames-o', 'topic'],
+  ])(
+    "are answered from the owner's latest checkpoint in %s",
+    async (_, topic, kind) => {
+      const { mkdtempSync } = await import('node:fs');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const { createHttpServer } = await import('@lvu/engine');
+      const t = transport();
+      await t.createTopic(topic, 4);
+      const dir = mkdtempSync(join(tmpdir(), 'lvu-shared-'));
+      const { KafkaSnapshotStore } = await import('@lvu/kafka');
+      const members = await Promise.all(
+        [0, 1].map(async () => {
+          const engine = await Engine.create({ longvu: { dinoWindowFrames: 4 } });
+          const worker = new KafkaWorker(engine, transport(), {
+            topic: topic,
+            group: 'owners',
+            snapshots: kind === 'dir' ? dir : new KafkaSnapshotStore(transport(), `${topic}.snapshots`),
+            checkpointIntervalMs: 200,
+          });
+          const app = await createHttpServer(engine, {
+            fallbackQuery: (id, input) => worker.queryFromSnapshot(id, input),
+          });
+          await app.listen({ host: '127.0.0.1', port: 0 });
+          return {
+            engine,
+            worker,
+            app,
+            url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`,
+          };
+        }),
+      );
+      try {
+        await Promise.all(members.map((m) => m.worker.start()));
+        // publish once the group is stable, so every stream's frames go to its final owner
+        const stable = () => {
+          const sets = members.map((m) => m.worker.assignment);
+          return sets.every((x) => x && x.size === 2) && new Set(sets.flatMap((x) => [...x!])).size === 4;
         };
-      }),
-    );
-    try {
-      await Promise.all(members.map((m) => m.worker.start()));
-      // publish once the group is stable, so every stream's frames go to its final owner
-      const stable = () => {
-        const sets = members.map((m) => m.worker.assignment);
-        return sets.every((x) => x && x.size === 2) && new Set(sets.flatMap((x) => [...x!])).size === 4;
-      };
-      for (let i = 0; i < 300 && !stable(); i++) await new Promise((r) => setTimeout(r, 100));
-      expect(stable()).toBe(true);
-      const p = await t.producer();
-      const ids = Array.from({ length: 8 }, (_, i) => `q${i}`);
-      for (let seq = 0; seq < 20; seq++) {
-        await p.send(
-          'frames-q',
-          ids.map((id) => ({ key: id, value: encodeFrame(frame(id, seq, 96)) })),
-        );
+        for (let i = 0; i < 300 && !stable(); i++) await new Promise((r) => setTimeout(r, 100));
+        expect(stable()).toBe(true);
+        const p = await t.producer();
+        const ids = Array.from({ length: 8 }, (_, i) => `q${i}`);
+        for (let seq = 0; seq < 20; seq++) {
+          await p.send(
+            topic,
+            ids.map((id) => ({ key: id, value: encodeFrame(frame(id, seq, 96)) })),
+          );
+        }
+        const owned = () => members.map((m) => m.engine.listStreams().map((s) => s.id));
+        for (let i = 0; i < 300 && members.reduce((a, m) => a + m.worker.stats.frames, 0) < 160; i++)
+          await new Promise((r) => setTimeout(r, 100));
+        await new Promise((r) => setTimeout(r, 600)); // checkpoints written
+        const [a, b] = owned();
+        expect([...a!, ...b!].sort()).toEqual(ids); // every stream has exactly one owner
+        // ask the member that does not own a stream about it (hashing may give one member every stream)
+        const owner = a!.length > 0 ? 0 : 1;
+        const other = 1 - owner;
+        const foreign = (owner === 0 ? a : b)![0]!;
+        const r = await fetch(`${members[other]!.url}/v1/streams/${foreign}/query`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ question: 'What is on screen?' }),
+        });
+        expect(r.status).toBe(200);
+        const j = (await r.json()) as { servedFrom: string; streamId: string; frames: number };
+        expect(j).toMatchObject({ servedFrom: 'snapshot', streamId: foreign });
+        expect(j.frames).toBe(members[owner]!.engine.frames(foreign).length);
+        const missing = await fetch(`${members[other]!.url}/v1/streams/nobody/query`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ question: 'hi' }),
+        });
+        expect(missing.status).toBe(404);
+      } finally {
+        for (const m of members) {
+          await m.worker.close();
+          await m.app.close();
+          await m.engine.close();
+        }
       }
-      const owned = () => members.map((m) => m.engine.listStreams().map((s) => s.id));
-      for (let i = 0; i < 300 && members.reduce((a, m) => a + m.worker.stats.frames, 0) < 160; i++)
-        await new Promise((r) => setTimeout(r, 100));
-      await new Promise((r) => setTimeout(r, 600)); // checkpoints written
-      const [a, b] = owned();
-      expect([...a!, ...b!].sort()).toEqual(ids); // every stream has exactly one owner
-      // ask the member that does not own a stream about it (hashing may give one member every stream)
-      const owner = a!.length > 0 ? 0 : 1;
-      const other = 1 - owner;
-      const foreign = (owner === 0 ? a : b)![0]!;
-      const r = await fetch(`${members[other]!.url}/v1/streams/${foreign}/query`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ question: 'What is on screen?' }),
-      });
-      expect(r.status).toBe(200);
-      const j = (await r.json()) as { servedFrom: string; streamId: string; frames: number };
-      expect(j).toMatchObject({ servedFrom: 'snapshot', streamId: foreign });
-      expect(j.frames).toBe(members[owner]!.engine.frames(foreign).length);
-      const missing = await fetch(`${members[other]!.url}/v1/streams/nobody/query`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ question: 'hi' }),
-      });
-      expect(missing.status).toBe(404);
-    } finally {
-      for (const m of members) {
-        await m.worker.close();
-        await m.app.close();
-        await m.engine.close();
-      }
-    }
-  }, 180_000);
+    },
+    180_000,
+  );
 });
 
 describe('standing answers', () => {

@@ -139,6 +139,11 @@ export class KafkaSnapshotStore implements SnapshotStore {
     }
   }
 
+  /** Starts the reader and reads the topic to its end, so a worker's first restore does not wait for it. */
+  async open(): Promise<void> {
+    await this.#catchUp();
+  }
+
   async save(id: string, snapshot: Uint8Array): Promise<void> {
     await this.#start();
     const s = this.#state(id);

@@ -39,6 +39,8 @@ export interface KeptFrameFeatures {
 export interface SnapshotStore {
   /** Where it is, for messages (a directory or `kafka://…/topic`). */
   readonly location: string;
+  /** Optional warm-up before the first load (e.g. reading a snapshots topic to its end). */
+  open?(): Promise<void>;
   save(streamId: string, snapshot: Uint8Array): Promise<void>;
   load(streamId: string): Promise<Uint8Array | null>;
   close(): Promise<void>;

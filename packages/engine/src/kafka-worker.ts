@@ -133,6 +133,7 @@ export class KafkaWorker {
     for (const topic of [this.#o.deadLetterTopic, this.#o.answersTopic]) {
       if (topic) await this.#transport.createTopic(topic, 6);
     }
+    await this.#snapshots?.open?.(); // before consuming: restores then do not hold a batch (and its heartbeats)
     this.#producer = await this.#transport.producer();
     const c = await this.#transport.consumer(this.#o.group);
     this.#consumer = c;

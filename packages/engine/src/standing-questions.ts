@@ -71,7 +71,12 @@ export class StandingQuestions {
       });
       stops.push(() => sub.unsubscribe());
     }
-    this.#stops.set(id, { stream: q.stream, stop: () => stops.forEach((f) => f()) });
+    this.#stops.set(id, {
+      stream: q.stream,
+      stop: () => {
+        for (const f of stops) f();
+      },
+    });
     return q;
   }
 
