@@ -569,10 +569,16 @@ describe('snapshots in a compacted topic', () => {
     await writer.save('cam-1', blob(4500, 1)); // 5 chunks
     await writer.save('cam-2', blob(10, 2));
     await writer.save('cam-1', blob(3200, 3)); // the other slot, 4 chunks
-    const reader = new KafkaSnapshotStore(transport(), 'snaps-a');
+    // another client (another machine): what it reads is kept on disk, not in memory
+    const { mkdtempSync, readdirSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const cacheDir = mkdtempSync(join(tmpdir(), 'lvu-snapshot-cache-test-'));
+    const reader = new KafkaSnapshotStore(transport(), 'snaps-a', { cacheDir });
     expect(same(await reader.load('cam-1'), blob(3200, 3))).toBe(true);
     expect(same(await reader.load('cam-2'), blob(10, 2))).toBe(true);
     expect(await reader.load('cam-3')).toBeNull();
+    expect(readdirSync(cacheDir).sort()).toEqual(['cam-1.arrow', 'cam-2.arrow']);
 
     // everything in the topic so far, in offset order per partition
     const t = transport();

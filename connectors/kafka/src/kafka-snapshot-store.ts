@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { LvuError, type SnapshotStore } from '@lvu/core';
 import type { KafkaTransport, TransportConsumer, TransportProducer } from './kafka-transport.js';
 
@@ -9,7 +12,14 @@ export interface KafkaSnapshotStoreOptions {
   partitions?: number;
   /** How long `load` waits to catch up with the topic's end (default 30 s). */
   catchUpTimeoutMs?: number;
+  /**
+   * Where the latest snapshot of each stream read from the topic is kept (default: a private temporary directory,
+   * removed on close): on disk, so a worker's memory does not grow with the number of streams in the topic.
+   */
+  cacheDir?: string;
 }
+
+const STREAM_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 interface Manifest {
   version: string;
@@ -19,8 +29,8 @@ interface Manifest {
 }
 
 interface StreamState {
-  /** The latest complete snapshot and its slot (the next save writes the other one). */
-  latest: Uint8Array | null;
+  /** The file holding the latest complete snapshot, and its slot (the next save writes the other one). */
+  latest: string | null;
   slot: 0 | 1;
   /** Chunks of versions whose manifest has not arrived yet (at most two versions kept). */
   incoming: Map<string, (Uint8Array | undefined)[]>;
@@ -32,14 +42,18 @@ interface StreamState {
  * slot and chunk count, all to the stream's one partition (so readers see chunks before their manifest); slots
  * alternate, so compaction (latest value per key) always leaves the chunks of the
  * latest manifest whole even if a writer dies halfway through the next snapshot. Each store reads the whole topic
- * with a private consumer group and keeps the latest complete snapshot of every stream in memory; `load` first
+ * with a private consumer group and keeps the latest complete snapshot of every stream in a local cache directory
+ * (memory holds only chunks whose manifest has not arrived); `load` first
  * catches up with the topic's end offsets, so it sees every snapshot acknowledged before it was called.
  */
 export class KafkaSnapshotStore implements SnapshotStore {
   readonly location: string;
   readonly #transport: KafkaTransport;
   readonly #topic: string;
-  readonly #o: Required<KafkaSnapshotStoreOptions>;
+  readonly #o: Required<Omit<KafkaSnapshotStoreOptions, 'cacheDir'>>;
+  readonly #cacheDir: string;
+  readonly #cacheError = new Map<string, Error>();
+  readonly #ownCache: boolean;
   readonly #streams = new Map<string, StreamState>();
   /** Next offset to read per partition. */
   readonly #position = new Map<number, bigint>();
@@ -52,7 +66,10 @@ export class KafkaSnapshotStore implements SnapshotStore {
     this.#transport = transport;
     this.#topic = topic;
     this.location = `kafka://${transport.brokers.join(',')}/${topic}`;
-    this.#o = { chunkBytes: 900 * 1024, partitions: 6, catchUpTimeoutMs: 30_000, ...o };
+    const { cacheDir, ...rest } = o;
+    this.#o = { chunkBytes: 900 * 1024, partitions: 6, catchUpTimeoutMs: 30_000, ...rest };
+    this.#ownCache = !cacheDir;
+    this.#cacheDir = cacheDir ?? mkdtempSync(join(tmpdir(), 'lvu-snapshot-cache-'));
   }
 
   #start(): Promise<void> {
@@ -117,7 +134,18 @@ export class KafkaSnapshotStore implements SnapshotStore {
       at += p.byteLength;
     }
     if (at !== m.bytes) return;
-    s.latest = out;
+    if (!STREAM_ID.test(key)) return; // not a stream's manifest
+    const file = join(this.#cacheDir, `${key}.arrow`);
+    try {
+      writeFileSync(`${file}.tmp`, out);
+      renameSync(`${file}.tmp`, file);
+    } catch (err) {
+      // the local cache is unwritable (disk full?): loads of this stream fail loudly until a later snapshot fits
+      this.#cacheError.set(key, err as Error);
+      return;
+    }
+    this.#cacheError.delete(key);
+    s.latest = file;
     s.slot = m.slot;
   }
 
@@ -172,12 +200,25 @@ export class KafkaSnapshotStore implements SnapshotStore {
 
   async load(id: string): Promise<Uint8Array | null> {
     await this.#catchUp();
-    return this.#streams.get(id)?.latest ?? null;
+    const failed = this.#cacheError.get(id);
+    if (failed) {
+      throw new LvuError(
+        'INTERNAL',
+        `cannot keep the snapshot of ${id} in ${this.#cacheDir}: ${failed.message}`,
+        {
+          field: 'cacheDir',
+          cause: failed,
+        },
+      );
+    }
+    const file = this.#streams.get(id)?.latest;
+    return file ? readFileSync(file) : null;
   }
 
   async close(): Promise<void> {
     await this.#consumer?.close();
     await this.#producer?.close();
+    if (this.#ownCache) rmSync(this.#cacheDir, { recursive: true, force: true });
   }
 }
 
