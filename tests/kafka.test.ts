@@ -1,8 +1,18 @@
-import { execFileSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { encodeWindow } from '@lvu/arrow';
 import type { SampledFrame } from '@lvu/core';
-import { Engine, KafkaWorker } from '@lvu/engine';
-import { decodeFrame, encodeFrame, type IncomingMessage, KafkajsTransport } from '@lvu/kafka';
+import { createHttpServer, Engine, FEATURE_WINDOW_TYPE, KafkaWorker } from '@lvu/engine';
+import {
+  decodeFrame,
+  encodeFrame,
+  type IncomingMessage,
+  KafkajsTransport,
+  KafkaSnapshotStore,
+} from '@lvu/kafka';
+import { Partitioners } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaBroker } from './support/kafka-broker.js';
 import { makeSceneVideo } from './support/media.js';
@@ -21,6 +31,10 @@ beforeAll(async () => {
   KafkaBroker.fetch();
   await broker.start();
 }, 180_000);
+
+/** Checkpoints shared by a group: a directory on this machine, or a compacted topic (a client of its own each). */
+const sharedSnapshots = (kind: string, dir: string, topic: string) =>
+  kind === 'dir' ? dir : new KafkaSnapshotStore(transport(), `${topic}.snapshots`);
 
 afterAll(async () => {
   for (const t of transports) await t.close();
@@ -227,8 +241,6 @@ describe('lvu ingest --to kafka → lvu worker', () => {
 
 describe('lvu ingest --features → lvu worker', () => {
   it('an edge with the models publishes reduced windows as FeatureBatches; the worker builds the context one process builds', async () => {
-    const { encodeWindow } = await import('@lvu/arrow');
-    const { FEATURE_WINDOW_TYPE } = await import('@lvu/engine');
     const video = makeSceneVideo(40);
     const t = transport();
     await t.createTopic('windows-f', 2);
@@ -327,10 +339,6 @@ describe('lvu ingest --features → lvu worker', () => {
 
 describe('lvu worker crash recovery', () => {
   it('a worker SIGKILLed mid-stream and restarted (checkpoints in a compacted topic) ends with the context an uninterrupted worker builds, byte for byte', async () => {
-    const { spawn } = await import('node:child_process');
-    const { mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
     const t = transport();
     await t.createTopic('frames-r', 4);
     const p = await t.producer();
@@ -391,7 +399,6 @@ describe('lvu worker crash recovery', () => {
     try {
       for (let i = 0; i < 300 && (await sampled(url)) < 90; i++) await new Promise((r) => setTimeout(r, 50));
       // crash once both streams have a checkpoint in the topic (and its offsets were committed right after)
-      const { KafkaSnapshotStore } = await import('@lvu/kafka');
       const store = new KafkaSnapshotStore(transport(), 'frames-r.snapshots');
       const saved = async () => (await store.load('s1')) !== null && (await store.load('s2')) !== null;
       for (let i = 0; i < 100 && !(await saved()); i++) await new Promise((r) => setTimeout(r, 100));
@@ -432,21 +439,16 @@ describe('questions to a worker that does not own the stream', () => {
   ])(
     "are answered from the owner's latest checkpoint in %s",
     async (_, topic, kind) => {
-      const { mkdtempSync } = await import('node:fs');
-      const { tmpdir } = await import('node:os');
-      const { join } = await import('node:path');
-      const { createHttpServer } = await import('@lvu/engine');
       const t = transport();
       await t.createTopic(topic, 4);
       const dir = mkdtempSync(join(tmpdir(), 'lvu-shared-'));
-      const { KafkaSnapshotStore } = await import('@lvu/kafka');
       const members = await Promise.all(
         [0, 1].map(async () => {
           const engine = await Engine.create({ longvu: { dinoWindowFrames: 4 } });
           const worker = new KafkaWorker(engine, transport(), {
             topic: topic,
             group: 'owners',
-            snapshots: kind === 'dir' ? dir : new KafkaSnapshotStore(transport(), `${topic}.snapshots`),
+            snapshots: sharedSnapshots(kind, dir, topic),
             checkpointIntervalMs: 200,
           });
           const app = await createHttpServer(engine, {
@@ -562,7 +564,6 @@ describe('standing answers', () => {
 
 describe('snapshots in a compacted topic', () => {
   it('chunked snapshots read back whole by another client; a writer dying mid-snapshot and compaction leave the last complete one', async () => {
-    const { KafkaSnapshotStore } = await import('@lvu/kafka');
     const blob = (n: number, salt: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + salt) & 255);
     const same = (a: Uint8Array | null, b: Uint8Array) => a !== null && Buffer.from(a).equals(Buffer.from(b));
     const writer = new KafkaSnapshotStore(transport(), 'snaps-a', { chunkBytes: 1000 });
@@ -570,9 +571,6 @@ describe('snapshots in a compacted topic', () => {
     await writer.save('cam-2', blob(10, 2));
     await writer.save('cam-1', blob(3200, 3)); // the other slot, 4 chunks
     // another client (another machine): what it reads is kept on disk, not in memory
-    const { mkdtempSync, readdirSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
     const cacheDir = mkdtempSync(join(tmpdir(), 'lvu-snapshot-cache-test-'));
     const reader = new KafkaSnapshotStore(transport(), 'snaps-a', { cacheDir });
     expect(same(await reader.load('cam-1'), blob(3200, 3))).toBe(true);
@@ -629,10 +627,6 @@ describe('rebalance', () => {
   ])(
     'a third worker joins mid-stream: moved streams are restored on their new owner from %s, none lost, contexts exact',
     async (_, topic, kind) => {
-      const { mkdtempSync } = await import('node:fs');
-      const { tmpdir } = await import('node:os');
-      const { join } = await import('node:path');
-      const { Partitioners } = await import('kafkajs');
       const t = transport();
       await t.createTopic(topic, 6);
       // 8 stream ids covering all 6 partitions (kafkajs' murmur2 partitioner), so the newcomer must take streams over
@@ -662,10 +656,9 @@ describe('rebalance', () => {
           );
       };
       const dir = mkdtempSync(join(tmpdir(), 'lvu-rebalance-'));
-      const { KafkaSnapshotStore } = await import('@lvu/kafka');
       // on other machines: each member reads the compacted snapshots topic with its own client
-      const shared = () => (kind === 'dir' ? dir : new KafkaSnapshotStore(transport(), `${topic}.snapshots`));
-      const member = async (group: string, snapshots: string | InstanceType<typeof KafkaSnapshotStore>) => {
+      const shared = () => sharedSnapshots(kind, dir, topic);
+      const member = async (group: string, snapshots: string | KafkaSnapshotStore) => {
         const engine = await Engine.create({ longvu: { dinoWindowFrames: 4 } });
         const worker = new KafkaWorker(engine, transport(), {
           topic: topic,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LvuError, type SnapshotStore } from '@lvu/core';
+import { isStreamId, LvuError, type SnapshotStore } from '@lvu/core';
 import type { KafkaTransport, TransportConsumer, TransportProducer } from './kafka-transport.js';
 
 export interface KafkaSnapshotStoreOptions {
@@ -18,8 +18,6 @@ export interface KafkaSnapshotStoreOptions {
    */
   cacheDir?: string;
 }
-
-const STREAM_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 interface Manifest {
   version: string;
@@ -134,7 +132,7 @@ export class KafkaSnapshotStore implements SnapshotStore {
       at += p.byteLength;
     }
     if (at !== m.bytes) return;
-    if (!STREAM_ID.test(key)) return; // not a stream's manifest
+    if (!isStreamId(key)) return; // not a stream's manifest
     const file = join(this.#cacheDir, `${key}.arrow`);
     try {
       writeFileSync(`${file}.tmp`, out);

@@ -12,5 +12,6 @@ export {
 } from './retry.js';
 export { seededRandom } from './seeded-random.js';
 export { type SseEvent, sseEvents } from './sse-events.js';
+export { isStreamId, STREAM_ID_PATTERN } from './stream-id.js';
 export type { FloatArray, KeptFrameFeatures, SampledFrame, SnapshotStore } from './types.js';
 export { workerPath } from './worker-path.js';

@@ -7,7 +7,7 @@ import {
   tokenGridLayout,
   uniformCap,
 } from '@lvu/compress';
-import { EventBus, LvuError, type SampledFrame } from '@lvu/core';
+import { EventBus, isStreamId, LvuError, type SampledFrame } from '@lvu/core';
 import { VideoSource, type VideoSourceInput } from '@lvu/ffmpeg';
 import { LongVuModels } from '@lvu/models';
 import { answerQuestion, type QueryResult, type QuestionInput, validateQuestion } from './answer-question.js';
@@ -216,7 +216,7 @@ export class Engine {
   }
 
   addStream(spec: StreamSpec): StreamStatus {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(spec.id ?? '')) {
+    if (!isStreamId(spec.id)) {
       throw new LvuError(
         'INVALID_ARGUMENT',
         `stream id "${String(spec.id).slice(0, 40)}" must be 1–128 letters, digits, '.', '_' or '-'`,

@@ -1,5 +1,5 @@
 import { decodeWindow, type FeatureWindow } from '@lvu/arrow';
-import { LvuError, type SampledFrame, type SnapshotStore } from '@lvu/core';
+import { isStreamId, LvuError, type SampledFrame, type SnapshotStore } from '@lvu/core';
 import {
   AsyncQueue,
   decodeFrame,
@@ -409,10 +409,7 @@ export class KafkaWorker {
     id: string,
     input: QuestionInput,
   ): Promise<QueryResult & { servedFrom: 'snapshot' }> {
-    const snapshot =
-      this.#snapshots && /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)
-        ? await this.#snapshots.load(id)
-        : null;
+    const snapshot = this.#snapshots && isStreamId(id) ? await this.#snapshots.load(id) : null;
     if (!snapshot) {
       throw new LvuError(
         'STREAM_NOT_FOUND',

@@ -9,9 +9,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { LvuError, type SnapshotStore } from '@lvu/core';
-
-const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+import { isStreamId, LvuError, type SnapshotStore } from '@lvu/core';
 
 /**
  * Checkpoints as files `ID.arrow` in a directory (local, or shared by the workers of a group on one machine or a
@@ -23,7 +21,7 @@ export class DirSnapshotStore implements SnapshotStore {
   }
 
   #file(id: string): string {
-    if (!ID.test(id))
+    if (!isStreamId(id))
       throw new LvuError('INVALID_ARGUMENT', `invalid stream id ${id.slice(0, 40)}`, { field: 'id' });
     return join(this.location, `${id}.arrow`);
   }

@@ -139,18 +139,8 @@ export class StreamPipeline {
         )
         .subscribe({
           error: (err) => {
-            this.state = 'failed';
-            this.error =
-              err instanceof LvuError
-                ? err
-                : new LvuError('INTERNAL', String((err as Error)?.message ?? err), { cause: err });
-            this.#events.emit('stream.failed', {
-              streamId: this.id,
-              code: this.error.code,
-              message: this.error.message,
-            });
             this.windows$.complete();
-            reject(this.error);
+            reject(this.#fail(err));
           },
           complete: () => {
             this.spill?.flush();
@@ -161,6 +151,21 @@ export class StreamPipeline {
         });
     });
     return this.#done;
+  }
+
+  /** The stream failed: its state, error and event (never the process or other streams). */
+  #fail(err: unknown): LvuError {
+    this.state = 'failed';
+    this.error =
+      err instanceof LvuError
+        ? err
+        : new LvuError('INTERNAL', String((err as Error)?.message ?? err), { cause: err });
+    this.#events.emit('stream.failed', {
+      streamId: this.id,
+      code: this.error.code,
+      message: this.error.message,
+    });
+    return this.error;
   }
 
   async #score(frame: SampledFrame, credits: Credits): Promise<Scored | null> {
@@ -295,17 +300,7 @@ export class StreamPipeline {
         this.spill?.flush();
         if (this.state === 'running') this.state = 'ended';
       } catch (err) {
-        this.state = 'failed';
-        this.error =
-          err instanceof LvuError
-            ? err
-            : new LvuError('INTERNAL', String((err as Error)?.message ?? err), { cause: err });
-        this.#events.emit('stream.failed', {
-          streamId: this.id,
-          code: this.error.code,
-          message: this.error.message,
-        });
-        throw this.error;
+        throw this.#fail(err);
       } finally {
         this.windows$.complete();
       }

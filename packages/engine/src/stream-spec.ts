@@ -1,14 +1,11 @@
-import { defineSchema, z } from '@lvu/core';
+import { defineSchema, STREAM_ID_PATTERN, z } from '@lvu/core';
 import { retentionOptionsSchema } from './engine-options.js';
 
 /** A stream as the HTTP API and pipeline YAML declare it (keys = option names). */
 export const streamSpecSchema = defineSchema(
   'stream',
   z.object({
-    id: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "1–128 letters, digits, '.', '_' or '-'")
-      .describe('stream id'),
+    id: z.string().regex(STREAM_ID_PATTERN, "1–128 letters, digits, '.', '_' or '-'").describe('stream id'),
     source: z.string().min(1).max(4096).describe('file path, rtsp://, http(s):// or lavfi: URL'),
     fps: z
       .number()
