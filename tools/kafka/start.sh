@@ -2,9 +2,11 @@
 # Starts a single-node Apache Kafka broker in KRaft mode (broker + controller in one JVM) on 127.0.0.1, in the
 # foreground. Its jars come from Maven Central through tools/kafka/fetch.sh (cached in .cache/kafka).
 #   tools/kafka/start.sh [--port 9092] [--controller-port 9093] [--dir .cache/kafka/data] [--version 3.9.1]
+#                        [--format-only]
 # The data directory keeps its log across restarts (same cluster id); delete it for a fresh broker.
+# LVU_KAFKA_CLUSTER_ID sets the cluster id of a fresh data directory (default: 16 random bytes, base64url).
 set -euo pipefail
-PORT=9092; CPORT=9093; VERSION="${LVU_KAFKA_VERSION:-3.9.1}"
+PORT=9092; CPORT=9093; FORMAT_ONLY=0; VERSION="${LVU_KAFKA_VERSION:-3.9.1}"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 DIR="$ROOT/.cache/kafka/data"
 while [ $# -gt 0 ]; do
@@ -13,6 +15,7 @@ while [ $# -gt 0 ]; do
     --controller-port) CPORT="$2"; shift 2 ;;
     --dir) DIR="$2"; shift 2 ;;
     --version) VERSION="$2"; shift 2 ;;
+    --format-only) FORMAT_ONLY=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -48,9 +51,11 @@ log4j.logger.kafka.server.KafkaServer=INFO
 log4j.logger.kafka.server.BrokerServer=INFO
 LOG
 if [ ! -f "$DIR/log/meta.properties" ]; then
-  CLUSTER_ID="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  CLUSTER_ID="${LVU_KAFKA_CLUSTER_ID:-$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')}"
+  # `--cluster-id=ID`, not `-t ID`: a base64url id begins with '-' once in 64 and would be read as an option
   java -cp "$LIBS/*" -Dlog4j.configuration="file:$DIR/log4j.properties" kafka.tools.StorageTool format \
-    -t "$CLUSTER_ID" -c "$DIR/server.properties" --ignore-formatted >/dev/null
+    "--cluster-id=$CLUSTER_ID" -c "$DIR/server.properties" --ignore-formatted >/dev/null
 fi
+[ "$FORMAT_ONLY" = 1 ] && exit 0
 exec java -Xms256m -Xmx768m -cp "$LIBS/*" -Dlog4j.configuration="file:$DIR/log4j.properties" \
   kafka.Kafka "$DIR/server.properties"

@@ -9,6 +9,22 @@ import { REPLAY_USAGE, replayCommand } from './replay-command.js';
 import { SERVE_USAGE, serveCommand } from './serve-command.js';
 import { WORKER_USAGE, workerCommand } from './worker-command.js';
 
+const CONFORMANCE_USAGE = `lvu conformance CASE.json [--tokens]
+        run LongVU's inference path on a golden case and print one JSON object with the keys of its
+        \`expected\` (shared/golden/README.md); --tokens adds every visual token value`;
+
+/** Each subcommand's usage: \`lvu SUB --help\` prints it and exits 0 (DESIGN.md's contract). */
+const SUB_USAGE: Record<string, string> = {
+  replay: REPLAY_USAGE,
+  serve: SERVE_USAGE,
+  query: QUERY_USAGE,
+  worker: WORKER_USAGE,
+  conformance: CONFORMANCE_USAGE,
+  ingest: INGEST_USAGE,
+  record: RECORD_USAGE,
+  models: MODELS_USAGE,
+};
+
 const USAGE = `lvu — long, live video understanding
 
 Usage:
@@ -16,13 +32,11 @@ Usage:
   ${SERVE_USAGE}
   ${QUERY_USAGE}
   ${WORKER_USAGE}
-  lvu conformance CASE.json [--tokens]
-        run LongVU's inference path on a golden case and print one JSON object with the keys of its
-        \`expected\` (shared/golden/README.md); --tokens adds every visual token value
+  ${CONFORMANCE_USAGE}
   ${INGEST_USAGE}
   ${RECORD_USAGE}
   ${MODELS_USAGE}
-  lvu --help | --version
+  lvu SUB --help | lvu --help | lvu --version
 
 Errors are printed as JSON on stderr: {"error": CODE, "message", "field", "hint"}.`;
 
@@ -64,6 +78,10 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const run = commands[cmd];
+  if (run && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(`Usage:\n  ${SUB_USAGE[cmd]}\n`);
+    return 0;
+  }
   if (!run) {
     process.stderr.write(`lvu: unknown command "${cmd}"\n\n${USAGE}\n`);
     return 2;
