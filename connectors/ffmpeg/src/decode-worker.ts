@@ -13,6 +13,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import {
   AV_FRAME_FLAG_CORRUPT,
   AV_NOPTS_VALUE,
+  AV_PKT_DATA_DISPLAYMATRIX,
+  AVMEDIA_TYPE_AUDIO,
   AV_PKT_FLAG_KEY,
   AVERROR_EAGAIN,
   AVERROR_EOF,
@@ -26,7 +28,7 @@ import {
   SWS_BICUBIC,
 } from 'node-av';
 import { openInput } from './open-input.js';
-import { padInto, resizePlan } from './preprocess.js';
+import { displayRotation, padInto, type Rotation, resizePlan, rotateRgb } from './preprocess.js';
 import { PtsSampler } from './pts-sampler.js';
 import { CREDITS, type DecodeJob, STOP, type WorkerMessage } from './worker-protocol.js';
 
@@ -92,8 +94,11 @@ function run(): void {
       post({
         type: 'error',
         code: 'UNSUPPORTED_MEDIA',
-        message: 'the source has no video stream',
+        message: `the source has no video stream (streams: ${
+          input.streams.map((st) => st.codecpar.codecType === AVMEDIA_TYPE_AUDIO ? 'audio' : `type ${st.codecpar.codecType}`).join(', ') || 'none'
+        })`,
         retriable: false,
+        hint: 'lvu understands video: give a file or camera with a video track (this one is audio only or empty)',
       });
       return;
     }
@@ -109,17 +114,32 @@ function run(): void {
       });
       return;
     }
+    // a container's rotation (phones: the `rotate` tag / tkhd matrix) is applied like the FFmpeg CLI's autorotate
+    let rotation: Rotation = 0;
+    if (job.autorotate) {
+      const m = vs.codecpar.getCodedSideData(AV_PKT_DATA_DISPLAYMATRIX);
+      rotation = displayRotation(m && m.byteLength >= 36 ? new Int32Array(m.buffer.slice(m.byteOffset, m.byteOffset + 36)) : null);
+    }
+    const quarter = rotation === 90 || rotation === 270;
+    /** The picture as shown: a quarter turn swaps width and height. */
+    const shown = (w: number, h: number) => (quarter ? { w: h, h: w } : { w, h });
     const tb = vs.timeBase;
     const toMs = (t: bigint) => (Number(t) * tb.num * 1000) / tb.den;
     const fr = vs.avgFrameRate;
-    const durationUs = input.duration; // seconds in node-av's Demuxer
+    const durationS = input.duration; // seconds in node-av's Demuxer
+    // the video stream's own duration where the container states it (an audio track may run longer)
+    const videoDurationMs =
+      vs.duration > 0n && vs.duration !== AV_NOPTS_VALUE ? toMs(vs.duration) + (Number(vs.startTime) > 0 ? toMs(vs.startTime) : 0) : null;
+    const durationMs =
+      videoDurationMs ?? (typeof durationS === 'number' && durationS > 0 ? durationS * 1000 : null);
     post({
       type: 'open',
       info: {
-        width: vs.codecpar.width,
-        height: vs.codecpar.height,
+        width: shown(vs.codecpar.width, vs.codecpar.height).w,
+        height: shown(vs.codecpar.width, vs.codecpar.height).h,
+        rotation,
         codec: dec.getCodec().name ?? '',
-        durationMs: typeof durationUs === 'number' && durationUs > 0 ? durationUs * 1000 : null,
+        durationMs,
         fps: fr?.den ? fr.num / fr.den : null,
         format: input.inputFormat()?.name ?? '',
       },
@@ -147,7 +167,7 @@ function run(): void {
       if (frame.width !== curW || frame.height !== curH) {
         curW = frame.width;
         curH = frame.height;
-        post({ type: 'resized', width: curW, height: curH });
+        post({ type: 'resized', width: shown(curW, curH).w, height: shown(curW, curH).h });
       }
       const out = sampler.offer(ptsMs);
       if (out === null) return;
@@ -169,14 +189,21 @@ function run(): void {
       }
       Atomics.sub(ctl, CREDITS, 1);
       const images: ArrayBuffer[] = [];
+      const disp = shown(curW, curH);
       for (const size of job.sizes) {
-        const plan = resizePlan(curW, curH, size, job.resize);
-        const full = plan.crop.width === curW && plan.crop.height === curH;
-        const buf = scaler.toBufferSync(frame, {
-          ...(full ? {} : { crop: plan.crop }),
-          resize: { width: plan.width, height: plan.height },
+        // planned on the picture as shown; a quarter turn reads the source rectangle and scales it transposed
+        const plan = resizePlan(disp.w, disp.h, size, job.resize);
+        const c = plan.crop;
+        const crop = quarter ? { x: c.y, y: c.x, width: c.height, height: c.width } : c;
+        const full = crop.width === curW && crop.height === curH;
+        const scaled = scaler.toBufferSync(frame, {
+          ...(full ? {} : { crop }),
+          resize: quarter ? { width: plan.height, height: plan.width } : { width: plan.width, height: plan.height },
           format: 'rgb',
         });
+        const buf = rotation
+          ? rotateRgb(new Uint8Array(scaled), quarter ? plan.height : plan.width, quarter ? plan.width : plan.height, rotation)
+          : scaled;
         const img =
           plan.width === size && plan.height === size
             ? new Uint8Array(buf)
@@ -188,8 +215,8 @@ function run(): void {
           type: 'frame',
           ptsMs: out,
           sourcePtsMs: ptsMs,
-          width: curW,
-          height: curH,
+          width: disp.w,
+          height: disp.h,
           sizes: job.sizes,
           images,
         },
@@ -288,6 +315,14 @@ function run(): void {
         retriable: live,
       });
       return;
+    }
+    // a file that ends well before its stated duration was cut (a copy interrupted, a recording still being written):
+    // what was before the cut is used, and the caller is told
+    if (job.kind === 'file' && durationMs !== null && !stopped() && !Number.isNaN(lastPts)) {
+      const endMs = lastPts + frameMs;
+      if (durationMs - endMs > Math.max(2000, 0.02 * durationMs)) {
+        post({ type: 'truncated', positionMs: endMs, durationMs, corrupt });
+      }
     }
     post({ type: 'end' });
   } finally {

@@ -64,6 +64,44 @@ export function padInto(
   return out;
 }
 
+/** Clockwise quarter turns that bring a decoded picture upright. */
+export type Rotation = 0 | 90 | 180 | 270;
+
+/**
+ * The clockwise rotation a display matrix (libavutil/display.h: nine int32, 16.16 fixed point, as a container's
+ * `rotate` tag or the MP4 tkhd matrix stores it) asks for, to the nearest quarter turn, the way the FFmpeg CLI's
+ * autorotate turns it (checked on a file tagged `rotate=90`: the CLI turns it a quarter counter-clockwise). Flips (a negative determinant) are not applied.
+ */
+export function displayRotation(matrix: Int32Array | null | undefined): Rotation {
+  if (!matrix || matrix.length < 9) return 0;
+  const [a, b, , c, d] = [matrix[0]!, matrix[1]!, matrix[2], matrix[3]!, matrix[4]!];
+  const s0 = Math.hypot(a, c);
+  const s1 = Math.hypot(b, d);
+  if (s0 === 0 || s1 === 0) return 0;
+  // −av_display_rotation_get(m), which the CLI's autorotate turns into transpose/flip filters
+  const deg = (Math.atan2(b / s1, a / s0) * 180) / Math.PI;
+  return ((((Math.round(deg / 90) * 90) % 360) + 360) % 360) as Rotation;
+}
+
+/** Rotates a packed RGB24 image (w×h) clockwise by `deg`; 90 and 270 give an h×w image. */
+export function rotateRgb(rgb: Uint8Array, w: number, h: number, deg: Rotation): Uint8Array {
+  if (deg === 0) return rgb;
+  const out = new Uint8Array(rgb.length);
+  const ow = deg === 180 ? w : h;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      // where source pixel (x, y) lands
+      const [nx, ny] = deg === 90 ? [h - 1 - y, x] : deg === 180 ? [w - 1 - x, h - 1 - y] : [y, w - 1 - x];
+      const si = (y * w + x) * 3;
+      const di = (ny * ow + nx) * 3;
+      out[di] = rgb[si]!;
+      out[di + 1] = rgb[si + 1]!;
+      out[di + 2] = rgb[si + 2]!;
+    }
+  }
+  return out;
+}
+
 /** The processors' mean colours (0..255): SigLIP uses 0.5, DINOv2 the ImageNet mean. */
 export const MEAN_COLOURS = {
   siglip: [127, 127, 127],

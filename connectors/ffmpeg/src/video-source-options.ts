@@ -64,6 +64,10 @@ export const videoSourceOptionsSchema = defineSchema(
         'live sources: capped exponential backoff with jitter, forever by default; the cap bounds how long a camera ' +
           'that comes back waits to be picked up',
       ),
+    autorotate: z
+      .boolean()
+      .default(true)
+      .describe("apply the container's display rotation (a phone's rotate tag), like the FFmpeg CLI"),
     live: z.boolean().optional().describe('treat the source as live (default: rtsp yes, files and http no)'),
     threads: z.int().min(0).max(16).default(1).describe('decoder threads per source (0 = FFmpeg decides)'),
     inputOptions: z.record(z.string(), z.string()).default({}).describe('extra FFmpeg input options'),

@@ -33,6 +33,17 @@ export interface SourceStats {
   lastFrameWallMs: number | null;
   connected: boolean;
   info: StreamInfo | null;
+  /** A file that ended before its stated duration: where it ended (null: complete, or not a file). */
+  truncated: { positionMs: number; durationMs: number } | null;
+}
+
+/** The warning for a file cut short: what was before the cut is used. */
+export function truncatedError(source: string, positionMs: number, durationMs: number): LvuError {
+  return new LvuError(
+    'TRUNCATED_MEDIA',
+    `${source} ends at ${(positionMs / 1000).toFixed(1)} s of its stated ${(durationMs / 1000).toFixed(1)} s`,
+    { field: 'source', details: { positionMs, durationMs } },
+  );
 }
 
 type Outcome = { kind: 'end' } | { kind: 'error'; error: LvuError } | { kind: 'stopped' };
@@ -64,6 +75,7 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
     lastFrameWallMs: null,
     connected: false,
     info: null,
+    truncated: null,
   };
   readonly #queue: FrameQueue<SampledFrame>;
   readonly #abort = new AbortController();
@@ -171,7 +183,11 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
       this.stats.connected = false;
       if (!this.live) {
         if (outcome.kind === 'error') throw outcome.error;
-        this.events.emit('source.ended', { streamId: this.streamId, frames: this.stats.sampled });
+        this.events.emit('source.ended', {
+          streamId: this.streamId,
+          frames: this.stats.sampled,
+          ...(this.stats.truncated ? { truncated: true } : {}),
+        });
         return;
       }
       const err = outcome.kind === 'error' ? outcome.error : null;
@@ -246,6 +262,7 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
       inputOptions: this.options.inputOptions,
       control: control.buffer as SharedArrayBuffer,
       threads: this.options.threads,
+      autorotate: this.options.autorotate,
     };
     const worker = new Worker(WORKER, { workerData: job });
     VideoSource.activeWorkers++;
@@ -350,6 +367,19 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
           case 'resized':
             if (this.stats.info) this.stats.info = { ...this.stats.info, width: m.width, height: m.height };
             break;
+          case 'truncated': {
+            this.stats.truncated = { positionMs: m.positionMs, durationMs: m.durationMs };
+            const e = truncatedError(this.source.redacted, m.positionMs, m.durationMs);
+            this.events.emit('source.truncated', {
+              streamId: this.streamId,
+              positionMs: m.positionMs,
+              durationMs: m.durationMs,
+              code: e.code,
+              message: e.message,
+              hint: e.hint,
+            });
+            break;
+          }
           case 'end':
             settle({ kind: 'end' });
             break;
@@ -359,6 +389,7 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
               error: new LvuError(m.code as LvuErrorCode, `${this.source.redacted}: ${m.message}`, {
                 field: 'source',
                 retriable: m.retriable,
+                ...(m.hint ? { hint: m.hint } : {}),
               }),
             });
             break;

@@ -19,11 +19,16 @@ export interface DecodeJob {
   /** Int32Array over it: [0] credits, [1] stop flag. */
   control: SharedArrayBuffer;
   threads: number;
+  /** Apply the container's display rotation (quarter turns), like the FFmpeg CLI. */
+  autorotate: boolean;
 }
 
 export interface StreamInfo {
+  /** The picture as shown (after the container's rotation). */
   width: number;
   height: number;
+  /** Clockwise quarter turns applied to bring the picture upright (0 when the container asks for none). */
+  rotation: number;
   codec: string;
   durationMs: number | null;
   fps: number | null;
@@ -45,8 +50,9 @@ export type WorkerMessage =
   | { type: 'corrupt'; count: number; message: string }
   | { type: 'dropped'; count: number }
   | { type: 'progress'; positionMs: number; decoded: number }
+  | { type: 'truncated'; positionMs: number; durationMs: number; corrupt: number }
   | { type: 'end' }
-  | { type: 'error'; code: string; message: string; retriable: boolean };
+  | { type: 'error'; code: string; message: string; retriable: boolean; hint?: string };
 
 export const CREDITS = 0;
 export const STOP = 1;

@@ -6,6 +6,7 @@ import { VideoSource } from '@lvu/ffmpeg';
 import { encodeFrame, KafkajsTransport, parseKafkaUrl } from '@lvu/kafka';
 import { numberArg } from './number-arg.js';
 import { bar, clock, ProgressLine } from './progress.js';
+import { EXIT_TRUNCATED } from './replay-command.js';
 
 async function kafkaSink(url: string) {
   const { topic, brokers } = parseKafkaUrl(url);
@@ -22,7 +23,8 @@ export const INGEST_USAGE = `lvu ingest SOURCE [--to kafka://HOST:PORT/TOPIC] [-
         --size) to a Kafka topic keyed by stream id, for \`lvu worker\`. --features (with --to): an edge that has
         the models runs DINO, the temporal reduction and SigLIP+SVA+projector itself and publishes each closed
         window's kept frames as one FeatureBatch (Arrow IPC) instead of raw frames; workers need the same models.
-        --precision float16 halves the bytes on the wire (grids rounded to 11 significant bits)`;
+        --precision float16 halves the bytes on the wire (grids rounded to 11 significant bits).
+        A file that ends before its stated duration: a TRUNCATED_MEDIA warning and exit status 3`;
 
 const EVENT_NAMES: Record<string, string> = {
   'source.connected': 'connected',
@@ -31,6 +33,7 @@ const EVENT_NAMES: Record<string, string> = {
   'source.stalled': 'stalled',
   'source.error': 'error',
   'source.ended': 'ended',
+  'source.truncated': 'truncated',
   'frame.dropped': 'dropped',
 };
 
@@ -95,6 +98,8 @@ export async function ingestCommand(args: string[]): Promise<number> {
     stallTimeoutMs: numberArg(values['stall-timeout-ms'], 'stall-timeout-ms', 500),
     streamId: values['stream-id'],
     pacing: values.realtime ? 'realtime' : 'fast',
+    // one source has the machine to itself: FFmpeg picks the decoder threads (an edge with the models shares it)
+    threads: engine ? 1 : 0,
     ...(values.live === undefined ? {} : { live: values.live }),
   });
   const out = process.stdout;
@@ -106,6 +111,10 @@ export async function ingestCommand(args: string[]): Promise<number> {
     if (values.json) {
       const { type: _t, atMs, ...rest } = e;
       out.write(`${JSON.stringify({ event: name, ...rest, wallMs: atMs })}\n`);
+    } else if (name === 'truncated') {
+      progress!.done();
+      const { message, hint } = e as { message: string; hint: string };
+      process.stderr.write(`${new Date(e.atMs).toISOString()} truncated: ${message} (${hint})\n`);
     } else if (name !== 'dropped' && name !== 'ended') {
       progress!.done();
       process.stderr.write(`${new Date(e.atMs).toISOString()} ${name} ${JSON.stringify(e).slice(0, 200)}\n`);
@@ -203,5 +212,5 @@ export async function ingestCommand(args: string[]): Promise<number> {
         `${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
     );
   }
-  return 0;
+  return src.stats.truncated ? EXIT_TRUNCATED : 0;
 }

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LvuError } from '@lvu/core';
 import { Engine, type QueryResult, type RetentionInput } from '@lvu/engine';
+import { truncatedError } from '@lvu/ffmpeg';
 import { numberArg } from './number-arg.js';
 import { bar, clock, ProgressLine } from './progress.js';
 
@@ -13,7 +14,12 @@ export const REPLAY_USAGE = `lvu replay [FILE] [--query TEXT] [--json] [--models
         replay a video file as a stream through the whole engine (sample, DINO gate, SVA, projector, retention),
         then ask one question over the retained context. Without FILE: the sample video (opencv-doc's vtest.avi,
         a static surveillance camera, or a generated test pattern). Without --models: the built-in weight-free
-        encoder and no LLM (evidence only). --json: one JSON object (answer, evidence, token counts, timings)`;
+        encoder and no LLM (evidence only). --json: one JSON object (answer, evidence, token counts, timings).
+        A file that ends before its stated duration (cut short) is answered over what it has, with
+        replay.truncated set, a TRUNCATED_MEDIA warning on stderr and exit status 3`;
+
+/** Exit status of a replay or ingest whose file was cut short (the output covers what was before the cut). */
+export const EXIT_TRUNCATED = 3;
 
 export const SAMPLE_VIDEO = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 const GENERATED = 'lavfi:testsrc2=size=640x360:rate=25:duration=120';
@@ -29,6 +35,8 @@ export interface ReplayOutput extends QueryResult {
     retained: number;
     evicted: number;
     failed: number;
+    /** The file ended before its stated duration (cut short): where; null when complete. */
+    truncated: { positionMs: number; durationMs: number } | null;
   };
   /** sha256 of the retained context (seq, pts, every token value): equal for equal replays. */
   contextDigest: string;
@@ -171,12 +179,19 @@ export async function replayCommand(args: string[]): Promise<number> {
         retained: status.store.retainedFrames,
         evicted: status.store.evictedTotal,
         failed: status.counters.failedFrames,
+        truncated: (status.source_stats as { truncated?: ReplayOutput['replay']['truncated'] }).truncated ?? null,
       },
       contextDigest: h.digest('hex'),
       timingsMs: { ...r.timingsMs, replay: tReplay },
     };
     if (values.json) process.stdout.write(`${JSON.stringify(out)}\n`);
     else process.stdout.write(formatReplay(out));
+    const cut = out.replay.truncated;
+    if (cut) {
+      // the answer covers what was before the cut; the exit status says the input was incomplete
+      process.stderr.write(`${JSON.stringify(truncatedError(file, cut.positionMs, cut.durationMs).toJSON())}\n`);
+      return EXIT_TRUNCATED;
+    }
     return 0;
   } finally {
     await engine.close();

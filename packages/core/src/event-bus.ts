@@ -8,7 +8,16 @@ export interface LvuEventMap {
   'source.reconnected': { streamId: string; gapMs: number; attempt: number };
   'source.stalled': { streamId: string; silentMs: number };
   'source.error': { streamId: string; code: string; message: string; retriable: boolean };
-  'source.ended': { streamId: string; frames: number };
+  'source.ended': { streamId: string; frames: number; truncated?: boolean };
+  /** A file that ends before its stated duration: what came before the cut was used. */
+  'source.truncated': {
+    streamId: string;
+    positionMs: number;
+    durationMs: number;
+    code: string;
+    message: string;
+    hint: string;
+  };
   'frame.sampled': { streamId: string; seq: number; ptsMs: number };
   'frame.dropped': {
     streamId: string;

@@ -20,6 +20,10 @@ export const ERROR_CODES = {
   SOURCE_STALLED: { retriable: true, hint: 'the source stopped delivering frames; lvu reconnects' },
   AUTH_REQUIRED: { retriable: false, hint: 'the source needs credentials: put them in the URL or options' },
   DECODE_FAILED: { retriable: false, hint: 'the media could not be decoded: check the file' },
+  TRUNCATED_MEDIA: {
+    retriable: false,
+    hint: 'the file ends before its stated duration (cut while copying, or still being written): what was before the cut was used; copy it again or wait until it is complete',
+  },
   UNSUPPORTED_MEDIA: {
     retriable: false,
     hint: 'this container or codec is not supported by the FFmpeg build',
