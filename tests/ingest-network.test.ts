@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import type { LvuEvent, SampledFrame } from '@lvu/core';
 import { VideoSource } from '@lvu/ffmpeg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { consume as consumeSource, sleep } from './support/consume.js';
 import { makeHls, makeVideo } from './support/media.js';
 import { freePort, RtspServer } from './support/rtsp-server.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const servers: RtspServer[] = [];
 const sources: VideoSource[] = [];
 afterEach(async () => {
@@ -27,30 +27,7 @@ async function server(args: string[] = []): Promise<RtspServer> {
   return s;
 }
 
-/** Consumes a source in the background, recording frames and events with their arrival times. */
-function consume(src: VideoSource) {
-  sources.push(src);
-  const frames: SampledFrame[] = [];
-  const events: (LvuEvent & { at: number })[] = [];
-  src.events.on((e) => events.push({ ...e, at: Date.now() }));
-  let error: unknown = null;
-  const done = (async () => {
-    try {
-      for await (const f of src) frames.push(f);
-    } catch (e) {
-      error = e;
-    }
-  })();
-  const until = async (pred: () => boolean, ms: number, what: string) => {
-    const end = Date.now() + ms;
-    while (!pred()) {
-      if (Date.now() > end)
-        throw new Error(`timed out waiting for ${what}; events: ${events.map((e) => e.type).join(', ')}`);
-      await sleep(50);
-    }
-  };
-  return { frames, events, done, until, error: () => error };
-}
+const consume = (src: VideoSource) => consumeSource(src, sources);
 
 const liveOptions = {
   fps: 2,

@@ -23,13 +23,14 @@ def main():
     ap.add_argument("--port", type=int, default=8554)
     ap.add_argument("--file")
     ap.add_argument("--fps", type=int, default=10)
+    ap.add_argument("--key-int", type=int, help="frames between key frames (default: one a second)")
     ap.add_argument("--width", type=int, default=320)
     ap.add_argument("--height", type=int, default=240)
     ap.add_argument("--user")
     ap.add_argument("--password")
     a = ap.parse_args()
     Gst.init(None)
-    enc = (f"x264enc tune=zerolatency speed-preset=ultrafast key-int-max={a.fps} bitrate=500 ! "
+    enc = (f"x264enc tune=zerolatency speed-preset=ultrafast key-int-max={a.key_int or a.fps} bitrate=500 ! "
            "video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1")
     if a.file:
         src = (f"multifilesrc location={a.file} loop=true ! tsdemux ! h264parse ! avdec_h264 ! videoconvert ! "

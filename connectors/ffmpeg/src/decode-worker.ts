@@ -18,6 +18,11 @@ import {
   AV_PKT_FLAG_KEY,
   AVERROR_EAGAIN,
   AVERROR_EOF,
+  AV_LOG_ERROR,
+  AV_LOG_INFO,
+  AV_LOG_QUIET,
+  AV_LOG_WARNING,
+  Log,
   Decoder,
   type Demuxer,
   FFmpegError,
@@ -33,6 +38,12 @@ import { PtsSampler } from './pts-sampler.js';
 import { CREDITS, type DecodeJob, STOP, type WorkerMessage } from './worker-protocol.js';
 
 const job = workerData as DecodeJob;
+// lvu reports what matters as coded events (corrupt packets, stalls, truncation); FFmpeg's own log is for debugging
+Log.setLevel(
+  ({ quiet: AV_LOG_QUIET, error: AV_LOG_ERROR, warning: AV_LOG_WARNING, info: AV_LOG_INFO } as const)[
+    (process.env.LVU_FFMPEG_LOG ?? 'quiet') as 'quiet'
+  ] ?? AV_LOG_QUIET,
+);
 const ctl = new Int32Array(job.control);
 const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(m, transfer);
 const stopped = () => Atomics.load(ctl, STOP) !== 0;
@@ -41,13 +52,22 @@ const stopped = () => Atomics.load(ctl, STOP) !== 0;
 function classify(
   err: unknown,
   phase: 'open' | 'read',
-): { code: string; message: string; retriable: boolean } {
+): { code: string; message: string; retriable: boolean; hint?: string } {
   const msg = err instanceof Error ? err.message : String(err);
   const code = err instanceof FFmpegError ? err.code : undefined;
   const live = job.kind === 'rtsp' || job.kind === 'http';
   const m = msg.toLowerCase();
   if (m.includes('401') || m.includes('unauthorized'))
     return { code: 'AUTH_REQUIRED', message: msg, retriable: false };
+  if (job.kind === 'rtsp' && phase === 'open' && m.includes('protocol not supported')) {
+    // RTSP 461 Unsupported Transport: the server does not take this transport (some accept UDP only)
+    return {
+      code: 'INVALID_CONFIG',
+      message: `the RTSP server refused ${job.transport.toUpperCase()} transport (461 Unsupported Transport)`,
+      retriable: false,
+      hint: `use --transport ${job.transport === 'tcp' ? 'udp' : 'tcp'} (transport: ${job.transport === 'tcp' ? 'udp' : 'tcp'}), or auto to fall back by itself`,
+    };
+  }
   if (m.includes('404') || m.includes('not found')) {
     if (job.kind === 'file') return { code: 'NOT_FOUND', message: msg, retriable: false };
     if (m.includes('decoder')) return { code: 'UNSUPPORTED_MEDIA', message: msg, retriable: false };
@@ -132,6 +152,7 @@ function run(): void {
       vs.duration > 0n && vs.duration !== AV_NOPTS_VALUE ? toMs(vs.duration) + (Number(vs.startTime) > 0 ? toMs(vs.startTime) : 0) : null;
     const durationMs =
       videoDurationMs ?? (typeof durationS === 'number' && durationS > 0 ? durationS * 1000 : null);
+    const liveHls = (input.inputFormat()?.name ?? '') === 'hls' && durationMs === null;
     post({
       type: 'open',
       info: {
@@ -142,6 +163,7 @@ function run(): void {
         durationMs,
         fps: fr?.den ? fr.num / fr.den : null,
         format: input.inputFormat()?.name ?? '',
+        liveHls,
       },
     });
 
@@ -261,7 +283,7 @@ function run(): void {
       drain();
     };
 
-    const live = job.kind === 'rtsp' || job.pacing === 'live';
+    const live = job.kind === 'rtsp' || job.pacing === 'live' || liveHls;
     let lastPacketAt = performance.now();
     try {
       for (;;) {

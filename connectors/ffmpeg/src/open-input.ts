@@ -7,6 +7,7 @@ export interface InputSpec {
   kind: SourceKind;
   transport: 'tcp' | 'udp';
   timeoutMs: number;
+  stallTimeoutMs?: number;
   inputOptions?: Record<string, string>;
 }
 
@@ -26,6 +27,9 @@ export function openInput(spec: InputSpec): { input: Demuxer; fmt: FormatContext
     options.probesize ??= '500000';
   } else if (spec.kind === 'http') {
     options.rw_timeout ??= us;
+    // a live HLS playlist that stops growing (its publisher died) is reloaded m3u8_hold_counters times before the
+    // read ends (FFmpeg's default, 1000, blocks for hours and cannot be interrupted): about one reload a second
+    options.m3u8_hold_counters ??= String(Math.max(2, Math.round((spec.stallTimeoutMs ?? 10_000) / 1000)));
   }
   let fmt: FormatContext | null = null;
   const configure = (ctx: FormatContext) => {

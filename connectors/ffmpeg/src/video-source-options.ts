@@ -1,5 +1,17 @@
 import { defineSchema, z } from '@lvu/core';
 
+/**
+ * Live sources reconnect with capped exponential backoff and jitter, forever: 250 ms doubling to 2 s. The cap bounds
+ * how long a camera that comes back waits to be picked up; one place, so the schema's two defaults cannot disagree.
+ */
+export const RECONNECT_DEFAULTS = {
+  maxAttempts: Number.POSITIVE_INFINITY,
+  initialDelayMs: 250,
+  maxDelayMs: 2000,
+  factor: 2,
+  jitter: 0.3,
+} as const;
+
 export const videoSourceOptionsSchema = defineSchema(
   'source',
   z.object({
@@ -38,7 +50,12 @@ export const videoSourceOptionsSchema = defineSchema(
       .default('dropOldest')
       .describe('live and realtime sources: what a full queue does'),
     queueFrames: z.int().min(1).max(1024).default(8).describe('bound of the sampled-frame queue'),
-    transport: z.enum(['tcp', 'udp']).default('tcp').describe('RTSP transport'),
+    transport: z
+      .enum(['auto', 'tcp', 'udp'])
+      .default('auto')
+      .describe(
+        'RTSP transport: auto = TCP, falling back to UDP when the server refuses TCP (461 Unsupported Transport)',
+      ),
     timeoutMs: z.int().min(100).default(5000).describe('open and read timeout for network sources'),
     stallTimeoutMs: z
       .int()
@@ -47,19 +64,13 @@ export const videoSourceOptionsSchema = defineSchema(
       .describe('live: no frame for this long = stalled, reconnect'),
     reconnect: z
       .object({
-        maxAttempts: z.number().min(1).default(Number.POSITIVE_INFINITY),
-        initialDelayMs: z.int().min(0).default(250),
-        maxDelayMs: z.int().min(0).default(1000),
-        factor: z.number().min(1).default(2),
-        jitter: z.number().min(0).max(1).default(0.3),
+        maxAttempts: z.number().min(1).default(RECONNECT_DEFAULTS.maxAttempts),
+        initialDelayMs: z.int().min(0).default(RECONNECT_DEFAULTS.initialDelayMs),
+        maxDelayMs: z.int().min(0).default(RECONNECT_DEFAULTS.maxDelayMs),
+        factor: z.number().min(1).default(RECONNECT_DEFAULTS.factor),
+        jitter: z.number().min(0).max(1).default(RECONNECT_DEFAULTS.jitter),
       })
-      .default({
-        maxAttempts: Number.POSITIVE_INFINITY,
-        initialDelayMs: 250,
-        maxDelayMs: 10_000,
-        factor: 2,
-        jitter: 0.3,
-      })
+      .default(RECONNECT_DEFAULTS)
       .describe(
         'live sources: capped exponential backoff with jitter, forever by default; the cap bounds how long a camera ' +
           'that comes back waits to be picked up',
@@ -68,7 +79,10 @@ export const videoSourceOptionsSchema = defineSchema(
       .boolean()
       .default(true)
       .describe("apply the container's display rotation (a phone's rotate tag), like the FFmpeg CLI"),
-    live: z.boolean().optional().describe('treat the source as live (default: rtsp yes, files and http no)'),
+    live: z
+      .boolean()
+      .optional()
+      .describe('treat the source as live (default: rtsp and live HLS playlists yes, files and other http no)'),
     threads: z.int().min(0).max(16).default(1).describe('decoder threads per source (0 = FFmpeg decides)'),
     inputOptions: z.record(z.string(), z.string()).default({}).describe('extra FFmpeg input options'),
   }),

@@ -61,7 +61,9 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
   readonly source: ParsedSource;
   readonly streamId: string;
   readonly events: EventBus;
-  readonly live: boolean;
+  #live: boolean;
+  /** RTSP transport of the next connection (auto starts with TCP and falls back to UDP once refused). */
+  #transport: 'tcp' | 'udp';
   readonly stats: SourceStats = {
     sampled: 0,
     droppedSlowConsumer: 0,
@@ -92,10 +94,21 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
   constructor(source: string, options: VideoSourceInput = {}, events = new EventBus()) {
     this.options = videoSourceOptionsSchema.parse(options);
     this.source = parseSource(source);
-    this.live = this.options.live ?? this.source.live;
+    this.#live = this.options.live ?? this.source.live;
+    this.#transport = this.options.transport === 'udp' ? 'udp' : 'tcp';
     this.streamId = this.options.streamId ?? this.source.redacted;
     this.events = events;
     this.#queue = new FrameQueue(this.options.queueFrames);
+  }
+
+  /** Supervised like a camera: rtsp, a live HLS playlist, or what the caller said. */
+  get live(): boolean {
+    return this.#live;
+  }
+
+  /** The RTSP transport in use (after an `auto` fallback, udp). */
+  get transport(): 'tcp' | 'udp' {
+    return this.#transport;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<SampledFrame> {
@@ -124,12 +137,29 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
     );
   }
 
-  /** Stops decoding and ends iteration; frames already queued are still delivered. */
+  /**
+   * Stops decoding and ends iteration; frames already queued are still delivered. A worker blocked inside FFmpeg
+   * (a network read) is given `STOP_GRACE_MS`, then let go: iteration ends and the process can exit.
+   */
   async stop(): Promise<void> {
     this.#abort.abort();
     this.#stopWorker();
-    await this.#done;
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      this.#done?.then(() => false),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(true), VideoSource.STOP_GRACE_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (late) {
+      this.#worker?.unref();
+      this.#queue.close();
+    }
   }
+
+  /** How long `stop()` waits for a decode worker to leave FFmpeg. */
+  static STOP_GRACE_MS = 3000;
 
   get #blocking(): boolean {
     return !this.live && this.options.pacing === 'fast' ? true : this.options.dropPolicy === 'block';
@@ -173,7 +203,28 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
     let failures = 0;
     let disconnectedAt: number | null = null;
     const policy = this.options.reconnect;
+    /** A live HLS playlist as it was when its segments stopped coming (null: not live HLS, or not stopped). */
+    let stalePlaylist: string | null = null;
     while (!this.#abort.signal.aborted) {
+      if (stalePlaylist !== null && (await this.#playlistText()) === stalePlaylist) {
+        // its publisher has not come back: opening it again would replay its last segments as if they were new
+        failures++;
+        const err = new LvuError(
+          'SOURCE_STALLED',
+          `${this.source.redacted}: the playlist has had no new segment since its publisher stopped`,
+          { field: 'source', hint: 'lvu keeps polling the playlist and resumes when new segments appear' },
+        );
+        this.events.emit('source.error', {
+          streamId: this.streamId,
+          code: err.code,
+          message: err.message,
+          retriable: true,
+        });
+        if (failures >= policy.maxAttempts) throw err;
+        await this.#sleep(backoffDelayMs({ ...policy }, failures));
+        continue;
+      }
+      stalePlaylist = null;
       const before = this.stats.sampled;
       const outcome = await this.#connectOnce(disconnectedAt, failures);
       const stallEmitted = this.#stallEmitted;
@@ -191,11 +242,14 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
         return;
       }
       const err = outcome.kind === 'error' ? outcome.error : null;
-      if (wasConnected || disconnectedAt === null) {
+      if (this.stats.info?.liveHls) stalePlaylist = await this.#playlistText();
+      // a connection that opened but delivered nothing is a failed attempt, not a stream that stalled or ended
+      const streamed = wasConnected && this.stats.sampled > before;
+      if (streamed || disconnectedAt === null) {
         disconnectedAt = this.stats.lastFrameWallMs ?? Date.now();
       }
       if (
-        wasConnected &&
+        streamed &&
         err &&
         (err.code === 'SOURCE_TIMEOUT' || err.code === 'SOURCE_STALLED') &&
         !stallEmitted
@@ -207,12 +261,28 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
           silentMs: Date.now() - (this.stats.lastFrameWallMs ?? Date.now()),
         });
       }
-      if (wasConnected) {
+      if (streamed) {
         this.events.emit('source.disconnected', {
           streamId: this.streamId,
           reason: err ? err.message : 'end of stream',
           ...(err ? { code: err.code } : {}),
         });
+      }
+      if (
+        err?.code === 'INVALID_CONFIG' &&
+        err.field === 'transport' &&
+        this.options.transport === 'auto' &&
+        this.#transport === 'tcp'
+      ) {
+        // a server that takes UDP only (RTSP 461): auto falls back once, for this and every later connection
+        this.#transport = 'udp';
+        this.events.emit('source.transport', {
+          streamId: this.streamId,
+          from: 'tcp',
+          to: 'udp',
+          reason: err.message,
+        });
+        continue;
       }
       if (err && !err.retriable) throw err;
       failures = this.stats.sampled > before ? 1 : failures + 1;
@@ -231,6 +301,21 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
         );
       }
       await this.#sleep(backoffDelayMs({ ...policy }, failures));
+    }
+  }
+
+  /** The media playlist of an HLS source as text (the first variant of a master playlist); '' when unreadable. */
+  async #playlistText(): Promise<string> {
+    const get = async (url: string) => {
+      const r = await fetch(url, { signal: AbortSignal.timeout(this.options.timeoutMs) });
+      return r.ok ? r.text() : '';
+    };
+    try {
+      const text = await get(this.source.url);
+      const variant = /#EXT-X-STREAM-INF[^\n]*\n([^#\s][^\n]*)/.exec(text)?.[1];
+      return variant ? await get(new URL(variant.trim(), this.source.url).href) : text;
+    } catch {
+      return '';
     }
   }
 
@@ -257,8 +342,9 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
         : this.options.pacing === 'realtime'
           ? 'realtime'
           : 'fast',
-      transport: this.options.transport,
+      transport: this.#transport,
       timeoutMs: this.options.timeoutMs,
+      stallTimeoutMs: this.options.stallTimeoutMs,
       inputOptions: this.options.inputOptions,
       control: control.buffer as SharedArrayBuffer,
       threads: this.options.threads,
@@ -276,15 +362,22 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
         Atomics.store(control, STOP, 1);
         Atomics.notify(control, CREDITS);
       };
-      let lastActivity = Date.now();
+      // silence is counted on this connection only: from its start, then from its last frame (a connection opened
+      // after a long outage is not torn down for the outage)
+      const startedAt = Date.now();
+      let lastFrameAt: number | null = null;
+      let framesHere = 0;
       const watchdog = setInterval(
         () => {
           if (!this.live || settled) return;
-          const silent =
-            Date.now() - (this.stats.connected ? (this.stats.lastFrameWallMs ?? lastActivity) : lastActivity);
+          const silent = Date.now() - (lastFrameAt ?? startedAt);
           if (silent > this.options.stallTimeoutMs) {
-            this.stats.stalls++;
-            this.events.emit('source.stalled', { streamId: this.streamId, silentMs: silent });
+            if (framesHere > 0) {
+              // one `stalled` per silence of a stream that was delivering, not one here and one in the supervisor
+              this.stats.stalls++;
+              this.#stallEmitted = true;
+              this.events.emit('source.stalled', { streamId: this.streamId, silentMs: silent });
+            }
             settle({
               kind: 'error',
               error: new LvuError('SOURCE_STALLED', `${this.source.redacted}: no frame for ${silent} ms`, {
@@ -298,22 +391,28 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
       );
       worker.on('message', (m: WorkerMessage) => {
         if (settled) return;
-        lastActivity = Date.now();
         switch (m.type) {
           case 'open': {
             this.stats.info = m.info;
             this.stats.durationMs = m.info.durationMs;
             this.stats.connected = true;
             this.stats.connects++;
+            if (m.info.liveHls && this.options.live === undefined) this.#live = true;
             this.events.emit('source.connected', {
               streamId: this.streamId,
               url: this.source.redacted,
               width: m.info.width,
               height: m.info.height,
               ...(m.info.fps ? { fps: m.info.fps } : {}),
+              ...(this.source.kind === 'rtsp' ? { transport: this.#transport } : {}),
             });
-            if (disconnectedAt !== null) {
-              // media time goes on across the outage: the next frame lands after the last one plus the gap
+            break;
+          }
+          case 'frame': {
+            lastFrameAt = Date.now();
+            if (framesHere++ === 0 && disconnectedAt !== null) {
+              // reconnected once frames flow again (a connection that opens and delivers nothing is not one);
+              // media time goes on across the outage: this frame lands after the last one plus the gap
               const gap = Math.max(
                 1000 / this.options.fps,
                 Date.now() - (this.stats.lastFrameWallMs ?? Date.now()),
@@ -326,9 +425,6 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
                 attempt,
               });
             }
-            break;
-          }
-          case 'frame': {
             const images: Record<number, Uint8Array> = {};
             m.sizes.forEach((s, i) => {
               images[s] = new Uint8Array(m.images[i]!);
@@ -387,7 +483,7 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
             settle({
               kind: 'error',
               error: new LvuError(m.code as LvuErrorCode, `${this.source.redacted}: ${m.message}`, {
-                field: 'source',
+                field: m.code === 'INVALID_CONFIG' ? 'transport' : 'source',
                 retriable: m.retriable,
                 ...(m.hint ? { hint: m.hint } : {}),
               }),

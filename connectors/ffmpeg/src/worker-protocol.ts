@@ -14,6 +14,8 @@ export interface DecodeJob {
   pacing: 'fast' | 'realtime' | 'live';
   transport: 'tcp' | 'udp';
   timeoutMs: number;
+  /** Live: no frame for this long is a stall (bounds how long a live HLS playlist without new segments is reloaded). */
+  stallTimeoutMs: number;
   /** Extra FFmpeg input options. */
   inputOptions: Record<string, string>;
   /** Int32Array over it: [0] credits, [1] stop flag. */
@@ -33,6 +35,8 @@ export interface StreamInfo {
   durationMs: number | null;
   fps: number | null;
   format: string;
+  /** A live HLS playlist (no end, no duration): supervised like a camera. */
+  liveHls: boolean;
 }
 
 export type WorkerMessage =

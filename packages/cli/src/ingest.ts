@@ -15,7 +15,7 @@ async function kafkaSink(url: string) {
 }
 
 export const INGEST_USAGE = `lvu ingest SOURCE [--to kafka://HOST:PORT/TOPIC] [--fps 1] [--json] [--max-frames N] [--realtime] [--size 384[,378]]
-        [--resize pad|stretch|crop] [--sampling exact|keyframes] [--transport tcp|udp] [--timeout-ms 5000]
+        [--resize pad|stretch|crop] [--sampling exact|keyframes] [--transport auto|tcp|udp] [--timeout-ms 5000]
         [--stall-timeout-ms 10000] [--stream-id ID] [--live] [--features [--models DIR] [--precision float32|float16]]
         decode and sample a file, rtsp:// or http(s):// source. --json: one line per sampled frame
         {streamId, seq, ptsMs, wallMs, width, height} and one per source event; otherwise a progress bar (files)
@@ -34,6 +34,7 @@ const EVENT_NAMES: Record<string, string> = {
   'source.error': 'error',
   'source.ended': 'ended',
   'source.truncated': 'truncated',
+  'source.transport': 'transport',
   'frame.dropped': 'dropped',
 };
 

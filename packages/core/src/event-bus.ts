@@ -3,7 +3,16 @@
  * Event names are `<area>.<what>`; payloads always carry `streamId` when they concern one stream.
  */
 export interface LvuEventMap {
-  'source.connected': { streamId: string; url: string; width?: number; height?: number; fps?: number };
+  'source.connected': {
+    streamId: string;
+    url: string;
+    width?: number;
+    height?: number;
+    fps?: number;
+    transport?: 'tcp' | 'udp';
+  };
+  /** An RTSP server refused the transport (461) and `auto` switched to the other one. */
+  'source.transport': { streamId: string; from: 'tcp' | 'udp'; to: 'tcp' | 'udp'; reason: string };
   'source.disconnected': { streamId: string; reason: string; code?: string };
   'source.reconnected': { streamId: string; gapMs: number; attempt: number };
   'source.stalled': { streamId: string; silentMs: number };

@@ -15,7 +15,10 @@ export const streamSpecSchema = defineSchema(
       .describe('sampling rate (frames per second of media time)'),
     realtime: z.boolean().default(false).describe('replay a file at media speed, like a camera'),
     live: z.boolean().optional().describe('treat the source as live (default: rtsp yes, files no)'),
-    transport: z.enum(['tcp', 'udp']).optional().describe('RTSP transport'),
+    transport: z
+      .enum(['auto', 'tcp', 'udp'])
+      .optional()
+      .describe('RTSP transport (default auto: TCP, UDP when the server refuses TCP)'),
     timeoutMs: z.int().min(100).optional().describe('open/read timeout for network sources'),
     retention: retentionOptionsSchema.schema
       .partial()
