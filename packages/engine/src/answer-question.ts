@@ -105,7 +105,13 @@ export async function answerQuestion(
       input.sinceMs !== undefined || input.untilMs !== undefined
         ? `stream ${streamId} retains no frame between ${input.sinceMs ?? '-∞'} and ${input.untilMs ?? '+∞'} ms`
         : `stream ${streamId} has no kept frame yet: wait for its first window to close`,
-      { field: 'range' },
+      {
+        field: 'range',
+        hint:
+          input.sinceMs !== undefined || input.untilMs !== undefined
+            ? 'widen sinceMs/untilMs: GET /v1/streams/{id}/context lists the media times retained'
+            : 'a window closes every 16 sampled frames (16 s at 1 fps): ask again then',
+      },
     );
   }
   const dim = vision.dim;

@@ -24,6 +24,10 @@ export interface HttpServerOptions {
 const STATUS: Partial<Record<LvuErrorCode, number>> = {
   INVALID_ARGUMENT: 400,
   INVALID_CONFIG: 400,
+  EMPTY_INPUT: 400,
+  QUESTION_TOO_LONG: 400,
+  BUDGET_EXCEEDED: 400,
+  UNSUPPORTED_MEDIA: 400,
   SHAPE_MISMATCH: 400,
   NON_FINITE_INPUT: 400,
   MALFORMED_MESSAGE: 400,
@@ -39,8 +43,34 @@ const STATUS: Partial<Record<LvuErrorCode, number>> = {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
+/** Every error the API answers has this one shape (the OpenAPI `Error` schema). */
 function errorBody(err: LvuError) {
-  return { error: err.code, message: err.message, field: err.field, hint: err.hint };
+  return {
+    error: err.code,
+    message: err.message,
+    ...(err.field === undefined ? {} : { field: err.field }),
+    hint: err.hint,
+  };
+}
+
+/** Routes anyone may read, with or without a token: they hold no stream data. */
+const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/openapi.json', '/']);
+
+/** The API's routes and their methods (405 with `Allow` for another method on a known path). */
+const ROUTES: [RegExp, string[]][] = [
+  [/^\/$/, ['GET', 'HEAD']],
+  [/^\/(healthz|readyz|metrics|openapi\.json)$/, ['GET', 'HEAD']],
+  [/^\/v1\/streams$/, ['GET', 'HEAD', 'POST']],
+  [/^\/v1\/streams\/[^/]+$/, ['GET', 'HEAD', 'DELETE']],
+  [/^\/v1\/streams\/[^/]+\/(context|snapshot)$/, ['GET', 'HEAD']],
+  [/^\/v1\/streams\/[^/]+\/query$/, ['POST']],
+  [/^\/v1\/answers$/, ['GET', 'HEAD']],
+];
+
+/** The bearer token a request carries (`Authorization: Bearer T`, scheme case-insensitive per RFC 7235). */
+function bearerOf(header: string | undefined): string {
+  const m = /^bearer[ \t]+(.*)$/i.exec((header ?? '').trim());
+  return m ? m[1]!.trim() : '';
 }
 
 /** Fastify's own errors (bad JSON, body too large, wrong content type) as LvuErrors. */
@@ -74,22 +104,46 @@ function statusOf(err: LvuError): number {
  */
 export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}): Promise<FastifyInstance> {
   const host = o.host ?? '127.0.0.1';
+  if (o.token !== undefined && o.token.trim() === '') {
+    throw new LvuError('INVALID_CONFIG', 'the bearer token is empty or white space', {
+      field: 'server.token',
+      hint: 'set server.token (or LVU_TOKEN) to a long random secret, e.g. `openssl rand -hex 32`, or unset it',
+    });
+  }
   if (!LOOPBACK.has(host) && !o.token) {
     throw new LvuError('INVALID_CONFIG', `binding ${host} needs a bearer token (server.token / LVU_TOKEN)`, {
       field: 'server.token',
     });
   }
-  const app = Fastify({ bodyLimit: o.bodyLimit ?? 64 * 1024, logger: false });
+  const app = Fastify({
+    bodyLimit: o.bodyLimit ?? 64 * 1024,
+    logger: false,
+    routerOptions: { ignoreTrailingSlash: true },
+    // a body with a `__proto__` or `constructor.prototype` key loses that key instead of failing as "not JSON"
+    onProtoPoisoning: 'remove',
+    onConstructorPoisoning: 'remove',
+  });
   const metrics = new PrometheusMetrics(engine);
-  app.addHook('onClose', async () => metrics.close());
-  const token = o.token ? Buffer.from(o.token) : null;
+  let closing = false;
+  app.addHook('onClose', async () => {
+    closing = true;
+    metrics.close();
+  });
+  const token = o.token ? Buffer.from(o.token.trim()) : null;
 
-  app.addHook('onRequest', async (req) => {
-    if (!token || req.url === '/healthz' || req.url === '/readyz') return;
-    const h = req.headers.authorization ?? '';
-    const given = Buffer.from(h.startsWith('Bearer ') ? h.slice(7) : '');
+  app.addHook('onRequest', async (req, reply) => {
+    // a method a known path does not take: 405 before anything reads the body
+    const path = req.url.split('?')[0]!.replace(/(.)\/+$/, '$1');
+    const allowed = ROUTES.find(([re]) => re.test(path))?.[1];
+    if (allowed && !allowed.includes(req.method)) return methodNotAllowed(req.method, path, allowed, reply);
+    // the matched route, not the raw URL: `/healthz?x=1` and `/readyz/` are the public routes too
+    if (!token || PUBLIC_ROUTES.has(req.routeOptions.url ?? '')) return;
+    const given = Buffer.from(bearerOf(req.headers.authorization));
     if (given.length !== token.length || !timingSafeEqual(given, token)) {
-      throw new LvuError('AUTH_REQUIRED', 'missing or wrong bearer token', { field: 'authorization' });
+      throw new LvuError('AUTH_REQUIRED', 'missing or wrong bearer token', {
+        field: 'authorization',
+        hint: "send the server's token as `Authorization: Bearer TOKEN` (server.token / LVU_TOKEN where it runs); the timeline page takes it as /#token=TOKEN",
+      });
     }
   });
   app.setErrorHandler((err, _req, reply) => {
@@ -97,21 +151,25 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
     void reply.code(statusOf(e)).send(errorBody(e));
   });
   app.setNotFoundHandler((req, reply) => {
-    void reply
-      .code(404)
-      .send({ error: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` });
+    const path = req.url.split('?')[0]!.replace(/(.)\/+$/, '$1');
+    const e = new LvuError('NOT_FOUND', `no route ${req.method} ${path}`, {
+      field: 'path',
+      hint: 'the routes are listed in /openapi.json',
+    });
+    void reply.code(404).send(errorBody(e));
   });
 
   app.get('/healthz', async () => ({ ok: true }));
+  // readiness is the server's: it serves questions until it shuts down; a failed stream fails alone and is
+  // reported here and per stream (GET /v1/streams/{id}: state, error), never taking the others out of rotation
   app.get('/readyz', async (_req, reply) => {
     const streams = engine.listStreams();
-    const failed = streams.filter((s) => s.state === 'failed').map((s) => s.id);
-    return reply
-      .code(failed.length ? 503 : 200)
-      .send({ ready: failed.length === 0, streams: streams.length, failed });
+    const failed = streams.filter((s) => s.state === 'failed').map((s) => ({ id: s.id, error: s.error }));
+    return reply.code(closing ? 503 : 200).send({ ready: !closing, streams: streams.length, failed });
   });
   app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()));
-  app.get('/openapi.json', async () => openApiDocument());
+  const doc = openApiDocument({ auth: token !== null, maxQuestionChars: engine.limits.maxQuestionChars });
+  app.get('/openapi.json', async () => doc);
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(TIMELINE_PAGE));
 
   app.get('/v1/streams', async () => ({ streams: engine.listStreams() }));
@@ -149,6 +207,14 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
   });
   await app.ready();
   return app;
+}
+
+function methodNotAllowed(method: string, path: string, allowed: string[], reply: FastifyReply): FastifyReply {
+  const e = new LvuError('INVALID_ARGUMENT', `${method} is not allowed on ${path}`, {
+    field: 'method',
+    hint: `use ${allowed.join(', ')} (see /openapi.json)`,
+  });
+  return reply.code(405).header('allow', allowed.join(', ')).send(errorBody(e));
 }
 
 function sse(req: FastifyRequest, reply: FastifyReply): void {

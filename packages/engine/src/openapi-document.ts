@@ -1,21 +1,51 @@
 import { streamSpecSchema } from './stream-spec.js';
 
 const error = { $ref: '#/components/schemas/Error' };
-const errors = (...codes: number[]) =>
-  Object.fromEntries(
-    codes.map((c) => [
-      String(c),
-      { description: 'error', content: { 'application/json': { schema: error } } },
-    ]),
-  );
+const errorResponse = { description: 'error', content: { 'application/json': { schema: error } } };
 const json = (schema: Record<string, unknown>, description = 'ok') => ({
   description,
   content: { 'application/json': { schema } },
 });
-const idParam = [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }];
+const idParam = [
+  {
+    name: 'id',
+    in: 'path',
+    required: true,
+    schema: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$' },
+    description: 'stream id',
+  },
+];
+const body = (ref: string) => ({
+  required: true,
+  content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } },
+});
 
-/** The OpenAPI 3.1 document of `lvu serve` (served at /openapi.json). */
-export function openApiDocument(): Record<string, unknown> {
+/** What `validateQuestion` accepts, as a JSON Schema pattern (ECMA-262). */
+// lone surrogates are refused too, but a pattern cannot name them (UTF-8 cannot carry them; Rust's regex refuses)
+const NOT_TEXT = '\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\ufffd';
+export const QUESTION_PATTERN = `^[^${NOT_TEXT}]*[^\\s\\ufeff${NOT_TEXT}][^${NOT_TEXT}]*$`;
+
+/**
+ * The OpenAPI 3.1 document of `lvu serve` (served at /openapi.json), as the server it describes behaves: with a
+ * token (`auth`), every route but the public ones needs `Authorization: Bearer TOKEN` and may answer 401; without
+ * one (a loopback bind), none does. Every error has the `Error` shape.
+ */
+export function openApiDocument(
+  o: { auth: boolean; maxQuestionChars?: number } = { auth: false },
+): Record<string, unknown> {
+  /** A protected operation: its errors, plus 401 and the bearer requirement when the server has a token. */
+  const op = (spec: Record<string, unknown>, ...codes: number[]) => {
+    const all = [...new Set([...codes, ...(o.auth ? [401] : [])])].sort();
+    return {
+      ...spec,
+      ...(o.auth ? { security: [{ bearer: [] }] } : {}),
+      responses: {
+        ...(spec.responses as Record<string, unknown>),
+        ...Object.fromEntries(all.map((c) => [String(c), errorResponse])),
+      },
+    };
+  };
+  const pub = (spec: Record<string, unknown>) => ({ ...spec, security: [] });
   return {
     openapi: '3.1.0',
     info: {
@@ -23,19 +53,21 @@ export function openApiDocument(): Record<string, unknown> {
       version: '0.1.0',
       description:
         'Rolling LongVU contexts of live video streams and questions about them. Binds 127.0.0.1 by default; ' +
-        'elsewhere every route but /healthz and /readyz needs `Authorization: Bearer TOKEN`.',
+        'a server with a token (server.token / LVU_TOKEN, required off loopback) needs `Authorization: Bearer ' +
+        'TOKEN` on every route but /, /healthz, /readyz and /openapi.json.',
     },
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      ...(o.auth ? { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } } : {}),
       schemas: {
         Error: {
           type: 'object',
-          required: ['error', 'message'],
+          required: ['error', 'message', 'hint'],
+          additionalProperties: false,
           properties: {
             error: { type: 'string', description: 'LvuError code' },
             message: { type: 'string' },
-            field: { type: 'string' },
-            hint: { type: 'string' },
+            field: { type: 'string', description: 'the offending field, header or parameter' },
+            hint: { type: 'string', description: 'what to do' },
           },
         },
         StreamSpec: streamSpecSchema.jsonSchema(),
@@ -43,13 +75,20 @@ export function openApiDocument(): Record<string, unknown> {
           type: 'object',
           required: ['question'],
           properties: {
-            question: { type: 'string', minLength: 1, maxLength: 4000 },
-            sinceMs: { type: 'number', description: 'media time of the stream, inclusive' },
-            untilMs: { type: 'number' },
+            question: {
+              type: 'string',
+              minLength: 1,
+              maxLength: o.maxQuestionChars ?? 4000,
+              // text: something besides white space, no control characters, U+FFFD or lone surrogates
+              pattern: QUESTION_PATTERN,
+            },
+            sinceMs: { type: ['number', 'null'], description: 'media time of the stream, inclusive' },
+            untilMs: { type: ['number', 'null'] },
           },
         },
         QueryResult: {
           type: 'object',
+          required: ['answer', 'evidence', 'totalTokens', 'budgetTokens'],
           properties: {
             answer: { type: ['string', 'null'] },
             evidence: { type: 'object' },
@@ -60,68 +99,166 @@ export function openApiDocument(): Record<string, unknown> {
             timingsMs: { type: 'object' },
           },
         },
+        StreamStatus: {
+          type: 'object',
+          required: ['id', 'source', 'state', 'counters', 'store'],
+          properties: {
+            id: { type: 'string' },
+            source: { type: 'string' },
+            state: { enum: ['starting', 'running', 'ended', 'failed', 'stopped'] },
+            error: { type: ['object', 'null'] },
+            counters: { type: 'object' },
+            store: { type: 'object' },
+            retainedTokens: { type: 'integer' },
+            budgetTokens: { type: 'integer' },
+          },
+        },
       },
     },
-    security: [{ bearer: [] }],
     paths: {
+      '/': {
+        get: pub({
+          summary: 'the timeline page (HTML; a token is given to it as /#token=TOKEN)',
+          responses: { 200: { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } },
+        }),
+      },
       '/healthz': {
-        get: { summary: 'liveness', security: [], responses: { 200: json({ type: 'object' }) } },
+        get: pub({
+          summary: 'liveness',
+          responses: { 200: json({ type: 'object', required: ['ok'], properties: { ok: { const: true } } }) },
+        }),
       },
       '/readyz': {
-        get: {
-          summary: 'readiness: 503 while a stream has failed',
-          security: [],
-          responses: { 200: json({}) },
-        },
+        get: pub({
+          summary:
+            'readiness of the server (503 while it shuts down); failed streams are listed, and never make it unready',
+          responses: {
+            200: json({
+              type: 'object',
+              required: ['ready', 'streams', 'failed'],
+              properties: {
+                ready: { type: 'boolean' },
+                streams: { type: 'integer' },
+                failed: { type: 'array', items: { type: 'object' } },
+              },
+            }),
+            503: json({ type: 'object' }, 'shutting down'),
+          },
+        }),
+      },
+      '/openapi.json': {
+        get: pub({ summary: 'this document', responses: { 200: json({ type: 'object' }) } }),
       },
       '/metrics': {
-        get: { summary: 'Prometheus metrics', responses: { 200: { description: 'text format 0.0.4' } } },
+        get: op({
+          summary: 'Prometheus metrics',
+          responses: {
+            200: { description: 'text format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } },
+          },
+        }),
       },
       '/v1/streams': {
-        get: { summary: 'list streams', responses: { 200: json({ type: 'object' }) } },
-        post: {
-          summary: 'add a stream',
-          requestBody: {
-            content: { 'application/json': { schema: { $ref: '#/components/schemas/StreamSpec' } } },
+        get: op({ operationId: 'listStreams', summary: 'list streams', responses: { 200: json({ type: 'object' }) } }),
+        post: op(
+          {
+            operationId: 'addStream',
+            summary: 'add a stream',
+            requestBody: body('StreamSpec'),
+            responses: {
+              201: {
+                ...json({ $ref: '#/components/schemas/StreamStatus' }, 'the stream status'),
+                links: Object.fromEntries(
+                  ['getStream', 'removeStream', 'getContext', 'getSnapshot', 'askStream'].map((id) => [
+                    id,
+                    { operationId: id, parameters: { id: '$response.body#/id' } },
+                  ]),
+                ),
+              },
+            },
           },
-          responses: { 201: json({ type: 'object' }, 'the stream status'), ...errors(400, 401, 409) },
-        },
+          400,
+          409,
+          413,
+          415,
+        ),
       },
       '/v1/streams/{id}': {
         parameters: idParam,
-        get: { summary: 'stream status', responses: { 200: json({ type: 'object' }), ...errors(404) } },
-        delete: {
-          summary: 'remove a stream',
-          responses: { 204: { description: 'removed' }, ...errors(404) },
-        },
+        get: op(
+          {
+            operationId: 'getStream',
+            summary: 'stream status',
+            responses: { 200: json({ $ref: '#/components/schemas/StreamStatus' }) },
+          },
+          404,
+        ),
+        delete: op(
+          { operationId: 'removeStream', summary: 'remove a stream', responses: { 204: { description: 'removed' } } },
+          404,
+        ),
       },
       '/v1/streams/{id}/context': {
         parameters: idParam,
-        get: {
-          summary: 'timeline: kept and evicted frames, retained frames with 32×32 RGB thumbnails (base64)',
-          responses: { 200: json({ type: 'object' }), ...errors(404) },
-        },
+        get: op(
+          {
+            operationId: 'getContext',
+            summary: 'timeline: kept and evicted frames, retained frames with 32×32 RGB thumbnails (base64)',
+            responses: { 200: json({ type: 'object' }) },
+          },
+          404,
+        ),
+      },
+      '/v1/streams/{id}/snapshot': {
+        parameters: idParam,
+        get: op(
+          {
+            operationId: 'getSnapshot',
+            summary: 'the context as a snapshot (Arrow IPC stream; restores every value)',
+            responses: {
+              200: {
+                description: 'Arrow IPC',
+                content: { 'application/vnd.apache.arrow.stream': { schema: { type: 'string', format: 'binary' } } },
+              },
+            },
+          },
+          404,
+        ),
       },
       '/v1/streams/{id}/query': {
         parameters: idParam,
-        post: {
-          summary:
-            'ask a question about the retained context; with `Accept: text/event-stream` the answer streams ' +
-            '(events `token`, then `result` or `error`)',
-          requestBody: {
-            content: { 'application/json': { schema: { $ref: '#/components/schemas/Question' } } },
+        post: op(
+          {
+            operationId: 'askStream',
+            summary:
+              'ask a question about the retained context; with `Accept: text/event-stream` the answer streams ' +
+              '(events `token`, then `result` or `error`)',
+            requestBody: body('Question'),
+            responses: {
+              200: {
+                description: 'the answer',
+                content: {
+                  'application/json': { schema: { $ref: '#/components/schemas/QueryResult' } },
+                  'text/event-stream': { schema: { type: 'string' } },
+                },
+              },
+            },
           },
-          responses: {
-            200: json({ $ref: '#/components/schemas/QueryResult' }),
-            ...errors(400, 401, 404, 413),
-          },
-        },
+          400,
+          404,
+          413,
+          415,
+        ),
       },
       '/v1/answers': {
-        get: {
-          summary: 'standing answers as server-sent events (`answer`)',
-          responses: { 200: { description: 'SSE' } },
-        },
+        get: op(
+          {
+            summary: 'standing answers as server-sent events (`answer`)',
+            responses: {
+              200: { description: 'SSE', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+            },
+          },
+          404,
+        ),
       },
     },
   };
