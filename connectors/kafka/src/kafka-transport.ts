@@ -49,8 +49,8 @@ export interface KafkaTransport {
   readonly brokers: readonly string[];
   producer(): Promise<TransportProducer>;
   consumer(groupId: string): Promise<TransportConsumer>;
-  /** Creates a topic unless it exists. */
-  createTopic(topic: string, partitions: number, config?: Record<string, string>): Promise<void>;
+  /** Creates a topic unless it exists (true: this call created it). */
+  createTopic(topic: string, partitions: number, config?: Record<string, string>): Promise<boolean | undefined>;
   /** Per partition, the offset the next message will get (the high watermark). */
   endOffsets(topic: string): Promise<Map<number, bigint>>;
   close(): Promise<void>;

@@ -1,4 +1,4 @@
-import { LvuError, retry } from '@lvu/core';
+import { backoffDelayMs, LvuError, retry } from '@lvu/core';
 import { type Admin, type Consumer, type EachBatchPayload, Kafka, logLevel, type Producer } from 'kafkajs';
 import type {
   ConsumerHandlers,
@@ -37,6 +37,48 @@ export class KafkajsTransport implements KafkaTransport {
       retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 30 },
       connectionTimeout: 3000,
     });
+  }
+
+  /**
+   * Waits until a broker answers (a fresh probe connection per attempt, so a dead broker is told within seconds, not
+   * after kafkajs' retries), calling `onRetry` after each failed attempt; TRANSPORT_UNAVAILABLE after `timeoutMs`.
+   */
+  async waitForBrokers(
+    o: { timeoutMs?: number; onRetry?: (attempt: number, delayMs: number, err: LvuError) => void } = {},
+  ): Promise<void> {
+    const end = Date.now() + (o.timeoutMs ?? 30_000);
+    for (let attempt = 1; ; attempt++) {
+      const probe = new Kafka({
+        clientId: 'lvu-probe',
+        brokers: [...this.brokers],
+        logLevel: logLevel.NOTHING,
+        retry: { retries: 0 },
+        connectionTimeout: 2000,
+      }).admin();
+      try {
+        await probe.connect();
+        await probe.disconnect();
+        return;
+      } catch (err) {
+        await probe.disconnect().catch(() => {});
+        const e = new LvuError(
+          'TRANSPORT_UNAVAILABLE',
+          `no Kafka broker answered at ${this.brokers.join(', ')}: ${(err as Error)?.message ?? err}`,
+          {
+            field: 'brokers',
+            cause: err,
+            hint: 'start a broker (tools/kafka/start.sh --port 9092) or fix the host:port in the kafka:// URL',
+          },
+        );
+        const delay = backoffDelayMs(
+          { maxAttempts: Number.POSITIVE_INFINITY, initialDelayMs: 250, maxDelayMs: 2000, factor: 2, jitter: 0.3 },
+          attempt,
+        );
+        if (Date.now() + delay > end) throw e;
+        o.onRetry?.(attempt, delay, e);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
   }
 
   async producer(): Promise<TransportProducer> {
@@ -92,7 +134,13 @@ export class KafkajsTransport implements KafkaTransport {
     this.#closers.add(close);
     return {
       async run(topics: readonly string[], h: ConsumerHandlers, o: { fromBeginning?: boolean } = {}) {
-        for (const topic of topics) await c.subscribe({ topic, fromBeginning: o.fromBeginning ?? true });
+        for (const topic of topics) {
+          try {
+            await c.subscribe({ topic, fromBeginning: o.fromBeginning ?? true });
+          } catch (err) {
+            throw unavailable(`cannot subscribe to ${topic}`, err);
+          }
+        }
         if (h.onAssigned) {
           c.on(c.events.GROUP_JOIN, (e) => {
             const a = e.payload.memberAssignment as Record<string, number[]>;
@@ -184,19 +232,24 @@ export class KafkajsTransport implements KafkaTransport {
     );
   }
 
-  async createTopic(topic: string, partitions: number, config: Record<string, string> = {}): Promise<void> {
+  /** Creates a topic unless it exists; true when this call created it. */
+  async createTopic(topic: string, partitions: number, config: Record<string, string> = {}): Promise<boolean> {
     const admin = await this.#connectedAdmin();
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        {
-          topic,
-          numPartitions: partitions,
-          replicationFactor: 1,
-          configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
-        },
-      ],
-    });
+    try {
+      return await admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          {
+            topic,
+            numPartitions: partitions,
+            replicationFactor: 1,
+            configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
+          },
+        ],
+      });
+    } catch (err) {
+      throw unavailable(`cannot create topic ${topic}`, err);
+    }
   }
 
   async close(): Promise<void> {

@@ -1,26 +1,38 @@
 import { parseArgs } from 'node:util';
 import { encodeWindow } from '@lvu/arrow';
 import { LvuError, type LvuErrorCode, type LvuEvent, type SampledFrame } from '@lvu/core';
-import { Engine, FEATURE_WINDOW_TYPE } from '@lvu/engine';
+import { BuiltinFrameEncoder, EPOCH_HEADER, Engine, FEATURE_WINDOW_TYPE, SESSION_END_HEADER } from '@lvu/engine';
+import { loadManifest } from '@lvu/models';
 import { VideoSource } from '@lvu/ffmpeg';
 import { encodeFrame, KafkajsTransport, parseKafkaUrl } from '@lvu/kafka';
 import { numberArg } from './number-arg.js';
-import { bar, clock, ProgressLine } from './progress.js';
+import { bar, clock, ProgressLine, waitingLine } from './progress.js';
 import { EXIT_TRUNCATED } from './replay-command.js';
 
-async function kafkaSink(url: string) {
+/** The image sizes a worker's encoders take: the model directory's, or the built-in encoder's. */
+function workerSizes(models: string | undefined): number[] {
+  if (!models) return [...new BuiltinFrameEncoder().imageSizes];
+  const m = loadManifest(models).manifest.models;
+  return [...new Set([m.dino?.preprocess?.size, m.siglip?.preprocess?.size].filter((s): s is number => !!s))];
+}
+
+async function kafkaSink(url: string, timeoutMs: number) {
   const { topic, brokers } = parseKafkaUrl(url);
   const transport = new KafkajsTransport(brokers, 'lvu-ingest');
+  await transport.waitForBrokers({ onRetry: waitingLine, timeoutMs });
   return { topic, transport, producer: await transport.producer() };
 }
 
 export const INGEST_USAGE = `lvu ingest SOURCE [--to kafka://HOST:PORT/TOPIC] [--fps 1] [--json] [--max-frames N] [--realtime] [--size 384[,378]]
         [--resize pad|stretch|crop] [--sampling exact|keyframes] [--transport auto|tcp|udp] [--timeout-ms 5000]
-        [--stall-timeout-ms 10000] [--stream-id ID] [--live] [--features [--models DIR] [--precision float32|float16]]
+        [--stall-timeout-ms 10000] [--stream-id ID] [--live] [--models DIR] [--features [--precision float32|float16]]
+        [--broker-timeout-ms 30000]
         decode and sample a file, rtsp:// or http(s):// source. --json: one line per sampled frame
         {streamId, seq, ptsMs, wallMs, width, height} and one per source event; otherwise a progress bar (files)
         or a live counter (streams) on stderr. --to publishes every sampled frame (msgpack, raw RGB at each
-        --size) to a Kafka topic keyed by stream id, for \`lvu worker\`. --features (with --to): an edge that has
+        --size) to a Kafka topic keyed by stream id, for \`lvu worker\`; the sizes default to what a worker with
+        the same --models (none: the built-in encoder) feeds its encoders, so its context equals a replay's.
+        Each message carries this edge's epoch (lvu-epoch): a restarted edge continues the stream. --features (with --to): an edge that has
         the models runs DINO, the temporal reduction and SigLIP+SVA+projector itself and publishes each closed
         window's kept frames as one FeatureBatch (Arrow IPC) instead of raw frames; workers need the same models.
         --precision float16 halves the bytes on the wire (grids rounded to 11 significant bits).
@@ -56,6 +68,7 @@ export const INGEST_OPTIONS = {
   features: { type: 'boolean', default: false },
   models: { type: 'string' },
   precision: { type: 'string', default: 'float32' },
+  'broker-timeout-ms': { type: 'string' },
 } as const;
 
 export async function ingestCommand(args: string[]): Promise<number> {
@@ -79,8 +92,8 @@ export async function ingestCommand(args: string[]): Promise<number> {
       },
     );
   }
-  if (values.models && !values.features) {
-    throw new LvuError('INVALID_ARGUMENT', '--models is for --features (the edge runs the models)', {
+  if (values.models && !values.to) {
+    throw new LvuError('INVALID_ARGUMENT', '--models goes with --to (the sizes a worker needs) or --features', {
       field: 'models',
     });
   }
@@ -91,7 +104,9 @@ export async function ingestCommand(args: string[]): Promise<number> {
   const maxFrames = numberArg(values['max-frames'], 'max-frames', 1);
   const src = new VideoSource(positionals[0]!, {
     fps: numberArg(values.fps, 'fps', 0.001),
-    sizes: engine ? [...engine.vision.imageSizes] : values.size?.split(',').map((s) => Number(s)),
+    sizes: engine
+      ? [...engine.vision.imageSizes]
+      : (values.size?.split(',').map((s) => Number(s)) ?? (values.to ? workerSizes(values.models) : undefined)),
     resize: values.resize as 'pad' | undefined,
     sampling: values.sampling as 'exact' | undefined,
     transport: values.transport as 'tcp' | undefined,
@@ -121,7 +136,16 @@ export async function ingestCommand(args: string[]): Promise<number> {
       process.stderr.write(`${new Date(e.atMs).toISOString()} ${name} ${JSON.stringify(e).slice(0, 200)}\n`);
     }
   });
-  const sink = values.to ? await kafkaSink(values.to) : null;
+  const sink = values.to
+    ? await kafkaSink(values.to, numberArg(values['broker-timeout-ms'], 'broker-timeout-ms', 0) ?? 30_000).catch(
+        async (err) => {
+          await engine?.close();
+          throw err;
+        },
+      )
+    : null;
+  // this edge's session: a worker tells a restarted edge's frames (seq from 0 again) from redeliveries by it
+  const headers = { [EPOCH_HEADER]: String(Date.now()) };
   let n = 0;
   const stopOnSignal = () => void src.stop();
   process.once('SIGINT', stopOnSignal);
@@ -171,7 +195,7 @@ export async function ingestCommand(args: string[]): Promise<number> {
               {
                 key: w.streamId,
                 value: encodeWindow(w, precision),
-                headers: { 'content-type': FEATURE_WINDOW_TYPE },
+                headers: { 'content-type': FEATURE_WINDOW_TYPE, ...headers },
               },
             ]);
             windows++;
@@ -187,13 +211,19 @@ export async function ingestCommand(args: string[]): Promise<number> {
       if (failed) throw failed;
       if (st.error) throw new LvuError(st.error.code as LvuErrorCode, st.error.message);
     } else {
+      let last = -1;
       for await (const f of src) {
         n++;
         // edge mode: every sampled frame to Kafka, keyed by stream id (acknowledged before the next is read)
-        if (sink) await sink.producer.send(sink.topic, [{ key: f.streamId, value: encodeFrame(f) }]);
+        if (sink) await sink.producer.send(sink.topic, [{ key: f.streamId, value: encodeFrame(f), headers }]);
+        last = f.seq;
         report(f);
         if (maxFrames !== undefined && n >= maxFrames) break;
       }
+      // this session is over: workers close the stream's open window, as a replay does at the end of a file
+      await sink?.producer.send(sink.topic, [
+        { key: src.streamId, value: new Uint8Array(0), headers: { ...headers, [SESSION_END_HEADER]: String(last) } },
+      ]);
     }
   } finally {
     process.off('SIGINT', stopOnSignal);

@@ -46,3 +46,10 @@ export async function runUntilSignal(status: () => string): Promise<void> {
   clearInterval(timer);
   progress?.done();
 }
+
+/** One stderr line per failed attempt to reach a service (`lvu worker`, `lvu ingest --to` waiting for Kafka). */
+export function waitingLine(attempt: number, delayMs: number, err: { message: string }): void {
+  process.stderr.write(
+    `${new Date().toISOString()} waiting: ${err.message} (attempt ${attempt}, again in ${(delayMs / 1000).toFixed(1)} s)\n`,
+  );
+}

@@ -3,10 +3,10 @@ import { LvuError } from '@lvu/core';
 import { createHttpServer, DirSnapshotStore, Engine, KafkaWorker } from '@lvu/engine';
 import { KafkajsTransport, KafkaSnapshotStore, parseKafkaUrl } from '@lvu/kafka';
 import { numberArg, portArg } from './number-arg.js';
-import { runUntilSignal } from './progress.js';
+import { runUntilSignal, waitingLine } from './progress.js';
 
 export const WORKER_USAGE = `lvu worker --from kafka://HOST:PORT/TOPIC --group G [--models DIR] [--port 8080] [--host 127.0.0.1]
-        [--dead-letter TOPIC] [--snapshots DIR|kafka://HOST:PORT/TOPIC]
+        [--dead-letter TOPIC] [--snapshots DIR|kafka://HOST:PORT/TOPIC] [--broker-timeout-ms 30000]
         [--ask QUESTION [--every SECONDS] [--on-scene-change] [--answers TOPIC]]
         consume SampledFrames published by \`lvu ingest --to\` with a consumer group: one rolling context per stream id
         of the partitions this worker owns, the HTTP API of \`lvu serve\` for them; malformed messages go to
@@ -14,7 +14,9 @@ export const WORKER_USAGE = `lvu worker --from kafka://HOST:PORT/TOPIC --group G
         topic that workers on other machines share) and commit offsets only past what a checkpoint covers, so a
         worker killed and restarted, or a stream moved to another worker, rebuilds the same context. --ask: a
         standing question about every stream this worker owns, asked every SECONDS and/or on scene changes; its
-        answers are served at /v1/answers and published (JSON keyed by stream id) to --answers TOPIC`;
+        answers are served at /v1/answers and published (JSON keyed by stream id) to --answers TOPIC. A topic that
+        does not exist yet is created (6 partitions); a broker that does not answer is retried with a line per
+        attempt, then TRANSPORT_UNAVAILABLE after --broker-timeout-ms`;
 
 /** `lvu worker`'s options (exported so deployment files can be checked against them). */
 export const WORKER_OPTIONS = {
@@ -29,6 +31,7 @@ export const WORKER_OPTIONS = {
   every: { type: 'string' },
   'on-scene-change': { type: 'boolean', default: false },
   answers: { type: 'string' },
+  'broker-timeout-ms': { type: 'string' },
 } as const;
 
 export async function workerCommand(args: string[]): Promise<number> {
@@ -60,8 +63,12 @@ export async function workerCommand(args: string[]): Promise<number> {
         },
       ]
     : [];
-  const engine = await Engine.create({ models: values.models });
   const transport = new KafkajsTransport(brokers, `lvu-worker-${values.group}`);
+  await transport.waitForBrokers({
+    onRetry: waitingLine,
+    timeoutMs: numberArg(values['broker-timeout-ms'], 'broker-timeout-ms', 0) ?? 30_000,
+  });
+  const engine = await Engine.create({ models: values.models });
   const worker = new KafkaWorker(engine, transport, {
     topic,
     group: values.group,
@@ -86,6 +93,7 @@ export async function workerCommand(args: string[]): Promise<number> {
     await engine.close();
     throw err;
   }
+  if (worker.createdTopic) process.stderr.write(`lvu worker: created topic ${topic} (6 partitions): no edge had published yet\n`);
   const addr = app.server.address();
   process.stdout.write(
     `lvu worker ${values.group} on ${values.from}, serving http://${values.host}:${typeof addr === 'object' && addr ? addr.port : port}/\n`,

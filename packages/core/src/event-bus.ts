@@ -31,7 +31,8 @@ export interface LvuEventMap {
   'frame.dropped': {
     streamId: string;
     seq: number;
-    reason: 'queue-full' | 'corrupt' | 'late';
+    /** queue-full/late: a slow consumer; corrupt: undecodable; duplicate, stale-epoch, dead-letter: Kafka messages skipped. */
+    reason: 'queue-full' | 'corrupt' | 'late' | 'duplicate' | 'stale-epoch' | 'dead-letter';
     dropped: number;
   };
   'frame.kept': { streamId: string; seq: number; score: number };
@@ -42,6 +43,8 @@ export interface LvuEventMap {
   'stream.added': { streamId: string; source: string };
   'stream.removed': { streamId: string };
   'stream.failed': { streamId: string; code: string; message: string };
+  /** An edge publishing the stream restarted (a new epoch): its frames continue the stream's seq and media time. */
+  'stream.edge-restarted': { streamId: string; epoch: number; previousEpoch: number; seq: number };
 }
 
 export type LvuEventName = keyof LvuEventMap;

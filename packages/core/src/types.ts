@@ -15,6 +15,11 @@ export interface SampledFrame {
   height: number;
   /** RGB24 images keyed by their square side (e.g. 378 for DINOv2, 384 for SigLIP). */
   images: Record<number, Uint8Array>;
+  /**
+   * A marker, not a frame (no images): the edge session publishing the stream ended (its file ended, or it was
+   * stopped), so the open temporal-reduction window closes as it would at the end of a replay.
+   */
+  sessionEnd?: true;
 }
 
 /** The compressed, projected tokens of one kept frame (the row of a FeatureBatch). */

@@ -328,7 +328,7 @@ export class Engine {
       source: e.source,
       state: p.state,
       error: p.error ? { code: p.error.code, message: p.error.message } : null,
-      counters: { ...p.counters },
+      counters: { ...p.counters, skipped: { ...p.counters.skipped } },
       store: p.store.stats,
       retainedTokens: perFrame * frames.length,
       budgetTokens: this.longvu.contextTokens,
@@ -422,9 +422,35 @@ export class Engine {
     return this.#entry(id).pipeline.store.snapshot();
   }
 
-  /** A consistent recovery point of a stream (null while a window is being stored). */
-  checkpoint(id: string): { seq: number; snapshot: Uint8Array } | null {
-    return this.#entry(id).pipeline.checkpoint();
+  /**
+   * A consistent recovery point of a stream (null while a window is being stored); `meta` goes into the snapshot
+   * with it (the Kafka worker's edge bookkeeping).
+   */
+  checkpoint(
+    id: string,
+    meta: (seq: number) => Record<string, string> = () => ({}),
+  ): { seq: number; snapshot: Uint8Array } | null {
+    return this.#entry(id).pipeline.checkpoint(meta);
+  }
+
+  /**
+   * A message for a stream that never reaches its context (redelivered, from an older edge session, malformed):
+   * counted on the stream (`counters.skipped`, /metrics) and reported as `frame.dropped`.
+   */
+  recordSkipped(id: string, reason: 'duplicate' | 'stale-epoch' | 'dead-letter', seq: number): void {
+    const c = this.#streams.get(id)?.pipeline.counters;
+    if (c) {
+      const key = reason === 'duplicate' ? 'duplicate' : reason === 'stale-epoch' ? 'staleEpoch' : 'deadLettered';
+      c.skipped[key]++;
+    }
+    this.events.emit('frame.dropped', { streamId: id, seq, reason, dropped: 1 });
+  }
+
+  /** The edge publishing a stream restarted: counted, and reported as `stream.edge-restarted`. */
+  recordEdgeRestart(id: string, epoch: number, previousEpoch: number, seq: number): void {
+    const c = this.#streams.get(id)?.pipeline.counters;
+    if (c) c.edgeRestarts++;
+    this.events.emit('stream.edge-restarted', { streamId: id, epoch, previousEpoch, seq });
   }
 
   async close(): Promise<void> {

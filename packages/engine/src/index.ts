@@ -19,9 +19,11 @@ export type { FrameEncoder, FrameFeatures, TextEncoder } from './frame-encoder.j
 export { createHttpServer, type HttpServerOptions } from './http-server.js';
 export { downscaleRgb, rgbToJpeg } from './jpeg-images.js';
 export {
+  EPOCH_HEADER,
   FEATURE_WINDOW_TYPE,
   KafkaWorker,
   type KafkaWorkerOptions,
+  SESSION_END_HEADER,
   type KafkaWorkerStats,
 } from './kafka-worker.js';
 export { type AnswerRequest, type LlmBackend, NoneBackend, OnnxBackend } from './llm-backend.js';

@@ -11,12 +11,22 @@ import {
 import type { QueryResult, QuestionInput } from './answer-question.js';
 import { ContextStore } from './context-store.js';
 import type { Engine } from './engine.js';
+import { type EdgeDecision, EdgeSessions } from './edge-sessions.js';
 import { downscaleRgb } from './jpeg-images.js';
 import { DirSnapshotStore } from './snapshot-store.js';
 import { type StandingAnswer, type StandingQuestionInput, StandingQuestions } from './standing-questions.js';
 
 /** The content type of a feature-window message (Arrow IPC stream; `lvu ingest --features`). */
 export const FEATURE_WINDOW_TYPE = 'application/vnd.apache.arrow.stream; lvu=window';
+
+/** The header that carries the publishing edge's epoch (its start time in ms; see EdgeSessions). */
+export const EPOCH_HEADER = 'lvu-epoch';
+
+/**
+ * The header of an edge's last message (empty value; the header holds the session's last seq): its session ended,
+ * so the stream's open window closes as at the end of a replay. The stream goes on if an edge publishes again.
+ */
+export const SESSION_END_HEADER = 'lvu-end';
 
 export interface KafkaWorkerOptions {
   topic: string;
@@ -39,6 +49,8 @@ export interface KafkaWorkerOptions {
   answersTopic?: string;
   /** How often checkpoints are taken and offsets committed (default 1000 ms). */
   checkpointIntervalMs?: number;
+  /** Partitions of the input topic when the worker has to create it (it does not exist yet): default 6. */
+  partitions?: number;
 }
 
 export interface KafkaWorkerStats {
@@ -47,6 +59,10 @@ export interface KafkaWorkerStats {
   /** Feature windows from edges that run the models (`lvu ingest --features`). */
   windows: number;
   duplicates: number;
+  /** Messages from an edge session older than the stream's current one (dead-lettered). */
+  staleFrames: number;
+  /** Edges that restarted (a new epoch for a stream). */
+  edgeRestarts: number;
   deadLetters: number;
   streams: number;
   /** Offset commits the group refused (during rebalances, after a broker restart); retried at the next checkpoint. */
@@ -58,13 +74,26 @@ export interface KafkaWorkerStats {
   answerErrors: number;
 }
 
+/** A window of a restarted edge moved into the stream's seq and media time. */
+function shiftWindow(w: FeatureWindow, base: number, ptsShiftMs: number): FeatureWindow {
+  if (base === 0 && ptsShiftMs === 0) return w;
+  return {
+    ...w,
+    start: w.start + base,
+    lastSeq: w.lastSeq + base,
+    lastPtsMs: w.lastPtsMs + ptsShiftMs,
+    rows: w.rows.map((r) => ({ ...r, seq: r.seq + base, ptsMs: r.ptsMs + ptsShiftMs })),
+  };
+}
+
 /**
  * `lvu worker`: consumes SampledFrames from a topic with a consumer group and runs the engine's write path for the
  * streams of the partitions it owns (one engine stream per stream id, created on its first frame); a stream whose
  * edge runs the models arrives as feature windows (FeatureBatches of each window's kept frames, checked against this
  * worker's geometry), which go straight into its context. Malformed,
  * truncated or oversized messages go to the dead-letter topic with the reason and never stop the partition;
- * redelivered frames (seq at or below the last one taken) are skipped, so duplicates never reach a context.
+ * each stream's frames are identified by the publishing edge's epoch and seq (EdgeSessions): redelivered frames
+ * are skipped, a restarted edge's frames continue the stream, a stale edge's are dead-lettered, each counted.
  * Without a snapshot store, offsets are committed once a batch's frames are handed to their streams; with one, only
  * past frames a durable checkpoint covers. Standing questions follow the streams the worker owns; their answers go
  * to the answers topic.
@@ -75,6 +104,8 @@ export class KafkaWorker {
     frames: 0,
     windows: 0,
     duplicates: 0,
+    staleFrames: 0,
+    edgeRestarts: 0,
     deadLetters: 0,
     streams: 0,
     commitErrors: 0,
@@ -104,7 +135,8 @@ export class KafkaWorker {
   readonly #queues = new Map<string, AsyncQueue<SampledFrame | FeatureWindow>>();
   /** What each stream's messages are: sampled frames, or feature windows from an edge with the models. */
   readonly #kinds = new Map<string, 'frame' | 'window'>();
-  readonly #lastSeq = new Map<string, number>();
+  /** Per stream: which edge session publishes it and how its seqs map (see EdgeSessions). */
+  readonly #edges: EdgeSessions;
   #consumer: TransportConsumer | null = null;
   #producer: TransportProducer | null = null;
 
@@ -115,12 +147,14 @@ export class KafkaWorker {
       deadLetterTopic: `${o.topic}.dead-letter`,
       maxMessageBytes: 32 * 1024 ** 2,
       checkpointIntervalMs: 1000,
+      partitions: 6,
       standing: [],
       ...o,
     };
     this.standing = new StandingQuestions(engine);
     if (o.answersTopic) this.standing.answers$.subscribe((a) => void this.#publishAnswer(a));
     this.#snapshots = typeof snapshots === 'string' ? new DirSnapshotStore(snapshots) : (snapshots ?? null);
+    this.#edges = new EdgeSessions({ history: this.#snapshots !== null });
   }
 
   /** The partitions (`topic/partition`) this member owns since the group's last rebalance (null before the first). */
@@ -128,8 +162,13 @@ export class KafkaWorker {
     return this.#assigned;
   }
 
+  /** Whether `start` created the input topic (it did not exist yet: a worker started before its edges). */
+  createdTopic = false;
+
   async start(): Promise<void> {
+    // the input topic (a worker may start before any edge: waiting on a topic that does not exist would fail) and
     // the topics this worker writes, unless they exist (brokers often do not create topics on first use)
+    this.createdTopic = (await this.#transport.createTopic(this.#o.topic, this.#o.partitions)) === true;
     for (const topic of [this.#o.deadLetterTopic, this.#o.answersTopic]) {
       if (topic) await this.#transport.createTopic(topic, 6);
     }
@@ -196,7 +235,7 @@ export class KafkaWorker {
         if (p !== part) continue;
         this.#partOf.delete(id);
         this.#pending.delete(id);
-        this.#lastSeq.delete(id);
+        this.#edges.delete(id);
         this.#savedSeq.delete(id);
         this.#queues.get(id)?.close();
         this.#queues.delete(id);
@@ -217,7 +256,10 @@ export class KafkaWorker {
     const store = this.#snapshots;
     if (!store) return;
     for (const [id, pending] of [...this.#pending]) {
-      const cp = this.#engine.checkpoint(id);
+      const cp = this.#engine.checkpoint(id, (seq): Record<string, string> => {
+        const edge = this.#edges.stateAt(id, seq);
+        return edge ? { edge } : {};
+      });
       if (!cp || cp.seq <= (this.#savedSeq.get(id) ?? -1)) continue;
       await store.save(id, cp.snapshot);
       if (this.#pending.get(id) !== pending) continue; // dropped by a rebalance meanwhile
@@ -252,11 +294,25 @@ export class KafkaWorker {
   async #take(m: IncomingMessage): Promise<void> {
     this.stats.messages++;
     let item: { kind: 'frame'; f: SampledFrame } | { kind: 'window'; w: FeatureWindow };
+    let epoch = 0;
     try {
+      const e = m.headers[EPOCH_HEADER];
+      if (e !== undefined) {
+        epoch = Number(e);
+        if (!/^\d{1,16}$/.test(e) || !Number.isSafeInteger(epoch)) {
+          throw new LvuError('MALFORMED_MESSAGE', `header ${EPOCH_HEADER} "${e.slice(0, 40)}" is not a whole number`, {
+            field: EPOCH_HEADER,
+          });
+        }
+      }
       if (m.value.byteLength > this.#o.maxMessageBytes) {
         throw new LvuError('MALFORMED_MESSAGE', `message of ${m.value.byteLength} bytes is over the limit`, {
           field: 'value',
         });
+      }
+      if (m.headers[SESSION_END_HEADER] !== undefined && m.key) {
+        await this.#sessionEnd(m.key, epoch);
+        return;
       }
       item =
         m.headers['content-type'] === FEATURE_WINDOW_TYPE
@@ -283,14 +339,31 @@ export class KafkaWorker {
       return;
     }
     const id = item.kind === 'frame' ? item.f.streamId : item.w.streamId;
-    const seq = item.kind === 'frame' ? item.f.seq : item.w.lastSeq;
     await this.#removing.get(id); // dropped by a rebalance and now regained: removed first
     const q = this.#queues.get(id) ?? (await this.#open(id, item.kind)); // restores its checkpoint
-    if (seq <= (this.#lastSeq.get(id) ?? -1)) {
-      this.stats.duplicates++; // redelivered, or covered by the restored checkpoint
+    const [first, last, firstPts, lastPts, wall] =
+      item.kind === 'frame'
+        ? [item.f.seq, item.f.seq, item.f.ptsMs, item.f.ptsMs, item.f.wallMs]
+        : [
+            item.w.lastSeq - item.w.frames + 1,
+            item.w.lastSeq,
+            item.w.rows[0]?.ptsMs ?? item.w.lastPtsMs,
+            item.w.lastPtsMs,
+            item.w.lastWallMs,
+          ];
+    const d = this.#edges.decide(id, epoch, first, last, firstPts, wall);
+    if (d.kind !== 'take') {
+      await this.#skip(m, id, epoch, d, last);
       return;
     }
-    this.#lastSeq.set(id, seq);
+    if (d.restartedFrom !== undefined) {
+      this.stats.edgeRestarts++;
+      this.#engine.recordEdgeRestart(id, epoch, d.restartedFrom ?? 0, last + d.base);
+    }
+    this.#edges.take(id, epoch, d, last, lastPts, wall);
+    if (item.kind === 'frame') item.f = { ...item.f, seq: item.f.seq + d.base, ptsMs: item.f.ptsMs + d.ptsShiftMs };
+    else item.w = shiftWindow(item.w, d.base, d.ptsShiftMs);
+    const seq = last + d.base;
     this.#partOf.set(id, `${m.topic}/${m.partition}`);
     if (this.#snapshots) {
       let p = this.#pending.get(id);
@@ -305,6 +378,47 @@ export class KafkaWorker {
       (q as AsyncQueue<FeatureWindow>).push(item.w);
       this.stats.windows++;
     }
+  }
+
+  /** The edge now publishing a stream ended its session: the stream's open window closes (frame streams). */
+  async #sessionEnd(id: string, epoch: number): Promise<void> {
+    const q = this.#queues.get(id);
+    if (!q || this.#kinds.get(id) !== 'frame' || !this.#edges.isCurrent(id, epoch)) return;
+    await q.waitForSpace();
+    (q as AsyncQueue<SampledFrame>).push({
+      streamId: id,
+      seq: this.#edges.lastSeq(id),
+      ptsMs: 0,
+      wallMs: Date.now(),
+      width: 0,
+      height: 0,
+      images: {},
+      sessionEnd: true,
+    });
+  }
+
+  /** A message that does not reach the context: counted on its stream; a stale or jumping one is dead-lettered. */
+  async #skip(m: IncomingMessage, id: string, epoch: number, d: Exclude<EdgeDecision, { kind: 'take' }>, seq: number) {
+    if (d.kind === 'duplicate') {
+      this.stats.duplicates++; // redelivered, or covered by the restored checkpoint
+      this.#engine.recordSkipped(id, 'duplicate', seq);
+      return;
+    }
+    if (d.kind === 'stale') this.stats.staleFrames++;
+    const err =
+      d.kind === 'stale'
+        ? new LvuError(
+            'MALFORMED_MESSAGE',
+            `stream ${id}: message of edge session ${epoch}, older than the session ${d.current} now publishing it`,
+            { field: EPOCH_HEADER, hint: 'two edges publish this stream id, or old messages were replayed: give each edge its own --stream-id' },
+          )
+        : new LvuError(
+            'MALFORMED_MESSAGE',
+            `stream ${id}: seq jumps ahead by ${d.frames} frames in ${Math.round(d.mediaMs)} ms of media time`,
+            { field: 'seq', hint: 'seq must count the frames of one edge session: check the producer' },
+          );
+    this.#engine.recordSkipped(id, d.kind === 'stale' ? 'stale-epoch' : 'dead-letter', seq);
+    await this.#deadLetter(m, err, false);
   }
 
   /**
@@ -354,7 +468,7 @@ export class KafkaWorker {
     });
     if (restore) {
       const seq = Number(ContextStore.snapshotMeta(restore).checkpointSeq ?? -1);
-      this.#lastSeq.set(streamId, seq);
+      this.#edges.restore(streamId, ContextStore.snapshotMeta(restore).edge, seq);
       this.#savedSeq.set(streamId, seq);
     }
     this.stats.streams++;
@@ -379,15 +493,11 @@ export class KafkaWorker {
     }
   }
 
-  async #deadLetter(m: IncomingMessage, err: unknown): Promise<void> {
+  async #deadLetter(m: IncomingMessage, err: unknown, count = true): Promise<void> {
     const e = err instanceof LvuError ? err : new LvuError('MALFORMED_MESSAGE', String(err), { cause: err });
     this.stats.deadLetters++;
-    this.#engine.events.emit('frame.dropped', {
-      streamId: m.key ?? '(unknown)',
-      seq: -1,
-      reason: 'corrupt',
-      dropped: this.stats.deadLetters,
-    });
+    // counted on the stream its key names when this worker runs it; always in the worker's stats and as an event
+    if (count) this.#engine.recordSkipped(m.key ?? '(unknown)', 'dead-letter', -1);
     await this.#producer!.send(this.#o.deadLetterTopic, [
       {
         key: m.key ?? '',

@@ -35,7 +35,7 @@ export class PrometheusMetrics {
     this.#off = engine.events.on((e: LvuEvent) => {
       if (e.type === 'model.inferred') this.#hist(this.#inference, e.model).observe(e.ms / 1000);
       else if (e.type === 'query.answered') this.#hist(this.#query, e.streamId).observe(e.ms / 1000);
-      else if (e.type === 'frame.dropped' && e.reason !== 'corrupt')
+      else if (e.type === 'frame.dropped' && (e.reason === 'queue-full' || e.reason === 'late'))
         this.#dropped.set(e.streamId, (this.#dropped.get(e.streamId) ?? 0) + 1);
       else if (e.type === 'source.reconnected')
         this.#reconnects.set(e.streamId, (this.#reconnects.get(e.streamId) ?? 0) + 1);
@@ -89,6 +89,26 @@ export class PrometheusMetrics {
       'counter',
       'frames dropped by a full queue (slow consumer)',
       per((s) => this.#dropped.get(s.id) ?? 0),
+    );
+    metric(
+      'lvu_stream_skipped_messages_total',
+      'counter',
+      'Kafka messages for the stream that never reached its context, by reason',
+      streams.flatMap((s) =>
+        (
+          [
+            ['duplicate', s.counters.skipped.duplicate],
+            ['stale-epoch', s.counters.skipped.staleEpoch],
+            ['dead-letter', s.counters.skipped.deadLettered],
+          ] as const
+        ).map(([reason, v]) => [{ stream: s.id, reason }, v] as [Record<string, string>, number]),
+      ),
+    );
+    metric(
+      'lvu_stream_edge_restarts_total',
+      'counter',
+      'restarts of the edge publishing the stream (new epochs)',
+      per((s) => s.counters.edgeRestarts),
     );
     metric(
       'lvu_stream_failed_frames_total',

@@ -20,6 +20,13 @@ export interface StreamCounters {
   lastPtsMs: number | null;
   /** Kept / sampled of the last closed window. */
   lastWindowKeptRatio: number | null;
+  /**
+   * Messages for this stream that never reached its context (Kafka): redelivered (`duplicate`), from an edge session
+   * older than the current one (`staleEpoch`), malformed and dead-lettered (`deadLettered`).
+   */
+  skipped: { duplicate: number; staleEpoch: number; deadLettered: number };
+  /** Times the edge publishing this stream restarted (a new epoch). */
+  edgeRestarts: number;
 }
 
 export type StreamState = 'starting' | 'running' | 'ended' | 'failed' | 'stopped';
@@ -28,6 +35,8 @@ export interface Scored {
   frame: SampledFrame;
   dino: Float32Array;
 }
+
+const NO_VECTOR = new Float32Array(0);
 
 export const THUMB_SIDE = 32;
 
@@ -70,6 +79,8 @@ export class StreamPipeline {
     lastFrameWallMs: null,
     lastPtsMs: null,
     lastWindowKeptRatio: null,
+    skipped: { duplicate: 0, staleEpoch: 0, deadLettered: 0 },
+    edgeRestarts: 0,
   };
   state: StreamState = 'starting';
   error: LvuError | null = null;
@@ -133,8 +144,15 @@ export class StreamPipeline {
       this.#sub = scored$
         .pipe(
           filter((s): s is Scored => s !== null),
-          tap(({ frame: f }) => this.#pushed.push({ seq: f.seq, ptsMs: f.ptsMs, wallMs: f.wallMs })),
-          temporalReduce<Scored>(o.dinoWindowFrames, o.dinoThreshold, (s) => s.dino),
+          tap(({ frame: f }) => {
+            if (!f.sessionEnd) this.#pushed.push({ seq: f.seq, ptsMs: f.ptsMs, wallMs: f.wallMs });
+          }),
+          temporalReduce<Scored>(
+            o.dinoWindowFrames,
+            o.dinoThreshold,
+            (s) => s.dino,
+            (s) => s.frame.sessionEnd === true,
+          ),
           concatMap((w) => this.#keep(w, credits)),
         )
         .subscribe({
@@ -169,6 +187,10 @@ export class StreamPipeline {
   }
 
   async #score(frame: SampledFrame, credits: Credits): Promise<Scored | null> {
+    if (frame.sessionEnd) {
+      credits.release(); // a marker holds no window slot
+      return { frame, dino: NO_VECTOR };
+    }
     this.counters.sampled++;
     this.counters.lastFrameWallMs = frame.wallMs;
     this.counters.lastPtsMs = frame.ptsMs;
@@ -323,10 +345,12 @@ export class StreamPipeline {
    * up to which every frame the stream took is reflected in it (frames after it are in the open window: replaying
    * them from the source rebuilds the same windows). `restoredSeq` is the checkpoint a restored store started at.
    */
-  checkpoint(meta: Record<string, string> = {}): { seq: number; snapshot: Uint8Array } | null {
+  checkpoint(
+    meta: (seq: number) => Record<string, string> = () => ({}),
+  ): { seq: number; snapshot: Uint8Array } | null {
     if (this.#keeping) return null;
     const seq = Math.max(this.#checkpointSeq, this.restoredSeq);
-    return { seq, snapshot: this.store.snapshot({ ...meta, checkpointSeq: String(seq) }) };
+    return { seq, snapshot: this.store.snapshot({ ...meta(seq), checkpointSeq: String(seq) }) };
   }
 
   /** The checkpoint seq this pipeline's store was restored at (−1: a fresh store). */

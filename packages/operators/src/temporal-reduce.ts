@@ -5,12 +5,14 @@ import { Observable, type OperatorFunction } from 'rxjs';
 /**
  * LongVU's temporal reduction (LONGVU.md §a) as an operator: items enter windows of `windowFrames` by their DINO
  * vector; each closed window is emitted with its kept items and scores. The last partial window closes when the
- * source completes. A NaN vector or a size change errors the stream (StreamingTemporalReducer's checks).
+ * source completes, or at an item `isFlush` marks (not a frame: the end of an edge session), after which windows
+ * go on. A NaN vector or a size change errors the stream (StreamingTemporalReducer's checks).
  */
 export function temporalReduce<T>(
   windowFrames: number,
   threshold: number,
   vectorOf: (item: T) => FloatArray,
+  isFlush: (item: T) => boolean = () => false,
 ): OperatorFunction<T, ClosedWindow<T>> {
   return (source) =>
     new Observable<ClosedWindow<T>>((subscriber) => {
@@ -19,7 +21,7 @@ export function temporalReduce<T>(
         next(item) {
           let closed: ClosedWindow<T> | null;
           try {
-            closed = reducer.push(vectorOf(item), item);
+            closed = isFlush(item) ? reducer.flush() : reducer.push(vectorOf(item), item);
           } catch (err) {
             subscriber.error(err);
             return;
