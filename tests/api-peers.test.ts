@@ -31,7 +31,10 @@ afterAll(async () => {
 });
 
 /** node:http, for methods fetch refuses to send (TRACE). */
-function rawRequest(url: string, method: string): Promise<{ status: number; allow: string | undefined; body: string }> {
+function rawRequest(
+  url: string,
+  method: string,
+): Promise<{ status: number; allow: string | undefined; body: string }> {
   return new Promise((res, rej) => {
     const req = request(url, { method }, (r) => {
       let body = '';
@@ -45,7 +48,9 @@ function rawRequest(url: string, method: string): Promise<{ status: number; allo
   });
 }
 
-async function serve(o: Parameters<typeof createHttpServer>[1] = {}): Promise<{ app: FastifyInstance; base: string }> {
+async function serve(
+  o: Parameters<typeof createHttpServer>[1] = {},
+): Promise<{ app: FastifyInstance; base: string }> {
   const app = await createHttpServer(engine, o);
   await app.listen({ host: '127.0.0.1', port: 0 });
   return { app, base: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` };
@@ -53,9 +58,13 @@ async function serve(o: Parameters<typeof createHttpServer>[1] = {}): Promise<{ 
 
 describe('Schemathesis on /openapi.json (checks all)', () => {
   beforeAll(() => {
-    execFileSync(resolve(repoRoot, 'tools/python-env.sh'), [resolve(repoRoot, 'tools/requirements-api.txt')], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    execFileSync(
+      resolve(repoRoot, 'tools/python-env.sh'),
+      [resolve(repoRoot, 'tools/requirements-api.txt')],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
   }, 300_000);
 
   for (const token of [null, 'a-long-random-token-9f1c']) {
@@ -110,7 +119,9 @@ describe('auth', () => {
       for (const h of ['Bearer s3cret', 'bearer s3cret', 'BEARER  s3cret']) {
         expect((await fetch(`${base}/v1/streams`, { headers: { authorization: h } })).status, h).toBe(200);
       }
-      expect((await fetch(`${base}/metrics`, { headers: { authorization: 'Basic s3cret' } })).status).toBe(401);
+      expect((await fetch(`${base}/metrics`, { headers: { authorization: 'Basic s3cret' } })).status).toBe(
+        401,
+      );
       // the document says what this server does: bearer required here
       const doc: any = await (await fetch(`${base}/openapi.json`)).json();
       expect(doc.paths['/v1/streams'].get.security).toEqual([{ bearer: [] }]);
@@ -134,14 +145,21 @@ describe('auth', () => {
       code: 'INVALID_CONFIG',
       field: 'server.token',
     });
-    const r = spawnSync(process.execPath, ['packages/cli/bin/lvu.js', 'serve', '--host', '0.0.0.0', '--port', '0'], {
-      cwd: repoRoot,
-      encoding: 'utf8',
-      env: { ...process.env, LVU_TOKEN: ' \t ' },
-      timeout: 60_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      ['packages/cli/bin/lvu.js', 'serve', '--host', '0.0.0.0', '--port', '0'],
+      {
+        cwd: repoRoot,
+        encoding: 'utf8',
+        env: { ...process.env, LVU_TOKEN: ' \t ' },
+        timeout: 60_000,
+      },
+    );
     expect(r.status).toBe(2);
-    expect(JSON.parse(r.stderr.trim().split('\n').at(-1)!)).toMatchObject({ error: 'INVALID_CONFIG', field: 'server.token' });
+    expect(JSON.parse(r.stderr.trim().split('\n').at(-1)!)).toMatchObject({
+      error: 'INVALID_CONFIG',
+      field: 'server.token',
+    });
   }, 90_000);
 
   it('the timeline page opens in Chromium behind a token given as /#token=', async () => {
@@ -178,7 +196,10 @@ describe('readiness and errors', () => {
       expect(s).toMatchObject({ state: 'failed', error: { code: 'NOT_FOUND' } });
       const ready = await fetch(`${base}/readyz`);
       expect(ready.status).toBe(200);
-      expect(await ready.json()).toMatchObject({ ready: true, failed: [{ id: 'broken', error: { code: 'NOT_FOUND' } }] });
+      expect(await ready.json()).toMatchObject({
+        ready: true,
+        failed: [{ id: 'broken', error: { code: 'NOT_FOUND' } }],
+      });
       // the other stream still answers
       const q = await fetch(`${base}/v1/streams/cam/query`, {
         method: 'POST',

@@ -24,6 +24,11 @@ describe('the lvu command', () => {
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toMatch(/^lvu \d/);
     expect(r.stderr).toBe('');
-    expect(execFileSync('npm', ['config', 'get', 'onnxruntime-node-install'], { cwd: repoRoot, encoding: 'utf8' }).trim()).toBe('skip');
+    expect(
+      execFileSync('npm', ['config', 'get', 'onnxruntime-node-install'], {
+        cwd: repoRoot,
+        encoding: 'utf8',
+      }).trim(),
+    ).toBe('skip');
   });
 });

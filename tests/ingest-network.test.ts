@@ -3,7 +3,7 @@ import { createReadStream, existsSync, mkdtempSync, statSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LvuEvent, SampledFrame } from '@lvu/core';
+import type { SampledFrame } from '@lvu/core';
 import { VideoSource } from '@lvu/ffmpeg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { consume as consumeSource, sleep } from './support/consume.js';

@@ -5,11 +5,11 @@
  * there, and a file through Kafka giving the context a one-process replay gives.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
-import { encodeFrame, KafkajsTransport } from '@lvu/kafka';
-import type { SampledFrame } from '@lvu/core';
-import { createHttpServer, EPOCH_HEADER, Engine, KafkaWorker } from '@lvu/engine';
 import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import type { SampledFrame } from '@lvu/core';
+import { createHttpServer, Engine, EPOCH_HEADER, KafkaWorker } from '@lvu/engine';
+import { encodeFrame, KafkajsTransport } from '@lvu/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaBroker } from './support/kafka-broker.js';
 import { makeSceneVideo } from './support/media.js';
@@ -48,8 +48,19 @@ function consoleProduce(topic: string, lines: string[]) {
   const libs = execFileSync(resolve(repoRoot, 'tools/kafka/fetch.sh'), { encoding: 'utf8' }).trim();
   execFileSync(
     'java',
-    ['-cp', `${libs}/*`, 'kafka.tools.ConsoleProducer', '--bootstrap-server', broker.brokers[0]!, '--topic', topic,
-      '--property', 'parse.key=true', '--property', 'key.separator=|'],
+    [
+      '-cp',
+      `${libs}/*`,
+      'kafka.tools.ConsoleProducer',
+      '--bootstrap-server',
+      broker.brokers[0]!,
+      '--topic',
+      topic,
+      '--property',
+      'parse.key=true',
+      '--property',
+      'key.separator=|',
+    ],
     { input: `${lines.join('\n')}\n`, stdio: ['pipe', 'ignore', 'pipe'] },
   );
 }
@@ -59,9 +70,24 @@ function consoleConsume(topic: string, max: number): string[] {
   const libs = execFileSync(resolve(repoRoot, 'tools/kafka/fetch.sh'), { encoding: 'utf8' }).trim();
   const out = execFileSync(
     'java',
-    ['-cp', `${libs}/*`, 'org.apache.kafka.tools.consumer.ConsoleConsumer', '--bootstrap-server', broker.brokers[0]!,
-      '--topic', topic, '--from-beginning', '--max-messages', String(max), '--timeout-ms', '20000',
-      '--property', 'print.headers=true', '--property', 'print.key=true'],
+    [
+      '-cp',
+      `${libs}/*`,
+      'org.apache.kafka.tools.consumer.ConsoleConsumer',
+      '--bootstrap-server',
+      broker.brokers[0]!,
+      '--topic',
+      topic,
+      '--from-beginning',
+      '--max-messages',
+      String(max),
+      '--timeout-ms',
+      '20000',
+      '--property',
+      'print.headers=true',
+      '--property',
+      'print.key=true',
+    ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
   );
   return out.trim().split('\n').filter(Boolean);
@@ -101,18 +127,30 @@ describe('edges restarted and stray messages', () => {
     const video = makeSceneVideo(30);
     await transport().createTopic('edge-restart', 4);
     const ingest = () =>
-      execFileSync(process.execPath, [LVU, 'ingest', video, '--to', url('edge-restart'), '--stream-id', 'cam', '--max-frames', '12'], {
-        stdio: ['ignore', 'ignore', 'inherit'],
-      });
+      execFileSync(
+        process.execPath,
+        [LVU, 'ingest', video, '--to', url('edge-restart'), '--stream-id', 'cam', '--max-frames', '12'],
+        {
+          stdio: ['ignore', 'ignore', 'inherit'],
+        },
+      );
     ingest();
     await sleep(5); // a new epoch (the edge's start time in ms)
     ingest();
     const w = await workerWithApi('edge-restart', 'g-restart');
     try {
       await until(() => w.worker.stats.frames >= 24, 60_000, '24 frames');
-      await until(async () => ((await (await fetch(`${w.base}/v1/streams/cam`)).json()) as any).counters.sampled === 24, 30_000, 'sampled 24');
+      await until(
+        async () => ((await (await fetch(`${w.base}/v1/streams/cam`)).json()) as any).counters.sampled === 24,
+        30_000,
+        'sampled 24',
+      );
       const s: any = await (await fetch(`${w.base}/v1/streams/cam`)).json();
-      expect(s.counters).toMatchObject({ sampled: 24, edgeRestarts: 1, skipped: { duplicate: 0, staleEpoch: 0 } });
+      expect(s.counters).toMatchObject({
+        sampled: 24,
+        edgeRestarts: 1,
+        skipped: { duplicate: 0, staleEpoch: 0 },
+      });
       expect(w.worker.stats).toMatchObject({ frames: 24, duplicates: 0, edgeRestarts: 1 });
       const frames = w.engine.frames('cam');
       const seqs = frames.map((f) => f.seq);
@@ -133,7 +171,13 @@ describe('edges restarted and stray messages', () => {
     await transport().createTopic(topic, 2);
     const p = await transport().producer();
     const send = (f: SampledFrame, epoch?: number) =>
-      p.send(topic, [{ key: f.streamId, value: encodeFrame(f), ...(epoch ? { headers: { [EPOCH_HEADER]: String(epoch) } } : {}) }]);
+      p.send(topic, [
+        {
+          key: f.streamId,
+          value: encodeFrame(f),
+          ...(epoch ? { headers: { [EPOCH_HEADER]: String(epoch) } } : {}),
+        },
+      ]);
     // a hand-made message with no epoch and an absurd seq, then a real edge (epoch 2000) from seq 0
     await send(frame('cam', 1_000_000, 0));
     for (let seq = 0; seq < 8; seq++) await send(frame('cam', seq, 1000 + seq * 1000), 2000);
@@ -170,9 +214,13 @@ describe('edges restarted and stray messages', () => {
 describe('the worker and the broker', () => {
   it('lvu worker on a topic that does not exist yet starts (creating it) and takes an edge that comes later', async () => {
     const port = await freePort();
-    const w = spawn(process.execPath, [LVU, 'worker', '--from', url('not-yet'), '--group', 'g-new', '--port', String(port)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const w = spawn(
+      process.execPath,
+      [LVU, 'worker', '--from', url('not-yet'), '--group', 'g-new', '--port', String(port)],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     w.stdout.on('data', (d) => (out += d));
     w.stderr.on('data', (d) => (out += d));
@@ -180,14 +228,32 @@ describe('the worker and the broker', () => {
       await until(() => /serving/.test(out) || w.exitCode !== null, 60_000, 'the worker serving');
       expect(w.exitCode, out).toBeNull();
       expect(out).toContain('created topic not-yet');
-      execFileSync(process.execPath, [LVU, 'ingest', makeSceneVideo(30), '--to', url('not-yet'), '--stream-id', 'late', '--max-frames', '8'], {
-        stdio: ['ignore', 'ignore', 'inherit'],
-      });
-      await until(async () => {
-        const r = await fetch(`http://127.0.0.1:${port}/v1/streams`).catch(() => null);
-        const j: any = r?.ok ? await r.json() : { streams: [] };
-        return j.streams.some((s: any) => s.id === 'late' && s.counters.sampled === 8);
-      }, 60_000, 'the late edge’s frames');
+      execFileSync(
+        process.execPath,
+        [
+          LVU,
+          'ingest',
+          makeSceneVideo(30),
+          '--to',
+          url('not-yet'),
+          '--stream-id',
+          'late',
+          '--max-frames',
+          '8',
+        ],
+        {
+          stdio: ['ignore', 'ignore', 'inherit'],
+        },
+      );
+      await until(
+        async () => {
+          const r = await fetch(`http://127.0.0.1:${port}/v1/streams`).catch(() => null);
+          const j: any = r?.ok ? await r.json() : { streams: [] };
+          return j.streams.some((s: any) => s.id === 'late' && s.counters.sampled === 8);
+        },
+        60_000,
+        'the late edge’s frames',
+      );
     } finally {
       w.kill('SIGTERM');
       await new Promise((r) => w.once('exit', r));
@@ -205,7 +271,9 @@ describe('the worker and the broker', () => {
       expect(r.status, `${args[0]}: ${r.stderr}`).toBe(2);
       expect(Date.now() - t0).toBeLessThan(30_000);
       const lines = r.stderr.trim().split('\n');
-      expect(lines.filter((l) => l.includes('waiting: no Kafka broker answered')).length).toBeGreaterThanOrEqual(1);
+      expect(
+        lines.filter((l) => l.includes('waiting: no Kafka broker answered')).length,
+      ).toBeGreaterThanOrEqual(1);
       expect(JSON.parse(lines.at(-1)!)).toMatchObject({ error: 'TRANSPORT_UNAVAILABLE', field: 'brokers' });
       expect(JSON.parse(lines.at(-1)!).hint).toContain('tools/kafka/start.sh');
       expect(r.stderr).not.toContain('    at '); // no stack trace
@@ -223,7 +291,13 @@ describe('the same file through Kafka and in one process', () => {
     const ref = await Engine.create();
     ref.addStream({ id: 'cam', source: video });
     await ref.whenDone('cam');
-    const want = ref.frames('cam').map((f) => [f.seq, f.ptsMs, Buffer.from(f.hi.buffer, f.hi.byteOffset, f.hi.byteLength).toString('base64')]);
+    const want = ref
+      .frames('cam')
+      .map((f) => [
+        f.seq,
+        f.ptsMs,
+        Buffer.from(f.hi.buffer, f.hi.byteOffset, f.hi.byteLength).toString('base64'),
+      ]);
     await ref.close();
     const engine = await Engine.create();
     const worker = new KafkaWorker(engine, transport(), { topic: 'same-file', group: 'g-same' });
@@ -232,7 +306,13 @@ describe('the same file through Kafka and in one process', () => {
       await until(() => worker.stats.frames >= 40, 60_000, '40 frames');
       await until(() => engine.status('cam').counters.windows >= 2, 30_000, 'two windows');
       await sleep(500);
-      const got = engine.frames('cam').map((f) => [f.seq, f.ptsMs, Buffer.from(f.hi.buffer, f.hi.byteOffset, f.hi.byteLength).toString('base64')]);
+      const got = engine
+        .frames('cam')
+        .map((f) => [
+          f.seq,
+          f.ptsMs,
+          Buffer.from(f.hi.buffer, f.hi.byteOffset, f.hi.byteLength).toString('base64'),
+        ]);
       expect(got.length).toBe(want.length);
       expect(got).toEqual(want);
     } finally {

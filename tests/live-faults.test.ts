@@ -12,7 +12,13 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { consume as consumeSource, sleep } from './support/consume.js';
 import { makeVideo } from './support/media.js';
 import { repoRoot } from './support/paths.js';
-import { ffmpegCamera, ffmpegHlsPublisher, type Peer, rtspStreamingServer, staticHttpServer } from './support/peers.js';
+import {
+  ffmpegCamera,
+  ffmpegHlsPublisher,
+  type Peer,
+  rtspStreamingServer,
+  staticHttpServer,
+} from './support/peers.js';
 import { freePort, RtspServer } from './support/rtsp-server.js';
 
 const peers: (Peer | RtspServer)[] = [];
@@ -59,7 +65,11 @@ describe('a live HLS playlist (the ffmpeg CLI’s HLS muxer, Python’s static H
     await c.until(() => c.frames.length >= 4, 30_000, '4 frames');
     expect(src.live).toBe(true); // a playlist without an end is supervised like a camera
     await h.publisher.kill();
-    await c.until(() => c.count('source.stalled') + c.count('source.disconnected') > 0, 20_000, 'the outage noticed');
+    await c.until(
+      () => c.count('source.stalled') + c.count('source.disconnected') > 0,
+      20_000,
+      'the outage noticed',
+    );
     await c.until(() => c.count('source.error') >= 1, 20_000, 'a reconnect attempt');
     const before = c.frames.length;
     await h.publisher.start();
@@ -79,7 +89,18 @@ describe('a live HLS playlist (the ffmpeg CLI’s HLS muxer, Python’s static H
     const h = await hls();
     const child = spawn(
       process.execPath,
-      ['packages/cli/bin/lvu.js', 'ingest', h.url, '--json', '--fps', '2', '--stall-timeout-ms', '3000', '--timeout-ms', '2000'],
+      [
+        'packages/cli/bin/lvu.js',
+        'ingest',
+        h.url,
+        '--json',
+        '--fps',
+        '2',
+        '--stall-timeout-ms',
+        '3000',
+        '--timeout-ms',
+        '2000',
+      ],
       { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
@@ -113,7 +134,11 @@ describe('npm’s rtsp-streaming-server (UDP only), fed by the ffmpeg CLI as a c
   const file = (gop = 10) => makeVideo({ seconds: 20, encoder: 'libx264', container: 'mp4', gop });
 
   async function setup(gop = 10) {
-    const [client, publish, rtp] = [await freePort(), await freePort(), 20_000 + Math.floor(Math.random() * 20_000)];
+    const [client, publish, rtp] = [
+      await freePort(),
+      await freePort(),
+      20_000 + Math.floor(Math.random() * 20_000),
+    ];
     const server = await started(rtspStreamingServer(client, publish, rtp));
     const camera = await started(ffmpegCamera(file(gop), `rtsp://127.0.0.1:${publish}/cam`));
     return { server, camera, url: `rtsp://127.0.0.1:${client}/cam`, publish };

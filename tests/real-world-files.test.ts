@@ -47,7 +47,19 @@ const dominant = (rgb: Uint8Array, w: number, x: number, y: number) => {
 describe('rotation metadata', () => {
   // 320×240, red top-left quadrant on blue; tagged rotate=90 the way a phone tags a portrait video
   const plain = cached('quadrant.mp4', (out) =>
-    ffmpeg('-f', 'lavfi', '-i', 'color=red:size=160x120:rate=5,pad=320:240:0:0:blue', '-frames:v', '10', '-c:v', 'libx264', '-pix_fmt', 'yuv444p', out),
+    ffmpeg(
+      '-f',
+      'lavfi',
+      '-i',
+      'color=red:size=160x120:rate=5,pad=320:240:0:0:blue',
+      '-frames:v',
+      '10',
+      '-c:v',
+      'libx264',
+      '-pix_fmt',
+      'yuv444p',
+      out,
+    ),
   );
   const rotated = cached('quadrant-rotate90.mp4', (out) =>
     ffmpeg('-i', plain, '-c', 'copy', '-metadata:s:v', 'rotate=90', out),
@@ -55,7 +67,19 @@ describe('rotation metadata', () => {
 
   it('a file tagged rotate=90 is turned upright as the ffmpeg CLI shows it, and differs from the unrotated file', async () => {
     // the CLI's own picture (autorotate on by default)
-    const cli = execFileSync('ffmpeg', ['-v', 'error', '-i', rotated, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-']);
+    const cli = execFileSync('ffmpeg', [
+      '-v',
+      'error',
+      '-i',
+      rotated,
+      '-frames:v',
+      '1',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-',
+    ]);
     expect(cli.length).toBe(240 * 320 * 3); // shown 240 wide, 320 high
     const r = await collect(rotated, { sizes: [64], resize: 'stretch' });
     expect(r.error).toBeNull();
@@ -80,7 +104,9 @@ describe('rotation metadata', () => {
     // pad: the portrait picture is centred with the fill on both sides
     const p = await collect(rotated, { sizes: [64], resize: 'pad' });
     const img = p.frames[0]!.images[64]!;
-    expect([img[(32 * 64 + 1) * 3], img[(32 * 64 + 1) * 3 + 1], img[(32 * 64 + 1) * 3 + 2]]).toEqual([127, 127, 127]);
+    expect([img[(32 * 64 + 1) * 3], img[(32 * 64 + 1) * 3 + 1], img[(32 * 64 + 1) * 3 + 2]]).toEqual([
+      127, 127, 127,
+    ]);
     // autorotate off: the stored picture
     const off = await collect(rotated, { sizes: [64], resize: 'stretch', autorotate: false });
     expect(off.stats.info).toMatchObject({ width: 320, height: 240, rotation: 0 });
@@ -90,10 +116,23 @@ describe('rotation metadata', () => {
 
 describe('files cut in the middle', () => {
   const full = cached('sixty-seconds.mp4', (out) =>
-    ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=60', '-c:v', 'libx264', '-g', '50', '-movflags', '+faststart', out),
+    ffmpeg(
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x240:rate=25:duration=60',
+      '-c:v',
+      'libx264',
+      '-g',
+      '50',
+      '-movflags',
+      '+faststart',
+      out,
+    ),
   );
   const cut = (ext: 'mp4' | 'mkv') => {
-    const src = ext === 'mp4' ? full : cached('sixty-seconds.mkv', (out) => ffmpeg('-i', full, '-c', 'copy', out));
+    const src =
+      ext === 'mp4' ? full : cached('sixty-seconds.mkv', (out) => ffmpeg('-i', full, '-c', 'copy', out));
     const out = join(mediaDir, `cut-${ext}-${Date.now()}.${ext}`);
     copyFileSync(src, out);
     truncateSync(out, Math.floor(statSync(src).size * 0.4)); // a copy interrupted at 40 %
@@ -126,7 +165,14 @@ describe('files cut in the middle', () => {
     const file = cut('mp4');
     const run = (f: string) => {
       try {
-        return { status: 0, stdout: execFileSync(process.execPath, ['packages/cli/bin/lvu.js', 'replay', f, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }), stderr: '' };
+        return {
+          status: 0,
+          stdout: execFileSync(process.execPath, ['packages/cli/bin/lvu.js', 'replay', f, '--json'], {
+            encoding: 'utf8',
+            stdio: ['ignore', 'pipe', 'pipe'],
+          }),
+          stderr: '',
+        };
       } catch (e) {
         const x = e as { status: number; stdout: string; stderr: string };
         return { status: x.status, stdout: x.stdout, stderr: String(x.stderr) };
@@ -138,7 +184,10 @@ describe('files cut in the middle', () => {
     expect(out.replay.truncated).toMatchObject({ durationMs: 60_000 });
     expect(out.replay.sampled).toBeGreaterThan(10);
     expect(out.totalTokens).toBeGreaterThan(0);
-    expect(JSON.parse(r.stderr.trim().split('\n').at(-1)!)).toMatchObject({ error: 'TRUNCATED_MEDIA', field: 'source' });
+    expect(JSON.parse(r.stderr.trim().split('\n').at(-1)!)).toMatchObject({
+      error: 'TRUNCATED_MEDIA',
+      field: 'source',
+    });
     const ok = run(full);
     expect(ok.status).toBe(0);
     expect(JSON.parse(ok.stdout).replay.truncated).toBeNull();
@@ -147,7 +196,9 @@ describe('files cut in the middle', () => {
 
 describe('files that are not video', () => {
   it('an audio-only file: UNSUPPORTED_MEDIA that says there is no video track, not that FFmpeg lacks a codec', async () => {
-    const audio = cached('tone.m4a', (out) => ffmpeg('-f', 'lavfi', '-i', 'sine=frequency=440:duration=3', '-c:a', 'aac', out));
+    const audio = cached('tone.m4a', (out) =>
+      ffmpeg('-f', 'lavfi', '-i', 'sine=frequency=440:duration=3', '-c:a', 'aac', out),
+    );
     const r = await collect(audio);
     expect(r.error).toMatchObject({ code: 'UNSUPPORTED_MEDIA', field: 'source' });
     const e = r.error as { message: string; hint: string };

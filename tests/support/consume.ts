@@ -28,6 +28,7 @@ export function consume(src: VideoSource, sources: VideoSource[] = []) {
       await sleep(50);
     }
   };
-  const count = (type: LvuEvent['type'], since = 0) => events.filter((e) => e.type === type && e.at >= since).length;
+  const count = (type: LvuEvent['type'], since = 0) =>
+    events.filter((e) => e.type === type && e.at >= since).length;
   return { frames, events, done, until, count, error: () => error };
 }

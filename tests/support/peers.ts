@@ -74,20 +74,56 @@ export function rtspStreamingServer(clientPort: number, publishPort: number, rtp
 /** The ffmpeg CLI as a camera: a file looped at media speed, published over RTSP (ANNOUNCE/RECORD, UDP). */
 export function ffmpegCamera(file: string, url: string): Peer {
   return new Peer('ffmpeg', [
-    '-v', 'error', '-re', '-stream_loop', '-1', '-i', file, '-c', 'copy', '-f', 'rtsp', '-rtsp_transport', 'udp', url,
+    '-v',
+    'error',
+    '-re',
+    '-stream_loop',
+    '-1',
+    '-i',
+    file,
+    '-c',
+    'copy',
+    '-f',
+    'rtsp',
+    '-rtsp_transport',
+    'udp',
+    url,
   ]);
 }
 
 /** The ffmpeg CLI's HLS muxer publishing a live playlist (1 s segments, a sliding list) into `dir`. */
 export function ffmpegHlsPublisher(dir: string): Peer {
   return new Peer('ffmpeg', [
-    '-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-c:v', 'libx264', '-preset',
-    'ultrafast', '-g', '25', '-f', 'hls', '-hls_time', '1', '-hls_list_size', '6', '-hls_flags',
-    'delete_segments', resolve(dir, 'live.m3u8'),
+    '-v',
+    'error',
+    '-re',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=320x240:rate=25',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-g',
+    '25',
+    '-f',
+    'hls',
+    '-hls_time',
+    '1',
+    '-hls_list_size',
+    '6',
+    '-hls_flags',
+    'delete_segments',
+    resolve(dir, 'live.m3u8'),
   ]);
 }
 
 /** Python's static HTTP server over `dir`. */
 export function staticHttpServer(dir: string, port: number): Peer {
-  return new Peer('python3', ['-u', '-m', 'http.server', '--bind', '127.0.0.1', String(port), '--directory', dir], 'Serving HTTP');
+  return new Peer(
+    'python3',
+    ['-u', '-m', 'http.server', '--bind', '127.0.0.1', String(port), '--directory', dir],
+    'Serving HTTP',
+  );
 }

@@ -12,22 +12,22 @@ import './polyfill.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import {
   AV_FRAME_FLAG_CORRUPT,
-  AV_NOPTS_VALUE,
-  AV_PKT_DATA_DISPLAYMATRIX,
-  AVMEDIA_TYPE_AUDIO,
-  AV_PKT_FLAG_KEY,
-  AVERROR_EAGAIN,
-  AVERROR_EOF,
   AV_LOG_ERROR,
   AV_LOG_INFO,
   AV_LOG_QUIET,
   AV_LOG_WARNING,
-  Log,
+  AV_NOPTS_VALUE,
+  AV_PKT_DATA_DISPLAYMATRIX,
+  AV_PKT_FLAG_KEY,
+  AVERROR_EAGAIN,
+  AVERROR_EOF,
+  AVMEDIA_TYPE_AUDIO,
   Decoder,
   type Demuxer,
   FFmpegError,
   type FormatContext,
   Frame,
+  Log,
   Packet,
   Scaler,
   SWS_BICUBIC,
@@ -115,7 +115,11 @@ function run(): void {
         type: 'error',
         code: 'UNSUPPORTED_MEDIA',
         message: `the source has no video stream (streams: ${
-          input.streams.map((st) => st.codecpar.codecType === AVMEDIA_TYPE_AUDIO ? 'audio' : `type ${st.codecpar.codecType}`).join(', ') || 'none'
+          input.streams
+            .map((st) =>
+              st.codecpar.codecType === AVMEDIA_TYPE_AUDIO ? 'audio' : `type ${st.codecpar.codecType}`,
+            )
+            .join(', ') || 'none'
         })`,
         retriable: false,
         hint: 'lvu understands video: give a file or camera with a video track (this one is audio only or empty)',
@@ -138,7 +142,9 @@ function run(): void {
     let rotation: Rotation = 0;
     if (job.autorotate) {
       const m = vs.codecpar.getCodedSideData(AV_PKT_DATA_DISPLAYMATRIX);
-      rotation = displayRotation(m && m.byteLength >= 36 ? new Int32Array(m.buffer.slice(m.byteOffset, m.byteOffset + 36)) : null);
+      rotation = displayRotation(
+        m && m.byteLength >= 36 ? new Int32Array(m.buffer.slice(m.byteOffset, m.byteOffset + 36)) : null,
+      );
     }
     const quarter = rotation === 90 || rotation === 270;
     /** The picture as shown: a quarter turn swaps width and height. */
@@ -149,7 +155,9 @@ function run(): void {
     const durationS = input.duration; // seconds in node-av's Demuxer
     // the video stream's own duration where the container states it (an audio track may run longer)
     const videoDurationMs =
-      vs.duration > 0n && vs.duration !== AV_NOPTS_VALUE ? toMs(vs.duration) + (Number(vs.startTime) > 0 ? toMs(vs.startTime) : 0) : null;
+      vs.duration > 0n && vs.duration !== AV_NOPTS_VALUE
+        ? toMs(vs.duration) + (Number(vs.startTime) > 0 ? toMs(vs.startTime) : 0)
+        : null;
     const durationMs =
       videoDurationMs ?? (typeof durationS === 'number' && durationS > 0 ? durationS * 1000 : null);
     const liveHls = (input.inputFormat()?.name ?? '') === 'hls' && durationMs === null;
@@ -220,11 +228,18 @@ function run(): void {
         const full = crop.width === curW && crop.height === curH;
         const scaled = scaler.toBufferSync(frame, {
           ...(full ? {} : { crop }),
-          resize: quarter ? { width: plan.height, height: plan.width } : { width: plan.width, height: plan.height },
+          resize: quarter
+            ? { width: plan.height, height: plan.width }
+            : { width: plan.width, height: plan.height },
           format: 'rgb',
         });
         const buf = rotation
-          ? rotateRgb(new Uint8Array(scaled), quarter ? plan.height : plan.width, quarter ? plan.width : plan.height, rotation)
+          ? rotateRgb(
+              new Uint8Array(scaled),
+              quarter ? plan.height : plan.width,
+              quarter ? plan.width : plan.height,
+              rotation,
+            )
           : scaled;
         const img =
           plan.width === size && plan.height === size

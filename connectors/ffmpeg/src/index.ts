@@ -1,7 +1,16 @@
 import './polyfill.js';
 
 export { FrameQueue } from './frame-queue.js';
-export { displayRotation, MEAN_COLOURS, padInto, rotateRgb, type Rotation, type ResizeMode, type ResizePlan, resizePlan } from './preprocess.js';
+export {
+  displayRotation,
+  MEAN_COLOURS,
+  padInto,
+  type ResizeMode,
+  type ResizePlan,
+  type Rotation,
+  resizePlan,
+  rotateRgb,
+} from './preprocess.js';
 export { PtsSampler, type PtsSamplerOptions } from './pts-sampler.js';
 export { type RecordOptions, type RecordResult, record } from './record.js';
 export { type ParsedSource, parseSource, redactUrl, type SourceKind } from './source-url.js';

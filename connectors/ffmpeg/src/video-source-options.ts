@@ -82,7 +82,9 @@ export const videoSourceOptionsSchema = defineSchema(
     live: z
       .boolean()
       .optional()
-      .describe('treat the source as live (default: rtsp and live HLS playlists yes, files and other http no)'),
+      .describe(
+        'treat the source as live (default: rtsp and live HLS playlists yes, files and other http no)',
+      ),
     threads: z.int().min(0).max(16).default(1).describe('decoder threads per source (0 = FFmpeg decides)'),
     inputOptions: z.record(z.string(), z.string()).default({}).describe('extra FFmpeg input options'),
   }),

@@ -50,7 +50,11 @@ export interface KafkaTransport {
   producer(): Promise<TransportProducer>;
   consumer(groupId: string): Promise<TransportConsumer>;
   /** Creates a topic unless it exists (true: this call created it). */
-  createTopic(topic: string, partitions: number, config?: Record<string, string>): Promise<boolean | undefined>;
+  createTopic(
+    topic: string,
+    partitions: number,
+    config?: Record<string, string>,
+  ): Promise<boolean | undefined>;
   /** Per partition, the offset the next message will get (the high watermark). */
   endOffsets(topic: string): Promise<Map<number, bigint>>;
   close(): Promise<void>;

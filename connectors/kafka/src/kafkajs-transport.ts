@@ -71,7 +71,13 @@ export class KafkajsTransport implements KafkaTransport {
           },
         );
         const delay = backoffDelayMs(
-          { maxAttempts: Number.POSITIVE_INFINITY, initialDelayMs: 250, maxDelayMs: 2000, factor: 2, jitter: 0.3 },
+          {
+            maxAttempts: Number.POSITIVE_INFINITY,
+            initialDelayMs: 250,
+            maxDelayMs: 2000,
+            factor: 2,
+            jitter: 0.3,
+          },
           attempt,
         );
         if (Date.now() + delay > end) throw e;
@@ -233,7 +239,11 @@ export class KafkajsTransport implements KafkaTransport {
   }
 
   /** Creates a topic unless it exists; true when this call created it. */
-  async createTopic(topic: string, partitions: number, config: Record<string, string> = {}): Promise<boolean> {
+  async createTopic(
+    topic: string,
+    partitions: number,
+    config: Record<string, string> = {},
+  ): Promise<boolean> {
     const admin = await this.#connectedAdmin();
     try {
       return await admin.createTopics({

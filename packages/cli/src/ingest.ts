@@ -1,10 +1,16 @@
 import { parseArgs } from 'node:util';
 import { encodeWindow } from '@lvu/arrow';
 import { LvuError, type LvuErrorCode, type LvuEvent, type SampledFrame } from '@lvu/core';
-import { BuiltinFrameEncoder, EPOCH_HEADER, Engine, FEATURE_WINDOW_TYPE, SESSION_END_HEADER } from '@lvu/engine';
-import { loadManifest } from '@lvu/models';
+import {
+  BuiltinFrameEncoder,
+  Engine,
+  EPOCH_HEADER,
+  FEATURE_WINDOW_TYPE,
+  SESSION_END_HEADER,
+} from '@lvu/engine';
 import { VideoSource } from '@lvu/ffmpeg';
 import { encodeFrame, KafkajsTransport, parseKafkaUrl } from '@lvu/kafka';
+import { loadManifest } from '@lvu/models';
 import { numberArg } from './number-arg.js';
 import { bar, clock, ProgressLine, waitingLine } from './progress.js';
 import { EXIT_TRUNCATED } from './replay-command.js';
@@ -93,9 +99,13 @@ export async function ingestCommand(args: string[]): Promise<number> {
     );
   }
   if (values.models && !values.to) {
-    throw new LvuError('INVALID_ARGUMENT', '--models goes with --to (the sizes a worker needs) or --features', {
-      field: 'models',
-    });
+    throw new LvuError(
+      'INVALID_ARGUMENT',
+      '--models goes with --to (the sizes a worker needs) or --features',
+      {
+        field: 'models',
+      },
+    );
   }
   // an edge with the models: its encoders decide the image sizes
   const engine = values.features ? await Engine.create({ models: values.models }) : null;
@@ -106,7 +116,8 @@ export async function ingestCommand(args: string[]): Promise<number> {
     fps: numberArg(values.fps, 'fps', 0.001),
     sizes: engine
       ? [...engine.vision.imageSizes]
-      : (values.size?.split(',').map((s) => Number(s)) ?? (values.to ? workerSizes(values.models) : undefined)),
+      : (values.size?.split(',').map((s) => Number(s)) ??
+        (values.to ? workerSizes(values.models) : undefined)),
     resize: values.resize as 'pad' | undefined,
     sampling: values.sampling as 'exact' | undefined,
     transport: values.transport as 'tcp' | undefined,
@@ -137,12 +148,13 @@ export async function ingestCommand(args: string[]): Promise<number> {
     }
   });
   const sink = values.to
-    ? await kafkaSink(values.to, numberArg(values['broker-timeout-ms'], 'broker-timeout-ms', 0) ?? 30_000).catch(
-        async (err) => {
-          await engine?.close();
-          throw err;
-        },
-      )
+    ? await kafkaSink(
+        values.to,
+        numberArg(values['broker-timeout-ms'], 'broker-timeout-ms', 0) ?? 30_000,
+      ).catch(async (err) => {
+        await engine?.close();
+        throw err;
+      })
     : null;
   // this edge's session: a worker tells a restarted edge's frames (seq from 0 again) from redeliveries by it
   const headers = { [EPOCH_HEADER]: String(Date.now()) };
@@ -222,7 +234,11 @@ export async function ingestCommand(args: string[]): Promise<number> {
       }
       // this session is over: workers close the stream's open window, as a replay does at the end of a file
       await sink?.producer.send(sink.topic, [
-        { key: src.streamId, value: new Uint8Array(0), headers: { ...headers, [SESSION_END_HEADER]: String(last) } },
+        {
+          key: src.streamId,
+          value: new Uint8Array(0),
+          headers: { ...headers, [SESSION_END_HEADER]: String(last) },
+        },
       ]);
     }
   } finally {

@@ -179,7 +179,8 @@ export async function replayCommand(args: string[]): Promise<number> {
         retained: status.store.retainedFrames,
         evicted: status.store.evictedTotal,
         failed: status.counters.failedFrames,
-        truncated: (status.source_stats as { truncated?: ReplayOutput['replay']['truncated'] }).truncated ?? null,
+        truncated:
+          (status.source_stats as { truncated?: ReplayOutput['replay']['truncated'] }).truncated ?? null,
       },
       contextDigest: h.digest('hex'),
       timingsMs: { ...r.timingsMs, replay: tReplay },
@@ -189,7 +190,9 @@ export async function replayCommand(args: string[]): Promise<number> {
     const cut = out.replay.truncated;
     if (cut) {
       // the answer covers what was before the cut; the exit status says the input was incomplete
-      process.stderr.write(`${JSON.stringify(truncatedError(file, cut.positionMs, cut.durationMs).toJSON())}\n`);
+      process.stderr.write(
+        `${JSON.stringify(truncatedError(file, cut.positionMs, cut.durationMs).toJSON())}\n`,
+      );
       return EXIT_TRUNCATED;
     }
     return 0;

@@ -93,7 +93,8 @@ export async function workerCommand(args: string[]): Promise<number> {
     await engine.close();
     throw err;
   }
-  if (worker.createdTopic) process.stderr.write(`lvu worker: created topic ${topic} (6 partitions): no edge had published yet\n`);
+  if (worker.createdTopic)
+    process.stderr.write(`lvu worker: created topic ${topic} (6 partitions): no edge had published yet\n`);
   const addr = app.server.address();
   process.stdout.write(
     `lvu worker ${values.group} on ${values.from}, serving http://${values.host}:${typeof addr === 'object' && addr ? addr.port : port}/\n`,

@@ -12,7 +12,11 @@ function offer(s: EdgeSessions, epoch: number, seq: number, ptsMs: number, wallM
 describe('EdgeSessions', () => {
   it('one edge: its seqs as they are; redeliveries are duplicates', () => {
     const s = new EdgeSessions();
-    expect([0, 1, 2].map((q) => offer(s, 5, q, q * 1000))).toEqual([[0, 0], [1, 1000], [2, 2000]]);
+    expect([0, 1, 2].map((q) => offer(s, 5, q, q * 1000))).toEqual([
+      [0, 0],
+      [1, 1000],
+      [2, 2000],
+    ]);
     expect(offer(s, 5, 1, 1000)).toBe('duplicate');
     expect(offer(s, 5, 3, 3000)).toEqual([3, 3000]);
   });
@@ -42,7 +46,10 @@ describe('EdgeSessions', () => {
     const b = new EdgeSessions({ history: true });
     b.restore('cam', at ?? undefined, 1);
     // what comes after the checkpoint is replayed and maps as the first time
-    expect([2, 3].map((q) => offer(b, 5, q, q * 1000, q * 1000))).toEqual([[2, 2000], [3, 3000]]);
+    expect([2, 3].map((q) => offer(b, 5, q, q * 1000, q * 1000))).toEqual([
+      [2, 2000],
+      [3, 3000],
+    ]);
     expect(offer(b, 9, 0, 0, 10_000)).toEqual([4, 10_000]); // as in the first run: after seq 3 at 3 s, 7 s later
   });
 });

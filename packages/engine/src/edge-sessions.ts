@@ -57,7 +57,14 @@ export class EdgeSessions {
    * What to do with a message of `id` from edge `epoch` holding edge seqs firstSeq..lastSeq (one frame, or a
    * window), the first at `firstPtsMs`, sent at `wallMs`. Pure: `take` commits.
    */
-  decide(id: string, epoch: number, firstSeq: number, lastSeq: number, firstPtsMs: number, wallMs: number): EdgeDecision {
+  decide(
+    id: string,
+    epoch: number,
+    firstSeq: number,
+    lastSeq: number,
+    firstPtsMs: number,
+    wallMs: number,
+  ): EdgeDecision {
     const s = this.#state.get(id);
     if (!s) return { kind: 'take', base: 0, ptsShiftMs: 0 };
     if (s.epoch === null || epoch === s.epoch) {
@@ -121,15 +128,18 @@ export class EdgeSessions {
     } catch {
       s = null;
     }
-    this.#state.set(id, s ?? {
-      epoch: null,
-      base: 0,
-      ptsShiftMs: 0,
-      lastEdgeSeq: checkpointSeq,
-      lastSeq: checkpointSeq,
-      lastPtsMs: Number.NEGATIVE_INFINITY,
-      lastWallMs: 0,
-    });
+    this.#state.set(
+      id,
+      s ?? {
+        epoch: null,
+        base: 0,
+        ptsShiftMs: 0,
+        lastEdgeSeq: checkpointSeq,
+        lastSeq: checkpointSeq,
+        lastPtsMs: Number.NEGATIVE_INFINITY,
+        lastWallMs: 0,
+      },
+    );
     this.#history.delete(id);
   }
 

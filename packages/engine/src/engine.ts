@@ -440,7 +440,8 @@ export class Engine {
   recordSkipped(id: string, reason: 'duplicate' | 'stale-epoch' | 'dead-letter', seq: number): void {
     const c = this.#streams.get(id)?.pipeline.counters;
     if (c) {
-      const key = reason === 'duplicate' ? 'duplicate' : reason === 'stale-epoch' ? 'staleEpoch' : 'deadLettered';
+      const key =
+        reason === 'duplicate' ? 'duplicate' : reason === 'stale-epoch' ? 'staleEpoch' : 'deadLettered';
       c.skipped[key]++;
     }
     this.events.emit('frame.dropped', { streamId: id, seq, reason, dropped: 1 });

@@ -209,7 +209,12 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
   return app;
 }
 
-function methodNotAllowed(method: string, path: string, allowed: string[], reply: FastifyReply): FastifyReply {
+function methodNotAllowed(
+  method: string,
+  path: string,
+  allowed: string[],
+  reply: FastifyReply,
+): FastifyReply {
   const e = new LvuError('INVALID_ARGUMENT', `${method} is not allowed on ${path}`, {
     field: 'method',
     hint: `use ${allowed.join(', ')} (see /openapi.json)`,

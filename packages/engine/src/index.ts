@@ -23,8 +23,8 @@ export {
   FEATURE_WINDOW_TYPE,
   KafkaWorker,
   type KafkaWorkerOptions,
-  SESSION_END_HEADER,
   type KafkaWorkerStats,
+  SESSION_END_HEADER,
 } from './kafka-worker.js';
 export { type AnswerRequest, type LlmBackend, NoneBackend, OnnxBackend } from './llm-backend.js';
 export { OnnxFrameEncoder, OnnxTextEncoder } from './onnx-encoder.js';

@@ -10,8 +10,8 @@ import {
 } from '@lvu/kafka';
 import type { QueryResult, QuestionInput } from './answer-question.js';
 import { ContextStore } from './context-store.js';
-import type { Engine } from './engine.js';
 import { type EdgeDecision, EdgeSessions } from './edge-sessions.js';
+import type { Engine } from './engine.js';
 import { downscaleRgb } from './jpeg-images.js';
 import { DirSnapshotStore } from './snapshot-store.js';
 import { type StandingAnswer, type StandingQuestionInput, StandingQuestions } from './standing-questions.js';
@@ -300,9 +300,13 @@ export class KafkaWorker {
       if (e !== undefined) {
         epoch = Number(e);
         if (!/^\d{1,16}$/.test(e) || !Number.isSafeInteger(epoch)) {
-          throw new LvuError('MALFORMED_MESSAGE', `header ${EPOCH_HEADER} "${e.slice(0, 40)}" is not a whole number`, {
-            field: EPOCH_HEADER,
-          });
+          throw new LvuError(
+            'MALFORMED_MESSAGE',
+            `header ${EPOCH_HEADER} "${e.slice(0, 40)}" is not a whole number`,
+            {
+              field: EPOCH_HEADER,
+            },
+          );
         }
       }
       if (m.value.byteLength > this.#o.maxMessageBytes) {
@@ -361,7 +365,8 @@ export class KafkaWorker {
       this.#engine.recordEdgeRestart(id, epoch, d.restartedFrom ?? 0, last + d.base);
     }
     this.#edges.take(id, epoch, d, last, lastPts, wall);
-    if (item.kind === 'frame') item.f = { ...item.f, seq: item.f.seq + d.base, ptsMs: item.f.ptsMs + d.ptsShiftMs };
+    if (item.kind === 'frame')
+      item.f = { ...item.f, seq: item.f.seq + d.base, ptsMs: item.f.ptsMs + d.ptsShiftMs };
     else item.w = shiftWindow(item.w, d.base, d.ptsShiftMs);
     const seq = last + d.base;
     this.#partOf.set(id, `${m.topic}/${m.partition}`);
@@ -398,7 +403,13 @@ export class KafkaWorker {
   }
 
   /** A message that does not reach the context: counted on its stream; a stale or jumping one is dead-lettered. */
-  async #skip(m: IncomingMessage, id: string, epoch: number, d: Exclude<EdgeDecision, { kind: 'take' }>, seq: number) {
+  async #skip(
+    m: IncomingMessage,
+    id: string,
+    epoch: number,
+    d: Exclude<EdgeDecision, { kind: 'take' }>,
+    seq: number,
+  ) {
     if (d.kind === 'duplicate') {
       this.stats.duplicates++; // redelivered, or covered by the restored checkpoint
       this.#engine.recordSkipped(id, 'duplicate', seq);
@@ -410,7 +421,10 @@ export class KafkaWorker {
         ? new LvuError(
             'MALFORMED_MESSAGE',
             `stream ${id}: message of edge session ${epoch}, older than the session ${d.current} now publishing it`,
-            { field: EPOCH_HEADER, hint: 'two edges publish this stream id, or old messages were replayed: give each edge its own --stream-id' },
+            {
+              field: EPOCH_HEADER,
+              hint: 'two edges publish this stream id, or old messages were replayed: give each edge its own --stream-id',
+            },
           )
         : new LvuError(
             'MALFORMED_MESSAGE',

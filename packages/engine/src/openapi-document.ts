@@ -119,7 +119,9 @@ export function openApiDocument(
       '/': {
         get: pub({
           summary: 'the timeline page (HTML; a token is given to it as /#token=TOKEN)',
-          responses: { 200: { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } },
+          responses: {
+            200: { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } },
+          },
         }),
       },
       '/healthz': {
@@ -153,12 +155,19 @@ export function openApiDocument(
         get: op({
           summary: 'Prometheus metrics',
           responses: {
-            200: { description: 'text format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } },
+            200: {
+              description: 'text format 0.0.4',
+              content: { 'text/plain': { schema: { type: 'string' } } },
+            },
           },
         }),
       },
       '/v1/streams': {
-        get: op({ operationId: 'listStreams', summary: 'list streams', responses: { 200: json({ type: 'object' }) } }),
+        get: op({
+          operationId: 'listStreams',
+          summary: 'list streams',
+          responses: { 200: json({ type: 'object' }) },
+        }),
         post: op(
           {
             operationId: 'addStream',
@@ -193,7 +202,11 @@ export function openApiDocument(
           404,
         ),
         delete: op(
-          { operationId: 'removeStream', summary: 'remove a stream', responses: { 204: { description: 'removed' } } },
+          {
+            operationId: 'removeStream',
+            summary: 'remove a stream',
+            responses: { 204: { description: 'removed' } },
+          },
           404,
         ),
       },
@@ -217,7 +230,9 @@ export function openApiDocument(
             responses: {
               200: {
                 description: 'Arrow IPC',
-                content: { 'application/vnd.apache.arrow.stream': { schema: { type: 'string', format: 'binary' } } },
+                content: {
+                  'application/vnd.apache.arrow.stream': { schema: { type: 'string', format: 'binary' } },
+                },
               },
             },
           },
