@@ -2,24 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LvuEvent, SampledFrame } from '@lvu/core';
-import { VideoSource, type VideoSourceInput } from '@lvu/ffmpeg';
+import type { SampledFrame } from '@lvu/core';
+import { VideoSource } from '@lvu/ffmpeg';
 import { describe, expect, it } from 'vitest';
+import { collect } from './support/consume.js';
 import { makeVideo, VTEST } from './support/media.js';
-
-async function collect(source: string, options: VideoSourceInput = {}) {
-  const src = new VideoSource(source, options);
-  const events: LvuEvent[] = [];
-  src.events.on((e) => events.push(e));
-  const frames: SampledFrame[] = [];
-  let error: unknown = null;
-  try {
-    for await (const f of src) frames.push(f);
-  } catch (e) {
-    error = e;
-  }
-  return { frames, events, error, stats: src.stats };
-}
 
 function expectWellFormed(frames: SampledFrame[], sizes: number[]) {
   frames.forEach((f, i) => {

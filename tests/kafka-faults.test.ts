@@ -43,55 +43,45 @@ afterAll(async () => {
   await broker.kill();
 });
 
-/** Kafka's own console producer: one message per line, `key|value`. */
-function consoleProduce(topic: string, lines: string[]) {
+/** One of Kafka's own console tools (the broker's jars), with `input` on its stdin. */
+function consoleTool(className: string, args: string[], input?: string): string {
   const libs = execFileSync(resolve(repoRoot, 'tools/kafka/fetch.sh'), { encoding: 'utf8' }).trim();
-  execFileSync(
+  return execFileSync(
     'java',
-    [
-      '-cp',
-      `${libs}/*`,
-      'kafka.tools.ConsoleProducer',
-      '--bootstrap-server',
-      broker.brokers[0]!,
-      '--topic',
-      topic,
-      '--property',
-      'parse.key=true',
-      '--property',
-      'key.separator=|',
-    ],
-    { input: `${lines.join('\n')}\n`, stdio: ['pipe', 'ignore', 'pipe'] },
+    ['-cp', `${libs}/*`, className, '--bootstrap-server', broker.brokers[0]!, ...args],
+    {
+      encoding: 'utf8',
+      ...(input === undefined ? { stdio: ['ignore', 'pipe', 'ignore'] } : { input }),
+    },
   );
 }
 
-/** Kafka's own console consumer: the topic's messages with their headers, read from the start. */
-function consoleConsume(topic: string, max: number): string[] {
-  const libs = execFileSync(resolve(repoRoot, 'tools/kafka/fetch.sh'), { encoding: 'utf8' }).trim();
-  const out = execFileSync(
-    'java',
-    [
-      '-cp',
-      `${libs}/*`,
-      'org.apache.kafka.tools.consumer.ConsoleConsumer',
-      '--bootstrap-server',
-      broker.brokers[0]!,
-      '--topic',
-      topic,
-      '--from-beginning',
-      '--max-messages',
-      String(max),
-      '--timeout-ms',
-      '20000',
-      '--property',
-      'print.headers=true',
-      '--property',
-      'print.key=true',
-    ],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+/** Kafka's console producer: one message per line, `key|value`. */
+const consoleProduce = (topic: string, lines: string[]) =>
+  consoleTool(
+    'kafka.tools.ConsoleProducer',
+    ['--topic', topic, '--property', 'parse.key=true', '--property', 'key.separator=|'],
+    `${lines.join('\n')}\n`,
   );
-  return out.trim().split('\n').filter(Boolean);
-}
+
+/** Kafka's console consumer: the topic's messages with their keys and headers, from the start. */
+const consoleConsume = (topic: string, max: number): string[] =>
+  consoleTool('org.apache.kafka.tools.consumer.ConsoleConsumer', [
+    '--topic',
+    topic,
+    '--from-beginning',
+    '--max-messages',
+    String(max),
+    '--timeout-ms',
+    '20000',
+    '--property',
+    'print.headers=true',
+    '--property',
+    'print.key=true',
+  ])
+    .trim()
+    .split('\n')
+    .filter(Boolean);
 
 const frame = (streamId: string, seq: number, ptsMs = seq * 1000): SampledFrame => ({
   streamId,

@@ -5,9 +5,8 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LvuEvent, SampledFrame } from '@lvu/core';
-import { VideoSource, type VideoSourceInput } from '@lvu/ffmpeg';
 import { describe, expect, it } from 'vitest';
+import { collect } from './support/consume.js';
 import { mediaDir } from './support/media.js';
 
 const ffmpeg = (...args: string[]) => execFileSync('ffmpeg', ['-v', 'error', '-y', ...args]);
@@ -21,20 +20,6 @@ function cached(name: string, make: (out: string) => void): string {
     execFileSync('mv', [tmp, out]);
   }
   return out;
-}
-
-async function collect(source: string, options: VideoSourceInput = {}) {
-  const src = new VideoSource(source, options);
-  const events: LvuEvent[] = [];
-  src.events.on((e) => events.push(e));
-  const frames: SampledFrame[] = [];
-  let error: unknown = null;
-  try {
-    for await (const f of src) frames.push(f);
-  } catch (e) {
-    error = e;
-  }
-  return { frames, events, error, stats: src.stats };
 }
 
 /** The dominant channel (0 r, 1 g, 2 b) of a pixel. */

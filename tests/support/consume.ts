@@ -1,5 +1,5 @@
 import type { LvuEvent, SampledFrame } from '@lvu/core';
-import type { VideoSource } from '@lvu/ffmpeg';
+import { VideoSource, type VideoSourceInput } from '@lvu/ffmpeg';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -31,4 +31,19 @@ export function consume(src: VideoSource, sources: VideoSource[] = []) {
   const count = (type: LvuEvent['type'], since = 0) =>
     events.filter((e) => e.type === type && e.at >= since).length;
   return { frames, events, done, until, count, error: () => error };
+}
+
+/** Reads a finite source to its end: its frames, events, error (null when none) and stats. */
+export async function collect(source: string, options: VideoSourceInput = {}) {
+  const src = new VideoSource(source, options);
+  const events: LvuEvent[] = [];
+  src.events.on((e) => events.push(e));
+  const frames: SampledFrame[] = [];
+  let error: unknown = null;
+  try {
+    for await (const f of src) frames.push(f);
+  } catch (e) {
+    error = e;
+  }
+  return { frames, events, error, stats: src.stats };
 }
