@@ -4,11 +4,12 @@
  * opencv-doc, whose content is known. Failures: a checksum that does not match, a registry that does not answer, a
  * fetch killed halfway.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { WordPieceTokenizer } from '@lvu/models';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { collect } from './support/consume.js';
@@ -98,6 +99,38 @@ describe('lvu models fetch starter', () => {
     }
     await session.release();
   }, 120_000);
+
+  it('lvu’s WordPiece tokenizer gives the ids Hugging Face’s tokenizers library gives on the fetched vocabulary', () => {
+    const texts = [
+      'When is the bird on screen?',
+      'A red car leaves the parking lot at 10:42, then a man in a yellow jacket walks in.',
+      "Naïve café-goers don't like Zürich's résumé services!!!",
+      'Emoji 🐦 and CJK 鸟在屏幕上 mixed\twith\ttabs\nand newlines',
+      'supercalifragilisticexpialidocious antidisestablishmentarianism',
+      `${'x'.repeat(120)} long word`,
+      'Control\u0007chars\u200band zero-width',
+    ];
+    const py = execFileSync(
+      resolve(repoRoot, 'tools/python-env.sh'),
+      [resolve(repoRoot, 'tools/requirements-export.txt')],
+      {
+        encoding: 'utf8',
+      },
+    ).trim();
+    const want = JSON.parse(
+      execFileSync(
+        py,
+        [
+          '-c',
+          'import json,sys; from tokenizers import Tokenizer; t=Tokenizer.from_file(sys.argv[1]); t.no_padding(); print(json.dumps([t.encode(s).ids for s in json.load(sys.stdin)]))',
+          join(dir, 'tokenizer.json'),
+        ],
+        { input: JSON.stringify(texts), encoding: 'utf8' },
+      ),
+    );
+    const t = WordPieceTokenizer.fromFile(join(dir, 'tokenizer.json'));
+    expect(texts.map((s) => t.encode(s))).toEqual(want);
+  }, 300_000);
 
   it('a file whose sha256 differs from its pin: MODEL_INVALID naming both, nothing written under its name', () => {
     const fresh = mkdtempSync(join(tmpdir(), 'lvu-starter-pin-'));

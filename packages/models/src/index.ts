@@ -16,3 +16,4 @@ export {
 } from './model-manifest.js';
 export { SessionPool, type SessionPoolOptions } from './session-pool.js';
 export type { TensorType, ValueInfo, WireTensor } from './session-protocol.js';
+export { WordPieceTokenizer } from './wordpiece-tokenizer.js';
