@@ -9,6 +9,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { formatClock as clock } from '@lvu/core';
+import { Engine } from '@lvu/engine';
 import { WordPieceTokenizer } from '@lvu/models';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -130,6 +132,77 @@ describe('lvu models fetch starter', () => {
     );
     const t = WordPieceTokenizer.fromFile(join(dir, 'tokenizer.json'));
     expect(texts.map((s) => t.encode(s))).toEqual(want);
+  }, 300_000);
+
+  it('the engine with --models starter finds known objects in a video assembled from real photos, and says what it saw', async () => {
+    // 10 s each: fruits, a baboon, a building, a squirrel, a butterfly, oranges (opencv-doc's photos)
+    const video = join(dir, 'photos.mp4');
+    const imgs = [
+      'fruits.jpg',
+      'baboon.jpg',
+      'building.jpg',
+      'squirrel_cls.jpg',
+      'butterfly.jpg',
+      'orange.jpg',
+    ];
+    execFileSync('ffmpeg', [
+      '-v',
+      'error',
+      '-y',
+      ...imgs.flatMap((f) => ['-loop', '1', '-t', '10', '-i', join(DATA, f)]),
+      '-filter_complex',
+      `${imgs.map((_, i) => `[${i}:v]scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25[v${i}]`).join(';')};${imgs.map((_, i) => `[v${i}]`).join('')}concat=n=${imgs.length}:v=1:a=0[out]`,
+      '-map',
+      '[out]',
+      '-c:v',
+      'libx264',
+      '-pix_fmt',
+      'yuv420p',
+      '-g',
+      '50',
+      video,
+    ]);
+    const engine = await Engine.create({ models: dir });
+    try {
+      expect(engine.vision.builtin).toBe(false);
+      expect(engine.backend.name).toBe('evidence');
+      engine.addStream({ id: 'photos', source: video });
+      await engine.whenDone('photos');
+      const s = engine.status('photos');
+      expect(s.counters.sampled).toBe(60);
+      expect(s.counters.kept).toBeLessThan(60); // static scenes' windows are thinned by the gate
+      for (const [question, fromMs, label] of [
+        ['When is the monkey on screen?', 10_000, 'baboon'],
+        ['When do we see a squirrel?', 30_000, 'squirrel'],
+        ['When is there a butterfly?', 40_000, 'butterfly'],
+      ] as const) {
+        const r = await engine.query('photos', { question });
+        const best = r.evidence.topScored[0]!;
+        expect(best.ptsMs, question).toBeGreaterThanOrEqual(fromMs);
+        expect(best.ptsMs, question).toBeLessThan(fromMs + 10_000);
+        expect(r.answer).toContain('not written by an LLM');
+        expect(r.answer!.toLowerCase(), question).toContain(label);
+        // the time range of the scene, from the evidence
+        expect(r.answer, question).toContain(`${clock(fromMs)}–${clock(fromMs + 9000)}`);
+        expect(r.totalTokens).toBeLessThanOrEqual(r.budgetTokens);
+      }
+    } finally {
+      await engine.close();
+    }
+  }, 300_000);
+
+  it('the gate keeps a plausible share of real footage (vtest.avi at 1 fps: about half, as LongVU reports)', async () => {
+    const engine = await Engine.create({ models: dir });
+    try {
+      engine.addStream({ id: 'vtest', source: join(DATA, 'vtest.avi') });
+      await engine.whenDone('vtest');
+      const { sampled, kept } = engine.status('vtest').counters;
+      expect(sampled).toBe(80);
+      expect(kept / sampled).toBeGreaterThan(0.3);
+      expect(kept / sampled).toBeLessThan(0.65);
+    } finally {
+      await engine.close();
+    }
   }, 300_000);
 
   it('a file whose sha256 differs from its pin: MODEL_INVALID naming both, nothing written under its name', () => {

@@ -9,7 +9,7 @@ import {
 } from '@lvu/compress';
 import { EventBus, isStreamId, LvuError, type SampledFrame } from '@lvu/core';
 import { VideoSource, type VideoSourceInput } from '@lvu/ffmpeg';
-import { LongVuModels } from '@lvu/models';
+import { isStarterDir, LongVuModels, StarterModels } from '@lvu/models';
 import { answerQuestion, type QueryResult, type QuestionInput, validateQuestion } from './answer-question.js';
 import { BuiltinFrameEncoder, BuiltinTextEncoder } from './builtin-encoder.js';
 import type { ContextStore, RetainedFrame, StoreStats, TimelineEntry } from './context-store.js';
@@ -19,7 +19,14 @@ import { type LlmBackend, NoneBackend, OnnxBackend } from './llm-backend.js';
 import { OnnxFrameEncoder, OnnxTextEncoder } from './onnx-encoder.js';
 import { OpenAiBackend, type OpenAiInput } from './openai-backend.js';
 import { SpillLog } from './spill-log.js';
+import { EvidenceBackend, StarterFrameEncoder, StarterTextEncoder } from './starter-encoder.js';
 import { type StreamCounters, StreamPipeline, type StreamState, THUMB_SIDE } from './stream-pipeline.js';
+
+/**
+ * The temporal-reduction threshold for the starter set's MobileNetV2 features (cosine of flattened 12×12×1280 maps;
+ * DINOv2's is 0.83) when the manifest does not say: it keeps 46 % of vtest.avi at 1 fps (the manifest's calibration).
+ */
+export const STARTER_DINO_THRESHOLD = 0.815;
 
 export interface EngineConfig {
   /** A model directory (lvu-models/1 manifest); without one the built-in weight-free encoder runs. */
@@ -160,6 +167,32 @@ export class Engine {
           vision: new BuiltinFrameEncoder(),
           text: new BuiltinTextEncoder(),
           backend: new NoneBackend(),
+          models: null,
+          events,
+        },
+        c,
+      );
+    }
+    if (isStarterDir(c.models)) {
+      if (c.backend === 'onnx') {
+        throw new LvuError('INVALID_CONFIG', 'the starter set has no LLM: use backend auto, none or openai', {
+          field: 'backend',
+        });
+      }
+      const starter = await StarterModels.open(c.models, {
+        intraOpNumThreads: c.intraOpNumThreads,
+        maxBatch: c.maxBatch,
+        maxWaitMs: c.maxWaitMs,
+        events,
+      });
+      return new Engine(
+        {
+          vision: new StarterFrameEncoder(
+            starter,
+            starter.manifest.calibration?.dinoThreshold ?? STARTER_DINO_THRESHOLD,
+          ),
+          text: new StarterTextEncoder(starter),
+          backend: c.backend === 'none' ? new NoneBackend() : new EvidenceBackend(starter),
           models: null,
           events,
         },

@@ -9,6 +9,10 @@ export interface AnswerRequest {
   dim: number;
   frames: readonly RetainedFrame[];
   highRes: readonly EvidenceFrame[];
+  /** The frames with the best query scores, best first. */
+  topScored: readonly EvidenceFrame[];
+  /** The query score of every frame of `frames` (same order). */
+  scores: ArrayLike<number>;
   question: string;
 }
 

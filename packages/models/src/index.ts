@@ -16,4 +16,11 @@ export {
 } from './model-manifest.js';
 export { SessionPool, type SessionPoolOptions } from './session-pool.js';
 export type { TensorType, ValueInfo, WireTensor } from './session-protocol.js';
+export {
+  type ClassifiedFrame,
+  isStarterDir,
+  meanNormalised,
+  type StarterManifest,
+  StarterModels,
+} from './starter-models.js';
 export { WordPieceTokenizer } from './wordpiece-tokenizer.js';

@@ -107,10 +107,10 @@ export function loadManifest(dir: string): LoadedManifest {
   if ((raw as { format?: unknown })?.format === 'lvu-starter/1') {
     throw new LvuError(
       'MODEL_INVALID',
-      `${root} is the starter set (lvu-starter/1: an ImageNet classifier and a sentence embedder); the engine's encoders for it are not built yet`,
+      `${root} is the starter set (lvu-starter/1), not a LongVU model directory`,
       {
         field: 'modelDir',
-        hint: 'run without --models (the built-in encoder), or with a LongVU model directory exported by tools/export',
+        hint: 'the engine opens it itself (--models starter); lvu models inspect/check take LongVU model directories',
       },
     );
   }

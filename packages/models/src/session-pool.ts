@@ -85,9 +85,10 @@ let poolIds = 0;
 export class SessionPool {
   readonly events: EventBus;
   readonly options: Required<Omit<SessionPoolOptions, 'events'>>;
+  /** Loaded models by role (a LongVU manifest's) or by the name `loadFile` gave them. */
   readonly loaded = new Map<
-    ModelRole,
-    { spec: ModelSpec; inputs: ValueInfo[]; outputs: ValueInfo[]; loadMs: number }
+    string,
+    { spec: ModelSpec | null; inputs: ValueInfo[]; outputs: ValueInfo[]; loadMs: number }
   >();
   readonly #thread: InferenceThread;
   readonly #prefix = `p${++poolIds}:`;
@@ -135,12 +136,37 @@ export class SessionPool {
   }
 
   /**
+   * Loads an ONNX file under `name` (models described by another manifest than LongVU's, e.g. the starter set);
+   * returns the graph's inputs and outputs for the caller to check.
+   */
+  async loadFile(name: string, path: string): Promise<{ inputs: ValueInfo[]; outputs: ValueInfo[] }> {
+    const r = await this.#call({
+      op: 'load',
+      key: this.#prefix + name,
+      path,
+      intraOpNumThreads: this.options.intraOpNumThreads,
+      interOpNumThreads: this.options.interOpNumThreads,
+      allowSpinning: this.options.allowSpinning,
+      executionProviders: this.options.executionProviders,
+    });
+    if (!r.ok) {
+      throw new LvuError('MODEL_INVALID', `${path} cannot be loaded: ${r.message}`, {
+        field: name,
+        hint: 'fetch it again (lvu models fetch starter) or re-export it',
+      });
+    }
+    if (r.op !== 'load') throw new LvuError('INTERNAL', 'unexpected reply');
+    this.loaded.set(name, { spec: null, inputs: r.inputs, outputs: r.outputs, loadMs: r.ms });
+    return { inputs: r.inputs, outputs: r.outputs };
+  }
+
+  /**
    * Runs a loaded model. Output tensors are checked for NaN/Infinity and arrive as transferred buffers (outputs of a
    * batch share one buffer). Inputs are copied to the inference thread, unless `transfer` hands their buffers over
    * (only for arrays the caller owns whole and will not use again).
    */
   async run(
-    role: ModelRole,
+    role: ModelRole | (string & {}),
     feeds: Record<string, WireTensor>,
     opts: { transfer?: boolean } = {},
   ): Promise<{ outputs: Record<string, WireTensor>; ms: number }> {

@@ -1,0 +1,207 @@
+import { bilinearResize } from '@lvu/compress';
+import { formatClock, LvuError, type SampledFrame } from '@lvu/core';
+import type { ClassifiedFrame, StarterModels } from '@lvu/models';
+import type { FrameEncoder, FrameFeatures, TextEncoder } from './frame-encoder.js';
+import type { AnswerRequest, LlmBackend } from './llm-backend.js';
+
+/** Classes kept per cell of the semantic grid, and the softmax temperature of the per-cell class logits. */
+const TOP_CLASSES = 5;
+const TEMPERATURE = 1;
+
+/**
+ * LongVU's vision roles filled by the starter set's real pretrained networks (no DINOv2/SigLIP/LongVU weights can be
+ * fetched here): the temporal-reduction features are MobileNetV2's last feature map (12×12 tokens × 1280, in place of
+ * DINOv2's patch tokens), and each kept frame's token grid is text-aligned: every cell's ImageNet class distribution
+ * (class-activation logits, softmax, top 5) turned into the weighted sum of the class names' sentence embeddings
+ * (all-MiniLM-L6-v2, 384 wide). Questions are embedded by the same sentence embedder, so LongVU's query scores, N_h,
+ * STC and layout run unchanged and mean something. The 8×8 grid is the bilinear resize of the 12×12, as in LongVU.
+ */
+export class StarterFrameEncoder implements FrameEncoder {
+  readonly description: string;
+  readonly builtin = false;
+  readonly imageSizes: readonly number[];
+  readonly highSide: number;
+  readonly lowSide = 8;
+  readonly dim: number;
+  readonly dinoThreshold: number;
+  readonly newline: Float32Array;
+  readonly #m: StarterModels;
+  /** The classifier's outputs of frames whose window is open (features() needs the class maps again). */
+  readonly #seen = new WeakMap<SampledFrame, ClassifiedFrame>();
+
+  constructor(models: StarterModels, dinoThreshold: number) {
+    this.#m = models;
+    this.description = `starter set from ${models.dir} (MobileNetV2 ImageNet classes per cell → all-MiniLM-L6-v2 label embeddings; real pretrained weights, no LLM)`;
+    this.imageSizes = [models.size];
+    this.highSide = models.grid;
+    this.dim = models.dim;
+    this.dinoThreshold = dinoThreshold;
+    this.newline = new Float32Array(models.dim);
+  }
+
+  #image(frame: SampledFrame): Uint8Array {
+    const img = frame.images[this.#m.size];
+    if (!img) {
+      throw new LvuError(
+        'SHAPE_MISMATCH',
+        `frame ${frame.seq} has no ${this.#m.size}×${this.#m.size} image`,
+        {
+          field: `images.${this.#m.size}`,
+        },
+      );
+    }
+    return img;
+  }
+
+  async dino(frame: SampledFrame): Promise<Float32Array> {
+    const r = await this.#m.classify(this.#image(frame));
+    this.#seen.set(frame, r);
+    return r.features;
+  }
+
+  async features(frame: SampledFrame): Promise<FrameFeatures> {
+    const r = this.#seen.get(frame) ?? (await this.#m.classify(this.#image(frame)));
+    const S = this.highSide;
+    const cells = S * S;
+    const dim = this.dim;
+    const E = this.#m.labelEmbeddings;
+    const classes = r.cam.length / cells;
+    const hi = new Float32Array(cells * dim);
+    const logit = new Float32Array(classes);
+    for (let t = 0; t < cells; t++) {
+      let max = Number.NEGATIVE_INFINITY;
+      for (let c = 0; c < classes; c++) {
+        logit[c] = r.cam[c * cells + t]! / TEMPERATURE;
+        if (logit[c]! > max) max = logit[c]!;
+      }
+      let z = 0;
+      for (let c = 0; c < classes; c++) z += Math.exp(logit[c]! - max);
+      for (const c of topIndices(logit, TOP_CLASSES)) {
+        const p = Math.exp(logit[c]! - max) / z;
+        for (let d = 0; d < dim; d++) hi[t * dim + d] = hi[t * dim + d]! + p * E[c * dim + d]!;
+      }
+    }
+    return { hi, lo: bilinearResize(hi, S, S, dim, this.lowSide, this.lowSide) };
+  }
+
+  close(): Promise<void> {
+    return this.#m.close();
+  }
+}
+
+/** Questions through the starter set's sentence embedder: per-token states whose mean is the question's embedding. */
+export class StarterTextEncoder implements TextEncoder {
+  readonly description: string;
+  readonly #m: StarterModels;
+
+  constructor(models: StarterModels) {
+    this.#m = models;
+    this.description = `all-MiniLM-L6-v2 sentence embeddings from ${models.dir}`;
+  }
+
+  /** No chat template (there is no LLM): the question's WordPiece ids with [CLS] and [SEP]. */
+  prompt(question: string): { pre: number[]; post: number[] } {
+    return { pre: [], post: this.#m.tokenizer.encode(question) };
+  }
+
+  async embed(ids: readonly number[]): Promise<Float32Array> {
+    if (ids.length === 0) return new Float32Array(0);
+    const states = await this.#m.tokenStates(ids);
+    // scaled so that their mean, which LongVU's query score takes, is the L2-normalised sentence embedding
+    const dim = this.#m.dim;
+    const n = ids.length;
+    const mean = new Float64Array(dim);
+    for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) mean[d] = mean[d]! + states[i * dim + d]! / n;
+    const norm = Math.hypot(...mean) || 1;
+    for (let i = 0; i < states.length; i++) states[i] = states[i]! / norm;
+    return states;
+  }
+}
+
+/**
+ * Answers without an LLM: a short deterministic text built from the evidence — the time ranges of the best-matching
+ * frames and what the classifier recognised there (the class names nearest each frame's mean token), marked as not
+ * written by an LLM.
+ */
+export class EvidenceBackend implements LlmBackend {
+  readonly name = 'evidence';
+  readonly #m: StarterModels;
+
+  constructor(models: StarterModels) {
+    this.#m = models;
+  }
+
+  /** The class names nearest a frame's mean high-resolution token, with their cosine similarity. */
+  labelsOf(hi: Float32Array, k = 3): { label: string; similarity: number }[] {
+    const dim = this.#m.dim;
+    const cells = hi.length / dim;
+    const mean = new Float32Array(dim);
+    for (let t = 0; t < cells; t++)
+      for (let d = 0; d < dim; d++) mean[d] = mean[d]! + hi[t * dim + d]! / cells;
+    const norm = Math.hypot(...mean) || 1;
+    const E = this.#m.labelEmbeddings;
+    const sims = new Float32Array(this.#m.labels.length);
+    for (let c = 0; c < sims.length; c++) {
+      let s = 0;
+      for (let d = 0; d < dim; d++) s += mean[d]! * E[c * dim + d]!;
+      sims[c] = s / norm;
+    }
+    return topIndices(sims, k).map((c) => ({ label: this.#m.labels[c]!, similarity: sims[c]! }));
+  }
+
+  async answer(req: AnswerRequest, o: { onText?: (t: string) => void }): Promise<string> {
+    const ranges = evidenceRanges(req.frames.map((f) => f.ptsMs), req.scores);
+    const parts = ranges.slice(0, 3).map((r) => {
+      const labels = this.labelsOf(req.frames[r.best]!.hi);
+      const when = r.fromMs === r.toMs ? formatClock(r.fromMs) : `${formatClock(r.fromMs)}–${formatClock(r.toMs)}`;
+      return `${when} (score ${Number(req.scores[r.best]).toFixed(3)}): ${labels.map((l) => l.label).join(', ')}`;
+    });
+    const text = parts.length
+      ? `[not written by an LLM: evidence from the starter models] best matches for "${req.question}": ${parts.join('; ')}`
+      : `[not written by an LLM] no frame to show for "${req.question}"`;
+    o.onText?.(text);
+    return text;
+  }
+}
+
+/**
+ * The time ranges of the best-matching frames: maximal runs of consecutive frames (time order) whose score is
+ * within a quarter of the way from the best score down to the median, best range first; `best` indexes its top frame.
+ */
+export function evidenceRanges(
+  ptsMs: readonly number[],
+  scores: ArrayLike<number>,
+): { fromMs: number; toMs: number; best: number }[] {
+  const n = ptsMs.length;
+  if (n === 0) return [];
+  const sorted = Array.from({ length: n }, (_, i) => Number(scores[i])).sort((a, b) => a - b);
+  const max = sorted[n - 1]!;
+  const cut = max - 0.25 * (max - sorted[Math.floor(n / 2)]!);
+  const out: { fromMs: number; toMs: number; best: number }[] = [];
+  for (let i = 0; i < n; i++) {
+    if (Number(scores[i]) < cut) continue;
+    let j = i;
+    let best = i;
+    while (j + 1 < n && Number(scores[j + 1]) >= cut) {
+      j++;
+      if (Number(scores[j]) > Number(scores[best])) best = j;
+    }
+    out.push({ fromMs: ptsMs[i]!, toMs: ptsMs[j]!, best });
+    i = j;
+  }
+  return out.sort((a, b) => Number(scores[b.best]) - Number(scores[a.best]) || a.fromMs - b.fromMs);
+}
+
+function topIndices(v: ArrayLike<number>, k: number): number[] {
+  const idx: number[] = [];
+  for (let i = 0; i < v.length; i++) {
+    if (idx.length < k) {
+      idx.push(i);
+      idx.sort((a, b) => v[b]! - v[a]!);
+    } else if (v[i]! > v[idx[k - 1]!]!) {
+      idx[k - 1] = i;
+      idx.sort((a, b) => v[b]! - v[a]!);
+    }
+  }
+  return idx;
+}
