@@ -64,6 +64,7 @@ describe('a live HLS playlist (the ffmpeg CLI’s HLS muxer, Python’s static H
     const c = consume(src);
     await c.until(() => c.frames.length >= 4, 30_000, '4 frames');
     expect(src.live).toBe(true); // a playlist without an end is supervised like a camera
+    const fault = Date.now(); // counted from here: a loaded machine may hiccup before the fault, which is not this test
     await h.publisher.kill();
     await c.until(
       () => c.count('source.stalled') + c.count('source.disconnected') > 0,
@@ -78,8 +79,8 @@ describe('a live HLS playlist (the ffmpeg CLI’s HLS muxer, Python’s static H
     await src.stop();
     await c.done;
     expect(c.error()).toBeNull();
-    expect(c.count('source.reconnected')).toBe(1);
-    expect(c.count('source.stalled')).toBeLessThanOrEqual(1);
+    expect(c.count('source.reconnected', fault)).toBe(1);
+    expect(c.count('source.stalled', fault)).toBeLessThanOrEqual(1);
     const pts = c.frames.map((f) => f.ptsMs);
     expect(pts).toEqual([...pts].sort((a, b) => a - b));
     expect(new Set(c.frames.map((f) => f.seq)).size).toBe(c.frames.length);
@@ -169,8 +170,9 @@ describe('npm’s rtsp-streaming-server (UDP only), fed by the ffmpeg CLI as a c
     const src = new VideoSource(s.url, { ...live, transport: 'udp' });
     const c = consume(src);
     await c.until(() => c.frames.length >= 3, 30_000, '3 frames');
+    const fault = Date.now();
     await s.camera.kill();
-    await c.until(() => c.count('source.stalled') >= 1, 20_000, 'stalled');
+    await c.until(() => c.count('source.stalled', fault) >= 1, 20_000, 'stalled');
     // this server keeps a dead publisher's mount (a new ANNOUNCE gets 503) until it restarts: restart both
     await s.server.kill();
     await sleep(1000);
@@ -178,9 +180,10 @@ describe('npm’s rtsp-streaming-server (UDP only), fed by the ffmpeg CLI as a c
     await s.camera.start();
     let before = c.frames.length;
     await c.until(() => c.frames.length >= before + 3, 40_000, 'frames after the camera returned');
-    expect(c.count('source.reconnected')).toBe(1);
+    expect(c.count('source.reconnected', fault)).toBe(1);
+    const frozen = Date.now();
     s.server.signal('SIGSTOP');
-    await c.until(() => c.count('source.stalled') >= 2, 20_000, 'the frozen server noticed');
+    await c.until(() => c.count('source.stalled', frozen) >= 1, 20_000, 'the frozen server noticed');
     s.server.signal('SIGCONT');
     before = c.frames.length;
     await c.until(() => c.frames.length >= before + 3, 40_000, 'frames after SIGCONT');
@@ -195,6 +198,7 @@ describe('npm’s rtsp-streaming-server (UDP only), fed by the ffmpeg CLI as a c
     const src = new VideoSource(s.url, { ...live, transport: 'udp' });
     const c = consume(src);
     await c.until(() => c.frames.length >= 3, 30_000, '3 frames');
+    const fault = Date.now();
     await s.camera.kill();
     await s.server.kill();
     await sleep(live.stallTimeoutMs + 3000);
@@ -207,8 +211,8 @@ describe('npm’s rtsp-streaming-server (UDP only), fed by the ffmpeg CLI as a c
     await c.done;
     // each connection that opened after the return was kept until it delivered (none torn down for the outage)
     expect(c.count('source.connected', back)).toBe(1);
-    expect(c.count('source.reconnected')).toBe(1);
-    expect(c.count('source.disconnected') + c.count('source.stalled')).toBe(1); // the outage told once
+    expect(c.count('source.reconnected', fault)).toBe(1);
+    expect(c.count('source.disconnected', fault) + c.count('source.stalled', fault)).toBe(1); // the outage told once
   }, 120_000);
 });
 
@@ -219,6 +223,7 @@ describe('gst-rtsp-server through an outage longer than the stall timeout', () =
     const src = new VideoSource(s.url, live);
     const c = consume(src);
     await c.until(() => c.frames.length >= 3, 30_000, '3 frames');
+    const fault = Date.now();
     await s.kill();
     await sleep(live.stallTimeoutMs + 3000); // the outage outlasts the stall timeout
     await s.start();
@@ -228,9 +233,9 @@ describe('gst-rtsp-server through an outage longer than the stall timeout', () =
     await src.stop();
     await c.done;
     expect(c.count('source.connected', back)).toBe(1); // no connection wasted after the camera came back
-    expect(c.count('source.reconnected')).toBe(1);
-    expect(c.count('source.stalled')).toBeLessThanOrEqual(1);
-    expect(c.count('source.disconnected')).toBe(1);
+    expect(c.count('source.reconnected', fault)).toBe(1);
+    expect(c.count('source.stalled', fault)).toBeLessThanOrEqual(1);
+    expect(c.count('source.disconnected', fault)).toBe(1);
     const after = c.frames.filter((f) => f.at > back);
     expect(after.length).toBeGreaterThanOrEqual(10); // it kept streaming at 2 fps
   }, 120_000);
