@@ -9,6 +9,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 300_000,
     pool: 'forks',
+    // the lvu commands the tests run use the built-in encoder unless a test says otherwise (a developer's fetched
+    // starter set would change their results)
+    env: { LVU_MODELS: 'builtin' },
     reporters: ['default', './tests/support/summary-reporter.ts'],
   },
 });

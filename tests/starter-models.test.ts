@@ -205,6 +205,40 @@ describe('lvu models fetch starter', () => {
     }
   }, 300_000);
 
+  it('lvu replay on a terminal fetches the starter set on first use and runs on it; offline it falls back, saying so', () => {
+    const run = (cache: string, env: Record<string, string> = {}) => {
+      const e: Record<string, string | undefined> = { ...process.env, XDG_CACHE_HOME: cache, ...env };
+      delete e.LVU_MODELS; // as a user runs it
+      // `script` gives the command a terminal, as a person's shell does
+      return spawnSync(
+        'script',
+        ['-qec', `${process.execPath} ${LVU} replay ${join(DATA, 'vtest.avi')} --fps 0.25`, '/dev/null'],
+        {
+          encoding: 'utf8',
+          env: e,
+          timeout: 600_000,
+        },
+      );
+    };
+    const fresh = mkdtempSync(join(tmpdir(), 'lvu-first-run-'));
+    const r = run(fresh);
+    expect(r.status, r.stdout).toBe(0);
+    expect(r.stdout).toContain('first run: fetching the starter set');
+    expect(r.stdout).toContain('encoder: starter set');
+    expect(r.stdout).toContain('not written by an LLM');
+    expect(existsSync(join(fresh, 'lvu/models/starter/manifest.json'))).toBe(true);
+    const offline = run(mkdtempSync(join(tmpdir(), 'lvu-offline-')), {
+      PIP_INDEX_URL: 'http://127.0.0.1:9/simple',
+      PIP_RETRIES: '0',
+      PIP_TIMEOUT: '2',
+      PIP_NO_CACHE_DIR: '1',
+    });
+    expect(offline.status, offline.stdout).toBe(0);
+    expect(offline.stdout).toContain('could not fetch the starter set (FETCH_FAILED');
+    expect(offline.stdout).toContain('the built-in weight-free encoder runs instead');
+    expect(offline.stdout).toContain('encoder: built-in weight-free encoder');
+  }, 600_000);
+
   it('a file whose sha256 differs from its pin: MODEL_INVALID naming both, nothing written under its name', () => {
     const fresh = mkdtempSync(join(tmpdir(), 'lvu-starter-pin-'));
     const pins = join(fresh, 'pins.json');

@@ -24,7 +24,7 @@ export const MODELS_USAGE = `lvu models inspect DIR [--json]   roles, tensors, d
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /** `lvu models fetch starter`: tools/starter/fetch.py in a small Python environment (NumPy + onnx, no PyTorch). */
-async function fetchStarter(dir: string, json: boolean): Promise<number> {
+export async function fetchStarter(dir: string, json: boolean): Promise<number> {
   const say = (line: string) => process.stderr.write(`${line}\n`);
   if (!json) say(`lvu models fetch starter → ${dir}`);
   const env = spawnSync(

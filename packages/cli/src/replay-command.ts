@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { LvuError } from '@lvu/core';
 import { Engine, type QueryResult, type RetentionInput } from '@lvu/engine';
 import { truncatedError } from '@lvu/ffmpeg';
+import { chooseModels } from './default-models.js';
 import { numberArg } from './number-arg.js';
 import { bar, clock, ProgressLine } from './progress.js';
 
@@ -13,8 +14,8 @@ export const REPLAY_USAGE = `lvu replay [FILE] [--query TEXT] [--json] [--models
         [--max-frames 400] [--preset longvu-qwen2-7b|longvu-llama3.2-3b|paper] [--seed N] [--max-new-tokens N]
         replay a video file as a stream through the whole engine (sample, DINO gate, SVA, projector, retention),
         then ask one question over the retained context. Without FILE: the sample video (opencv-doc's vtest.avi,
-        a static surveillance camera, or a generated test pattern). Without --models: the built-in weight-free
-        encoder and no LLM (evidence only). --json: one JSON object (answer, evidence, token counts, timings).
+        a static surveillance camera, or a generated test pattern). --models: a directory, starter, builtin, or (default) auto — the starter
+        set when fetched, fetched on first use on a terminal, else the built-in encoder. --json: one JSON object (answer, evidence, token counts, timings).
         A file that ends before its stated duration (cut short) is answered over what it has, with
         replay.truncated set, a TRUNCATED_MEDIA warning on stderr and exit status 3`;
 
@@ -87,8 +88,12 @@ export async function replayCommand(args: string[]): Promise<number> {
   const budget = numberArg(values.budget, 'budget', 64);
   const maxNew = numberArg(values['max-new-tokens'], 'max-new-tokens', 1);
   const seed = numberArg(values.seed, 'seed', 0);
+  const models = await chooseModels(values.models, {
+    fetch: !values.json && process.stderr.isTTY === true,
+    say: (line) => process.stderr.write(`lvu replay: ${line}\n`),
+  });
   const engine = await Engine.create({
-    models: values.models,
+    models,
     backend: backend as 'auto',
     ...(backend === 'openai'
       ? {
@@ -113,7 +118,7 @@ export async function replayCommand(args: string[]): Promise<number> {
     if (!values.json) {
       process.stderr.write(`lvu replay: ${file}${sampleNote ? ` (${sampleNote})` : ''}\n`);
       process.stderr.write(
-        `encoder: ${engine.vision.description}${engine.vision.builtin ? ' — pass --models DIR for real features' : ''}\n`,
+        `encoder: ${engine.vision.description}${engine.vision.builtin ? ' — `npx lvu models fetch starter` for real pretrained models' : ''}\n`,
       );
     }
     const id = 'replay';
@@ -168,7 +173,8 @@ export async function replayCommand(args: string[]): Promise<number> {
       source: file,
       note: engine.vision.builtin
         ? 'built-in weight-free encoder and no LLM: the frames kept, evicted and scored are real decisions on ' +
-          'colour and gradient statistics, but nothing is understood; export models (README → Models) and pass --models'
+          'colour and gradient statistics, but nothing is understood; `npx lvu models fetch starter` gets real pretrained ' +
+          'models (README → Models)'
         : r.answer === null
           ? 'no LLM in the model directory: evidence only'
           : null,

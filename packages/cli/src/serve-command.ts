@@ -8,6 +8,7 @@ import {
   StandingQuestions,
   toStreamSpec,
 } from '@lvu/engine';
+import { chooseModels } from './default-models.js';
 import { portArg } from './number-arg.js';
 import { runUntilSignal } from './progress.js';
 
@@ -32,6 +33,11 @@ export async function serveCommand(args: string[]): Promise<number> {
   if (values.host) c.server.host = values.host;
   if (values.port !== undefined) c.server.port = portArg(values.port);
   if (values.models) c.engine.models = values.models;
+  // no models configured: the starter set when it has been fetched (a server does not download on its own)
+  c.engine.models = await chooseModels(c.engine.models ?? undefined, {
+    fetch: false,
+    say: (line) => process.stderr.write(`lvu serve: ${line}\n`),
+  });
   c.server.token ??= process.env.LVU_TOKEN || undefined;
   const { preset, ...longvu } = c.engine.longvu;
   const engine = await Engine.create({

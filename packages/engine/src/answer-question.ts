@@ -183,7 +183,16 @@ export async function answerQuestion(
   const t2 = now();
 
   const answer = await backend.answer(
-    { inputsEmbeds: embeds, tokens: total, dim, frames, highRes, topScored, scores: sim, question: input.question },
+    {
+      inputsEmbeds: embeds,
+      tokens: total,
+      dim,
+      frames,
+      highRes,
+      topScored,
+      scores: sim,
+      question: input.question,
+    },
     { signal: input.signal, onText: input.onText },
   );
   const t3 = now();

@@ -24,7 +24,12 @@ export const pipelineConfigSchema = defineSchema(
         .default({ host: '127.0.0.1', port: 8080, bodyLimit: 64 * 1024 }),
       engine: z
         .strictObject({
-          models: z.string().nullish().describe('model directory; the built-in encoder without one'),
+          models: z
+            .string()
+            .nullish()
+            .describe(
+              'model directory, starter (the fetched starter set), builtin, or auto (default: starter when fetched)',
+            ),
           backend: z.enum(['auto', 'none', 'onnx', 'openai']).default('auto'),
           openai: openAiOptionsSchema.schema
             .optional()
@@ -107,7 +112,9 @@ export function loadPipelineConfig(
   const c = pipelineConfigSchema.parse(raw ?? {});
   const base = dirname(resolve(path));
   const local = (p: string) => (isAbsolute(p) || /^[a-z][a-z0-9+.-]*:/i.test(p) ? p : resolve(base, p));
-  if (c.engine.models) c.engine.models = local(c.engine.models);
+  // `starter`, `builtin` and `auto` name model sets, not paths next to the file
+  if (c.engine.models && !['starter', 'builtin', 'auto'].includes(c.engine.models))
+    c.engine.models = local(c.engine.models);
   if (c.engine.spill) c.engine.spill.dir = local(c.engine.spill.dir);
   for (const s of c.streams) s.source = local(s.source);
   const ids = new Set<string>();

@@ -150,10 +150,14 @@ export class EvidenceBackend implements LlmBackend {
   }
 
   async answer(req: AnswerRequest, o: { onText?: (t: string) => void }): Promise<string> {
-    const ranges = evidenceRanges(req.frames.map((f) => f.ptsMs), req.scores);
+    const ranges = evidenceRanges(
+      req.frames.map((f) => f.ptsMs),
+      req.scores,
+    );
     const parts = ranges.slice(0, 3).map((r) => {
       const labels = this.labelsOf(req.frames[r.best]!.hi);
-      const when = r.fromMs === r.toMs ? formatClock(r.fromMs) : `${formatClock(r.fromMs)}–${formatClock(r.toMs)}`;
+      const when =
+        r.fromMs === r.toMs ? formatClock(r.fromMs) : `${formatClock(r.fromMs)}–${formatClock(r.toMs)}`;
       return `${when} (score ${Number(req.scores[r.best]).toFixed(3)}): ${labels.map((l) => l.label).join(', ')}`;
     });
     const text = parts.length
