@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 
 const benches: Record<string, () => Promise<{ run: (o: BenchOptions) => Promise<BenchRow[]> }>> = {
+  accuracy: () => import('./accuracy.js'),
   compress: () => import('./compress.js'),
   engine: () => import('./engine.js'),
   ingest: () => import('./ingest.js'),

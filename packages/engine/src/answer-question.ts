@@ -18,6 +18,8 @@ export interface QuestionInput {
    * page faults of a fresh 117 MB array at 8,192 × 3,584); it must not be shared by two questions at once.
    */
   scratch?: Float32Array;
+  /** Also return every frame's query score (`evidence.all`, time order): for benchmarks and timelines. */
+  allScores?: boolean;
 }
 
 export interface EvidenceFrame {
@@ -45,6 +47,8 @@ export interface QueryResult {
     highRes: EvidenceFrame[];
     /** The best-scoring frames, best first. */
     topScored: EvidenceFrame[];
+    /** Every frame with its score, in time order (only when asked: `allScores`). */
+    all?: EvidenceFrame[];
   };
   visualTokens: number;
   textTokens: number;
@@ -205,7 +209,7 @@ export async function answerQuestion(
     mode: ctx.mode.mode,
     frames: frames.length,
     range: { fromMs: first.ptsMs, toMs: frames.at(-1)!.ptsMs },
-    evidence: { highRes, topScored },
+    evidence: { highRes, topScored, ...(input.allScores ? { all: frames.map((_, i) => ev(i)) } : {}) },
     visualTokens: ctx.finalVisualLen,
     textTokens: pre.length + postKept,
     totalTokens: total,
