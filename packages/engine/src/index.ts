@@ -7,7 +7,13 @@ export {
 } from './answer-question.js';
 export { BUILTIN_FEATURES, BuiltinFrameEncoder, BuiltinTextEncoder } from './builtin-encoder.js';
 export { ContextStore, type RetainedFrame, type StoreStats, type TimelineEntry } from './context-store.js';
-export { Engine, type EngineConfig, STARTER_DINO_THRESHOLD, type StreamSpec, type StreamStatus } from './engine.js';
+export {
+  Engine,
+  type EngineConfig,
+  STARTER_DINO_THRESHOLD,
+  type StreamSpec,
+  type StreamStatus,
+} from './engine.js';
 export {
   type QueryLimits,
   queryLimitsSchema,
@@ -44,13 +50,18 @@ export {
 export { PrometheusMetrics } from './prometheus-metrics.js';
 export { DirSnapshotStore } from './snapshot-store.js';
 export { SpillLog, type SpillOptions } from './spill-log.js';
-export { EvidenceBackend, evidenceRanges, StarterFrameEncoder, StarterTextEncoder } from './starter-encoder.js';
 export {
   type StandingAnswer,
   type StandingQuestion,
   StandingQuestions,
   standingQuestionSchema,
 } from './standing-questions.js';
+export {
+  EvidenceBackend,
+  evidenceRanges,
+  StarterFrameEncoder,
+  StarterTextEncoder,
+} from './starter-encoder.js';
 export {
   type StreamCounters,
   StreamPipeline,

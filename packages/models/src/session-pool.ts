@@ -110,21 +110,26 @@ export class SessionPool {
     return this.#thread.call(req, transfer);
   }
 
-  /** Loads one role from a loaded manifest and checks the graph against the manifest. */
-  async load(m: LoadedManifest, role: ModelRole): Promise<void> {
-    const spec = m.manifest.models[role];
-    const path = m.paths[role];
-    if (!spec || !path)
-      throw new LvuError('MODEL_INVALID', `the manifest has no ${role} model`, { field: `models.${role}` });
-    const r = await this.#call({
+  /** One ONNX file into the inference thread under `name`, with this pool's thread options. */
+  #open(name: string, path: string): Promise<SessionResponse> {
+    return this.#call({
       op: 'load',
-      key: this.#prefix + role,
+      key: this.#prefix + name,
       path,
       intraOpNumThreads: this.options.intraOpNumThreads,
       interOpNumThreads: this.options.interOpNumThreads,
       allowSpinning: this.options.allowSpinning,
       executionProviders: this.options.executionProviders,
     });
+  }
+
+  /** Loads one role from a loaded manifest and checks the graph against the manifest. */
+  async load(m: LoadedManifest, role: ModelRole): Promise<void> {
+    const spec = m.manifest.models[role];
+    const path = m.paths[role];
+    if (!spec || !path)
+      throw new LvuError('MODEL_INVALID', `the manifest has no ${role} model`, { field: `models.${role}` });
+    const r = await this.#open(role, path);
     if (!r.ok) {
       throw new LvuError('MODEL_INVALID', `model ${role} (${spec.file}) cannot be loaded: ${r.message}`, {
         field: `models.${role}.file`,
@@ -140,15 +145,7 @@ export class SessionPool {
    * returns the graph's inputs and outputs for the caller to check.
    */
   async loadFile(name: string, path: string): Promise<{ inputs: ValueInfo[]; outputs: ValueInfo[] }> {
-    const r = await this.#call({
-      op: 'load',
-      key: this.#prefix + name,
-      path,
-      intraOpNumThreads: this.options.intraOpNumThreads,
-      interOpNumThreads: this.options.interOpNumThreads,
-      allowSpinning: this.options.allowSpinning,
-      executionProviders: this.options.executionProviders,
-    });
+    const r = await this.#open(name, path);
     if (!r.ok) {
       throw new LvuError('MODEL_INVALID', `${path} cannot be loaded: ${r.message}`, {
         field: name,
