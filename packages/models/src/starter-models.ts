@@ -238,7 +238,7 @@ export class StarterModels {
     const out = new Float32Array(this.labels.length * this.dim);
     for (let i = 0; i < this.labels.length; i += 50) {
       const e = await this.sentences(this.labelTexts.slice(i, i + 50));
-      e.forEach((v, k) => out.set(v, (i + k) * this.dim));
+      for (const [k, v] of e.entries()) out.set(v, (i + k) * this.dim);
     }
     this.labelEmbeddings = out;
     try {
