@@ -1,4 +1,4 @@
-import type { SampledFrame } from '@lvu/core';
+import { LvuError, type SampledFrame } from '@lvu/core';
 
 /** The token grids of one kept frame after SVA + projector, as the context stores them. */
 export interface FrameFeatures {
@@ -42,4 +42,15 @@ export interface TextEncoder {
   prompt(question: string): { pre: number[]; post: number[] };
   /** Token ids → embeddings (ids.length × dim). */
   embed(ids: readonly number[]): Promise<Float32Array>;
+}
+
+/** A frame's size×size RGB image, or SHAPE_MISMATCH when the source was not asked for that size. */
+export function frameImage(frame: SampledFrame, size: number): Uint8Array {
+  const img = frame.images[size];
+  if (!img) {
+    throw new LvuError('SHAPE_MISMATCH', `frame ${frame.seq} has no ${size}×${size} image`, {
+      field: `images.${size}`,
+    });
+  }
+  return img;
 }

@@ -1,7 +1,7 @@
 import { bilinearResize, svaKeyMask, type UnpadMode } from '@lvu/compress';
 import { LvuError, type SampledFrame } from '@lvu/core';
 import type { LongVuModels } from '@lvu/models';
-import type { FrameEncoder, FrameFeatures, TextEncoder } from './frame-encoder.js';
+import { type FrameEncoder, type FrameFeatures, frameImage, type TextEncoder } from './frame-encoder.js';
 
 /**
  * LongVU's networks from a model directory: DINOv2 on every sampled frame; SigLIP, the SVA (with the key mask of
@@ -39,18 +39,8 @@ export class OnnxFrameEncoder implements FrameEncoder {
     this.#unpad = o.unpad;
   }
 
-  #image(frame: SampledFrame, size: number): Uint8Array {
-    const img = frame.images[size];
-    if (!img) {
-      throw new LvuError('SHAPE_MISMATCH', `frame ${frame.seq} has no ${size}×${size} image`, {
-        field: `images.${size}`,
-      });
-    }
-    return img;
-  }
-
   dino(frame: SampledFrame): Promise<Float32Array> {
-    return this.#models.encodeDino(this.#image(frame, this.#dinoSize));
+    return this.#models.encodeDino(frameImage(frame, this.#dinoSize));
   }
 
   async features(frame: SampledFrame, dinoTokens: Float32Array): Promise<FrameFeatures> {
@@ -58,7 +48,7 @@ export class OnnxFrameEncoder implements FrameEncoder {
     const S = this.highSide;
     const s = this.lowSide;
     const svaDim = m.longvu.svaDim;
-    const siglip = await m.encodeSiglip(this.#image(frame, this.#siglipSize));
+    const siglip = await m.encodeSiglip(frameImage(frame, this.#siglipSize));
     const mask = this.#padded ? svaKeyMask(2 * S, [frame.height, frame.width], this.#unpad) : undefined;
     const sva = await m.fuse(dinoTokens, siglip, mask);
     const loSva = bilinearResize(sva, S, S, svaDim, s, s);

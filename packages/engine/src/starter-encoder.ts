@@ -1,7 +1,7 @@
 import { bilinearResize } from '@lvu/compress';
-import { formatClock, LvuError, type SampledFrame } from '@lvu/core';
+import { formatClock, type SampledFrame } from '@lvu/core';
 import type { ClassifiedFrame, StarterModels } from '@lvu/models';
-import type { FrameEncoder, FrameFeatures, TextEncoder } from './frame-encoder.js';
+import { type FrameEncoder, type FrameFeatures, frameImage, type TextEncoder } from './frame-encoder.js';
 import type { AnswerRequest, LlmBackend } from './llm-backend.js';
 
 /** Classes kept per cell of the semantic grid, and the softmax temperature of the per-cell class logits. */
@@ -39,28 +39,14 @@ export class StarterFrameEncoder implements FrameEncoder {
     this.newline = new Float32Array(models.dim);
   }
 
-  #image(frame: SampledFrame): Uint8Array {
-    const img = frame.images[this.#m.size];
-    if (!img) {
-      throw new LvuError(
-        'SHAPE_MISMATCH',
-        `frame ${frame.seq} has no ${this.#m.size}×${this.#m.size} image`,
-        {
-          field: `images.${this.#m.size}`,
-        },
-      );
-    }
-    return img;
-  }
-
   async dino(frame: SampledFrame): Promise<Float32Array> {
-    const r = await this.#m.classify(this.#image(frame));
+    const r = await this.#m.classify(frameImage(frame, this.#m.size));
     this.#seen.set(frame, r);
     return r.features;
   }
 
   async features(frame: SampledFrame): Promise<FrameFeatures> {
-    const r = this.#seen.get(frame) ?? (await this.#m.classify(this.#image(frame)));
+    const r = this.#seen.get(frame) ?? (await this.#m.classify(frameImage(frame, this.#m.size)));
     const S = this.highSide;
     const cells = S * S;
     const dim = this.dim;
