@@ -36,10 +36,10 @@ export class EdgeSessions {
   readonly #state = new Map<string, EdgeState>();
   /** Per stream: how seqs mapped since the last checkpoint (kept only when `history` is on). */
   readonly #history = new Map<string, { seq: number; state: EdgeState }[]>();
-  readonly #history_on: boolean;
+  readonly #keepHistory: boolean;
 
   constructor(o: { history?: boolean } = {}) {
-    this.#history_on = o.history ?? false;
+    this.#keepHistory = o.history ?? false;
   }
 
   /** Whether `epoch` is the session now publishing `id`. */
@@ -103,7 +103,7 @@ export class EdgeSessions {
       lastWallMs: wallMs,
     };
     this.#state.set(id, state);
-    if (this.#history_on) {
+    if (this.#keepHistory) {
       let h = this.#history.get(id);
       if (!h) this.#history.set(id, (h = []));
       h.push({ seq: state.lastSeq, state });

@@ -67,6 +67,11 @@ const ROUTES: [RegExp, string[]][] = [
   [/^\/v1\/answers$/, ['GET', 'HEAD']],
 ];
 
+/** A request's path without its query or trailing slashes (`/readyz/?x` → `/readyz`). */
+function pathOf(url: string): string {
+  return url.split('?')[0]!.replace(/(.)\/+$/, '$1');
+}
+
 /** The bearer token a request carries (`Authorization: Bearer T`, scheme case-insensitive per RFC 7235). */
 function bearerOf(header: string | undefined): string {
   const m = /^bearer[ \t]+(.*)$/i.exec((header ?? '').trim());
@@ -133,7 +138,7 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
 
   app.addHook('onRequest', async (req, reply) => {
     // a method a known path does not take: 405 before anything reads the body
-    const path = req.url.split('?')[0]!.replace(/(.)\/+$/, '$1');
+    const path = pathOf(req.url);
     const allowed = ROUTES.find(([re]) => re.test(path))?.[1];
     if (allowed && !allowed.includes(req.method)) return methodNotAllowed(req.method, path, allowed, reply);
     // the matched route, not the raw URL: `/healthz?x=1` and `/readyz/` are the public routes too
@@ -151,7 +156,7 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
     void reply.code(statusOf(e)).send(errorBody(e));
   });
   app.setNotFoundHandler((req, reply) => {
-    const path = req.url.split('?')[0]!.replace(/(.)\/+$/, '$1');
+    const path = pathOf(req.url);
     const e = new LvuError('NOT_FOUND', `no route ${req.method} ${path}`, {
       field: 'path',
       hint: 'the routes are listed in /openapi.json',
