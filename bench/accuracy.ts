@@ -15,8 +15,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createEngine } from '@lvu/cli';
 import { formatClock } from '@lvu/core';
-import { Engine, evidenceRanges, type RetentionInput } from '@lvu/engine';
+import { evidenceRanges, type RetentionInput } from '@lvu/engine';
 import type { BenchOptions, BenchRow } from './run.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -144,7 +145,7 @@ export async function run(o: BenchOptions): Promise<BenchRow[]> {
   ];
   const rows: BenchRow[] = [];
   for (const c of configs) {
-    const engine = await Engine.create({
+    const engine = await createEngine({
       models,
       retention: c.retention,
       longvu: {

@@ -14,11 +14,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { createEngine } from '@lvu/cli';
 import { longVuOptions, StreamingTemporalReducer } from '@lvu/compress';
 import type { SampledFrame } from '@lvu/core';
 import {
   answerQuestion,
-  Engine,
   NoneBackend,
   OnnxFrameEncoder,
   type RetainedFrame,
@@ -77,7 +77,7 @@ async function replayCase(quick: boolean): Promise<BenchRow> {
   await models.close();
   frames.length = 0;
   // 3. end to end: the engine on the file
-  const engine = await Engine.create({ models: small, backend: 'none' });
+  const engine = await createEngine({ models: small, backend: 'none' });
   t = performance.now();
   engine.addStream({ id: 'replay', source: ten });
   await engine.whenDone('replay');
@@ -138,7 +138,7 @@ async function* syntheticDay(
 
 async function dayCase(quick: boolean): Promise<BenchRow> {
   const hours = quick ? 3 : 24;
-  const engine = await Engine.create({ models: TINY, backend: 'none', maxWaitMs: 0 });
+  const engine = await createEngine({ models: TINY, backend: 'none', maxWaitMs: 0 });
   const perHour: {
     hour: number;
     rssMb: number;
@@ -270,7 +270,7 @@ async function liveCase(streams: number, seconds: number): Promise<BenchRow> {
     );
   }
   await new Promise((r) => setTimeout(r, 2000));
-  const engine = await Engine.create({ models: TINY, backend: 'none' });
+  const engine = await createEngine({ models: TINY, backend: 'none' });
   const ages: number[] = [];
   let drops = 0;
   engine.events.on((e) => {

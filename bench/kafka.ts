@@ -23,9 +23,10 @@ import {
   toHalf,
   toIpc,
 } from '@lvu/arrow';
+import { createEngine } from '@lvu/cli';
 import type { SampledFrame } from '@lvu/core';
-import { Engine, KafkaWorker } from '@lvu/engine';
 import { decodeFrame, encodeFrame, KafkajsTransport } from '@lvu/kafka';
+import { KafkaWorker } from '@lvu/worker';
 import { Packr } from 'msgpackr';
 import { KafkaBroker } from '../tests/support/kafka-broker.js';
 import type { BenchOptions, BenchRow } from './run.js';
@@ -194,7 +195,7 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
       process.stderr.write('kafka bench: one process vs through Kafka\n');
       // a first replay learns the frame count (and warms the page cache and the model sessions' code paths)
       const oneProcess = async (total: number) => {
-        const direct = await Engine.create({ models: TINY, backend: 'none' });
+        const direct = await createEngine({ models: TINY, backend: 'none' });
         const run = Number.isFinite(total)
           ? progress(
               () => direct.listStreams()[0]?.counters.sampled ?? 0,
@@ -240,7 +241,7 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
         process.stderr.write(`kafka bench: ${frames} frames through Kafka as ${mode}\n`);
         const topic = `vtest-${mode}`;
         await t.createTopic(topic, 4);
-        const engine = await Engine.create({ models: TINY, backend: 'none' });
+        const engine = await createEngine({ models: TINY, backend: 'none' });
         const worker = new KafkaWorker(engine, new KafkajsTransport(broker.brokers, 'lvu-bench-worker'), {
           topic,
           group: `bench-${mode}`,
@@ -291,7 +292,7 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
       const seconds = opts.quick ? 34 : 66;
       const topic = `latency-${streams}`;
       await t.createTopic(topic, 8);
-      const engine = await Engine.create({ models: TINY, backend: 'none' });
+      const engine = await createEngine({ models: TINY, backend: 'none' });
       const sizes = [...engine.vision.imageSizes];
       const published = new Map<string, number>();
       const latency: number[] = [];

@@ -9,7 +9,9 @@ import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { createHttpServer, Engine } from '@lvu/engine';
+import { createEngine } from '@lvu/cli';
+import type { Engine } from '@lvu/engine';
+import { createHttpServer } from '@lvu/server';
 import type { FastifyInstance } from 'fastify';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +24,7 @@ let engine: Engine;
 
 beforeAll(async () => {
   video = makeSceneVideo(40);
-  engine = await Engine.create();
+  engine = await createEngine();
   engine.addStream({ id: 'cam', source: video });
   await engine.whenDone('cam');
 }, 120_000);

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
+import { createEngine, defaultPlugins } from '@lvu/cli';
 import type { LvuEvent } from '@lvu/core';
-import { Engine, loadPipelineConfig, PrometheusMetrics } from '@lvu/engine';
+import { loadPipelineConfig, PrometheusMetrics } from '@lvu/server';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot } from './support/paths.js';
 import { freePort, RtspServer } from './support/rtsp-server.js';
@@ -24,7 +25,7 @@ describe('engine on a live RTSP camera (gst-rtsp-server)', () => {
     const camera = new RtspServer(await freePort(), ['--fps', '10']);
     servers.push(camera);
     await camera.start();
-    const engine = await Engine.create({ longvu: { dinoWindowFrames: 4 } });
+    const engine = await createEngine({ longvu: { dinoWindowFrames: 4 } });
     const metrics = new PrometheusMetrics(engine);
     const events: LvuEvent[] = [];
     engine.events.on((e) => events.push(e));
@@ -75,11 +76,11 @@ describe('pipelines/', () => {
   it('the example pipelines validate (with and without their environment variables)', () => {
     for (const p of ['replay-file', 'live-rtsp']) {
       const file = resolve(repoRoot, 'pipelines', p, 'pipeline.yaml');
-      const c = loadPipelineConfig(file, {});
+      const c = loadPipelineConfig(file, defaultPlugins(), {});
       expect(c.streams.length).toBeGreaterThan(0);
       expect(c.standing.length).toBeGreaterThan(0);
       expect(c.server.host).toBe('127.0.0.1');
-      const custom = loadPipelineConfig(file, {
+      const custom = loadPipelineConfig(file, defaultPlugins(), {
         LVU_PORT: '9001',
         LVU_MODELS: 'models/small',
         LVU_CAMERA: 'rtsp://cam/1',

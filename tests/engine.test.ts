@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
+import { createEngine } from '@lvu/cli';
 import type { LvuError, LvuEvent } from '@lvu/core';
-import { Engine, type QueryResult } from '@lvu/engine';
+import type { Engine, QueryResult } from '@lvu/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeSceneVideo } from './support/media.js';
 import { repoRoot } from './support/paths.js';
@@ -21,7 +22,7 @@ beforeAll(() => {
 }, 120_000);
 
 async function replay(config: Parameters<typeof Engine.create>[0] = {}, id = 'cam') {
-  const engine = await Engine.create(config);
+  const engine = await createEngine(config);
   engine.addStream({ id, source: video });
   await engine.whenDone(id);
   return engine;
@@ -31,7 +32,7 @@ describe('engine on the embedded default (built-in encoder, no model)', () => {
   let engine: Engine;
   const events: LvuEvent[] = [];
   beforeAll(async () => {
-    engine = await Engine.create();
+    engine = await createEngine();
     engine.events.on((e) => events.push(e));
     engine.addStream({ id: 'cam', source: video });
     await engine.whenDone('cam');
@@ -194,7 +195,7 @@ describe('engine spill to disk', () => {
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
     const dir = mkdtempSync(join(tmpdir(), 'lvu-engine-spill-'));
-    const e = await Engine.create({
+    const e = await createEngine({
       retention: { maxFrames: 4, policy: 'recent' },
       spill: { dir, segmentFrames: 8 },
     });

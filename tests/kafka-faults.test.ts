@@ -7,9 +7,11 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
+import { createEngine } from '@lvu/cli';
 import type { SampledFrame } from '@lvu/core';
-import { createHttpServer, Engine, EPOCH_HEADER, KafkaWorker } from '@lvu/engine';
 import { encodeFrame, KafkajsTransport } from '@lvu/kafka';
+import { createHttpServer } from '@lvu/server';
+import { EPOCH_HEADER, KafkaWorker } from '@lvu/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaBroker } from './support/kafka-broker.js';
 import { makeSceneVideo } from './support/media.js';
@@ -94,7 +96,7 @@ const frame = (streamId: string, seq: number, ptsMs = seq * 1000): SampledFrame 
 });
 
 async function workerWithApi(topic: string, group: string) {
-  const engine = await Engine.create({ longvu: { dinoWindowFrames: 4 } });
+  const engine = await createEngine({ longvu: { dinoWindowFrames: 4 } });
   const worker = new KafkaWorker(engine, transport(), { topic, group });
   await worker.start();
   const app = await createHttpServer(engine);
@@ -278,7 +280,7 @@ describe('the same file through Kafka and in one process', () => {
     execFileSync(process.execPath, [LVU, 'ingest', video, '--to', url('same-file'), '--stream-id', 'cam'], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    const ref = await Engine.create();
+    const ref = await createEngine();
     ref.addStream({ id: 'cam', source: video });
     await ref.whenDone('cam');
     const want = ref
@@ -289,7 +291,7 @@ describe('the same file through Kafka and in one process', () => {
         Buffer.from(f.hi.buffer, f.hi.byteOffset, f.hi.byteLength).toString('base64'),
       ]);
     await ref.close();
-    const engine = await Engine.create();
+    const engine = await createEngine();
     const worker = new KafkaWorker(engine, transport(), { topic: 'same-file', group: 'g-same' });
     try {
       await worker.start();

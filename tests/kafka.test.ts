@@ -3,8 +3,8 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { encodeWindow } from '@lvu/arrow';
+import { createEngine } from '@lvu/cli';
 import type { SampledFrame } from '@lvu/core';
-import { createHttpServer, Engine, FEATURE_WINDOW_TYPE, KafkaWorker } from '@lvu/engine';
 import {
   decodeFrame,
   encodeFrame,
@@ -12,6 +12,8 @@ import {
   KafkajsTransport,
   KafkaSnapshotStore,
 } from '@lvu/kafka';
+import { createHttpServer } from '@lvu/server';
+import { FEATURE_WINDOW_TYPE, KafkaWorker } from '@lvu/worker';
 import { Partitioners } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaBroker } from './support/kafka-broker.js';
@@ -124,7 +126,7 @@ describe('Kafka transport on a real broker', () => {
         if (last) await c.commit(last.topic, last.partition, String(BigInt(last.offset) + 1n));
       },
     });
-    const engine = await Engine.create({ longvu: { dinoWindowFrames: 4 } });
+    const engine = await createEngine({ longvu: { dinoWindowFrames: 4 } });
     const worker = new KafkaWorker(engine, transport(), { topic: 'frames-b', group: 'w-b' });
     await worker.start();
     try {
@@ -199,7 +201,7 @@ describe('lvu ingest --to kafka → lvu worker', () => {
       await p.send('frames-c', [{ key: 'cam-b', value: encodeFrame(frame('cam-b', seq, 96)) }]);
     await p.send('frames-c', [{ key: 'cam-b', value: encodeFrame(frame('cam-b', 5, 96)) }]); // redelivered
 
-    const engine = await Engine.create({ longvu: { dinoWindowFrames: 4 } });
+    const engine = await createEngine({ longvu: { dinoWindowFrames: 4 } });
     const worker = new KafkaWorker(engine, transport(), {
       topic: 'frames-c',
       group: 'workers',
@@ -260,7 +262,7 @@ describe('lvu ingest --features → lvu worker', () => {
     ).toString();
     expect(out).toMatch(/40 frames sampled .* \d+ windows with \d+ kept frames published as feature batches/);
     // the same file in one process: the reference context
-    const local = await Engine.create();
+    const local = await createEngine();
     local.addStream({ id: 'edge-1', source: video });
     await local.whenDone('edge-1');
     const want = local.frames('edge-1');
@@ -301,7 +303,7 @@ describe('lvu ingest --features → lvu worker', () => {
       },
       { key: 'edge-1', value: encodeFrame(frame('edge-1', 99, 96)) }, // a frame for a stream that takes windows
     ]);
-    const engine = await Engine.create();
+    const engine = await createEngine();
     const worker = new KafkaWorker(engine, transport(), { topic: 'windows-f', group: 'feature-workers' });
     try {
       await worker.start();
@@ -352,7 +354,7 @@ describe('lvu worker crash recovery', () => {
       }
     }
     // the reference: one uninterrupted worker
-    const engine = await Engine.create();
+    const engine = await createEngine();
     const ref = new KafkaWorker(engine, transport(), {
       topic: 'frames-r',
       group: 'reference',
@@ -444,7 +446,7 @@ describe('questions to a worker that does not own the stream', () => {
       const dir = mkdtempSync(join(tmpdir(), 'lvu-shared-'));
       const members = await Promise.all(
         [0, 1].map(async () => {
-          const engine = await Engine.create({ longvu: { dinoWindowFrames: 4 } });
+          const engine = await createEngine({ longvu: { dinoWindowFrames: 4 } });
           const worker = new KafkaWorker(engine, transport(), {
             topic: topic,
             group: 'owners',
@@ -527,7 +529,7 @@ describe('standing answers', () => {
         'frames-s',
         ['s-a', 's-b'].map((id) => ({ key: id, value: encodeFrame(scene(id, seq)) })),
       );
-    const engine = await Engine.create({ longvu: { dinoWindowFrames: 4 } });
+    const engine = await createEngine({ longvu: { dinoWindowFrames: 4 } });
     const worker = new KafkaWorker(engine, transport(), {
       topic: 'frames-s',
       group: 'asking',
@@ -659,7 +661,7 @@ describe('rebalance', () => {
       // on other machines: each member reads the compacted snapshots topic with its own client
       const shared = () => sharedSnapshots(kind, dir, topic);
       const member = async (group: string, snapshots: string | KafkaSnapshotStore) => {
-        const engine = await Engine.create({ longvu: { dinoWindowFrames: 4 } });
+        const engine = await createEngine({ longvu: { dinoWindowFrames: 4 } });
         const worker = new KafkaWorker(engine, transport(), {
           topic: topic,
           group,

@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Engine } from '@lvu/engine';
+import { createEngine } from '@lvu/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeSceneVideo } from './support/media.js';
 
@@ -55,7 +55,7 @@ afterAll(() => server.close());
 describe('openai backend', () => {
   it('sends high-resolution frames as JPEGs with timestamps and thumbnails within the image budget; streams the answer', async () => {
     const video = makeSceneVideo(60);
-    const engine = await Engine.create({
+    const engine = await createEngine({
       backend: 'openai',
       openai: { url, model: 'llava', apiKey: 'k', maxImages: 6, maxHighResImages: 2, seed: 5 },
     });
@@ -112,14 +112,14 @@ describe('openai backend', () => {
   }, 120_000);
 
   it('an unreachable server or a missing configuration is a clear error', async () => {
-    await expect(Engine.create({ backend: 'openai' })).rejects.toMatchObject({
+    await expect(createEngine({ backend: 'openai' })).rejects.toMatchObject({
       code: 'INVALID_CONFIG',
       field: 'openai',
     });
     await expect(
-      Engine.create({ backend: 'openai', openai: { url: 'not a url', model: 'm' } }),
+      createEngine({ backend: 'openai', openai: { url: 'not a url', model: 'm' } }),
     ).rejects.toMatchObject({ code: 'INVALID_CONFIG', field: 'url' });
-    const engine = await Engine.create({
+    const engine = await createEngine({
       backend: 'openai',
       openai: { url: 'http://127.0.0.1:9/v1', model: 'm' },
     });

@@ -8,13 +8,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import {
-  createHttpServer,
-  Engine,
-  loadPipelineConfig,
-  StandingQuestions,
-  type StreamStatus,
-} from '@lvu/engine';
+import { createEngine, defaultPlugins } from '@lvu/cli';
+import { type Engine, StandingQuestions, type StreamStatus } from '@lvu/engine';
+import { createHttpServer, loadPipelineConfig } from '@lvu/server';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeSceneVideo } from './support/media.js';
@@ -37,7 +33,7 @@ const post = (path: string, body: unknown, headers: Record<string, string> = {})
 
 beforeAll(async () => {
   video = makeSceneVideo(40);
-  engine = await Engine.create();
+  engine = await createEngine();
   standing = new StandingQuestions(engine);
   app = await createHttpServer(engine, { standing });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -232,7 +228,7 @@ describe('pipeline YAML and the CLI', () => {
       'ok.yaml',
       'server:\n  port: ${env:LVU_TEST_PORT:-9999}\nengine:\n  models: ${env:LVU_NOPE:-}\nstreams:\n  - id: a\n    source: clip.mp4\n    fps: 2\n',
     );
-    const c = loadPipelineConfig(p, { LVU_TEST_PORT: '1234' });
+    const c = loadPipelineConfig(p, defaultPlugins(), { LVU_TEST_PORT: '1234' });
     expect(c.server.port).toBe(1234);
     expect(c.engine.models).toBeNull();
     expect(c.streams[0]).toMatchObject({ id: 'a', source: join(dir, 'clip.mp4'), fps: 2 });
@@ -245,7 +241,7 @@ describe('pipeline YAML and the CLI', () => {
       ['server:\n  port: ${env:LVU_UNSET_VAR}\n', 'env:LVU_UNSET_VAR'],
     ];
     for (const [text, field] of bad) {
-      expect(() => loadPipelineConfig(write('bad.yaml', text), {}), text).toThrow(
+      expect(() => loadPipelineConfig(write('bad.yaml', text), defaultPlugins(), {}), text).toThrow(
         expect.objectContaining({
           code: 'INVALID_CONFIG',
           field: expect.stringContaining(field.split('.')[0]!),

@@ -9,8 +9,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createEngine } from '@lvu/cli';
 import { formatClock as clock } from '@lvu/core';
-import { Engine } from '@lvu/engine';
 import { WordPieceTokenizer } from '@lvu/models';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -162,7 +162,7 @@ describe('lvu models fetch starter', () => {
       '50',
       video,
     ]);
-    const engine = await Engine.create({ models: dir });
+    const engine = await createEngine({ models: dir });
     try {
       expect(engine.vision.builtin).toBe(false);
       expect(engine.backend.name).toBe('evidence');
@@ -192,7 +192,7 @@ describe('lvu models fetch starter', () => {
   }, 300_000);
 
   it('the gate keeps a plausible share of real footage (vtest.avi at 1 fps: about half, as LongVU reports)', async () => {
-    const engine = await Engine.create({ models: dir });
+    const engine = await createEngine({ models: dir });
     try {
       engine.addStream({ id: 'vtest', source: join(DATA, 'vtest.avi') });
       await engine.whenDone('vtest');

@@ -1,7 +1,9 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { createHttpServer, Engine } from '@lvu/engine';
+import { createEngine } from '@lvu/cli';
+import type { Engine } from '@lvu/engine';
+import { createHttpServer } from '@lvu/server';
 import type { FastifyInstance } from 'fastify';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +21,7 @@ let base = '';
 
 beforeAll(async () => {
   const video = makeSceneVideo(60);
-  engine = await Engine.create({ retention: { maxFrames: 12 } });
+  engine = await createEngine({ retention: { maxFrames: 12 } });
   app = await createHttpServer(engine);
   await app.listen({ host: '127.0.0.1', port: 0 });
   base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

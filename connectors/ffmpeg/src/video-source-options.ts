@@ -1,11 +1,11 @@
 import { defineSchema, z } from '@lvu/core';
 
 /**
- * Live sources reconnect with capped exponential backoff and jitter, forever: 250 ms doubling to 2 s. The cap bounds
+ * Live sources reconnect with capped exponential backoff and jitter, forever unless `maxAttempts` is set: 250 ms
+ * doubling to 2 s. The cap bounds
  * how long a camera that comes back waits to be picked up; one place, so the schema's two defaults cannot disagree.
  */
 export const RECONNECT_DEFAULTS = {
-  maxAttempts: Number.POSITIVE_INFINITY,
   initialDelayMs: 250,
   maxDelayMs: 2000,
   factor: 2,
@@ -64,7 +64,11 @@ export const videoSourceOptionsSchema = defineSchema(
       .describe('live: no frame for this long = stalled, reconnect'),
     reconnect: z
       .object({
-        maxAttempts: z.number().min(1).default(RECONNECT_DEFAULTS.maxAttempts),
+        maxAttempts: z
+          .int()
+          .min(1)
+          .optional()
+          .describe('connection attempts in a row before the source fails; forever when left out'),
         initialDelayMs: z.int().min(0).default(RECONNECT_DEFAULTS.initialDelayMs),
         maxDelayMs: z.int().min(0).default(RECONNECT_DEFAULTS.maxDelayMs),
         factor: z.number().min(1).default(RECONNECT_DEFAULTS.factor),

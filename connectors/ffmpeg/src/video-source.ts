@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import {
   backoffDelayMs,
   EventBus,
+  type FrameSource,
   LvuError,
   type LvuErrorCode,
   type SampledFrame,
@@ -54,7 +55,7 @@ type Outcome = { kind: 'end' } | { kind: 'error'; error: LvuError } | { kind: 's
  * and jitter, forever by default. `seq` and `ptsMs` stay monotonic across reconnects: a later connection's media
  * time starts after the last frame plus the outage, so the gap shows in the timeline (and in `source.reconnected`).
  */
-export class VideoSource implements AsyncIterable<SampledFrame> {
+export class VideoSource implements FrameSource {
   /** Decode worker threads alive in this process (all sources). */
   static activeWorkers = 0;
   readonly options: VideoSourceOptions;
@@ -99,6 +100,11 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
     this.streamId = this.options.streamId ?? this.source.redacted;
     this.events = events;
     this.#queue = new FrameQueue(this.options.queueFrames);
+  }
+
+  /** The source as it may be logged (credentials replaced by `***`). */
+  get description(): string {
+    return this.source.redacted;
   }
 
   /** Supervised like a camera: rtsp, a live HLS playlist, or what the caller said. */
@@ -220,7 +226,7 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
           message: err.message,
           retriable: true,
         });
-        if (failures >= policy.maxAttempts) throw err;
+        if (failures >= (policy.maxAttempts ?? Number.POSITIVE_INFINITY)) throw err;
         await this.#sleep(backoffDelayMs({ ...policy }, failures));
         continue;
       }
@@ -294,7 +300,7 @@ export class VideoSource implements AsyncIterable<SampledFrame> {
           retriable: err.retriable,
         });
       }
-      if (failures >= policy.maxAttempts) {
+      if (failures >= (policy.maxAttempts ?? Number.POSITIVE_INFINITY)) {
         throw (
           err ??
           new LvuError('SOURCE_UNREACHABLE', `${this.source.redacted}: gave up after ${failures} attempts`)

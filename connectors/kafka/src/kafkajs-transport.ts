@@ -72,7 +72,6 @@ export class KafkajsTransport implements KafkaTransport {
         );
         const delay = backoffDelayMs(
           {
-            maxAttempts: Number.POSITIVE_INFINITY,
             initialDelayMs: 250,
             maxDelayMs: 2000,
             factor: 2,

@@ -1,16 +1,11 @@
 import { parseArgs } from 'node:util';
 import { encodeWindow } from '@lvu/arrow';
 import { LvuError, type LvuErrorCode, type LvuEvent, type SampledFrame } from '@lvu/core';
-import {
-  BuiltinFrameEncoder,
-  Engine,
-  EPOCH_HEADER,
-  FEATURE_WINDOW_TYPE,
-  SESSION_END_HEADER,
-} from '@lvu/engine';
+import { BuiltinFrameEncoder, Engine } from '@lvu/engine';
 import { VideoSource } from '@lvu/ffmpeg';
 import { encodeFrame, KafkajsTransport, parseKafkaUrl } from '@lvu/kafka';
 import { loadManifest } from '@lvu/models';
+import { EPOCH_HEADER, FEATURE_WINDOW_TYPE, SESSION_END_HEADER } from '@lvu/worker';
 import { numberArg } from './number-arg.js';
 import { bar, clock, ProgressLine, waitingLine } from './progress.js';
 import { EXIT_TRUNCATED } from './replay-command.js';

@@ -2,22 +2,31 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LvuError } from '@lvu/core';
-import { Engine, type QueryResult, type RetentionInput } from '@lvu/engine';
+import { type QueryResult, type RetentionInput, retentionPolicies } from '@lvu/engine';
 import { truncatedError } from '@lvu/ffmpeg';
 import { chooseModels } from './default-models.js';
 import { numberArg } from './number-arg.js';
+import { createEngine, defaultPlugins } from './plugins.js';
 import { bar, clock, ProgressLine } from './progress.js';
 
-export const REPLAY_USAGE = `lvu replay [FILE] [--query TEXT] [--json] [--models DIR] [--backend auto|none|onnx|openai]
+const PLUGINS = defaultPlugins();
+
+export const REPLAY_USAGE = `lvu replay [FILE] [--query TEXT] [--json] [--models DIR] [--backend auto|${PLUGINS.backends.names().join('|')}]
         [--openai-url http://127.0.0.1:8000/v1 --openai-model NAME]
-        [--fps 1] [--budget 8192] [--since-ms MS] [--until-ms MS] [--retention pyramid|uniform|recent]
+        [--fps 1] [--budget 8192] [--since-ms MS] [--until-ms MS] [--retention ${retentionPolicies.names().join('|')}]
         [--max-frames 400] [--preset longvu-qwen2-7b|longvu-llama3.2-3b|paper] [--seed N] [--max-new-tokens N]
         replay a video file as a stream through the whole engine (sample, DINO gate, SVA, projector, retention),
         then ask one question over the retained context. Without FILE: the sample video (opencv-doc's vtest.avi,
         a static surveillance camera, or a generated test pattern). --models: a directory, starter, builtin, or (default) auto — the starter
         set when fetched, fetched on first use on a terminal, else the built-in encoder. --json: one JSON object (answer, evidence, token counts, timings).
         A file that ends before its stated duration (cut short) is answered over what it has, with
-        replay.truncated set, a TRUNCATED_MEDIA warning on stderr and exit status 3`;
+        replay.truncated set, a TRUNCATED_MEDIA warning on stderr and exit status 3
+        backends:
+${PLUGINS.backends.help('          ')}
+        retention policies:
+${retentionPolicies.help('          ')}
+        sources:
+${PLUGINS.sources.help('          ')}`;
 
 /** Exit status of a replay or ingest whose file was cut short (the output covers what was before the cut). */
 export const EXIT_TRUNCATED = 3;
@@ -76,8 +85,9 @@ export async function replayCommand(args: string[]): Promise<number> {
         : 'a generated test pattern (install opencv-doc for real footage)'
       : null;
   const backend = values.backend ?? 'auto';
-  if (!['auto', 'none', 'onnx', 'openai'].includes(backend)) {
-    throw new LvuError('INVALID_ARGUMENT', '--backend must be auto, none, onnx or openai', {
+  const plugins = PLUGINS;
+  if (backend !== 'auto' && !plugins.backends.has(backend)) {
+    throw new LvuError('INVALID_ARGUMENT', `--backend must be auto, ${plugins.backends.names().join(', ')}`, {
       field: 'backend',
     });
   }
@@ -92,9 +102,10 @@ export async function replayCommand(args: string[]): Promise<number> {
     fetch: !values.json && process.stderr.isTTY === true,
     say: (line) => process.stderr.write(`lvu replay: ${line}\n`),
   });
-  const engine = await Engine.create({
+  const engine = await createEngine({
+    plugins,
     models,
-    backend: backend as 'auto',
+    backend,
     ...(backend === 'openai'
       ? {
           openai: {
@@ -107,7 +118,7 @@ export async function replayCommand(args: string[]): Promise<number> {
     retention,
     longvu: {
       ...(budget ? { contextTokens: budget } : {}),
-      ...(values.preset ? { preset: values.preset } : {}),
+      ...(values.preset ? { preset: values.preset as 'paper' } : {}),
     },
     ...(maxNew ? { query: { maxNewTokens: maxNew } } : {}),
     ...(seed !== undefined ? { generation: { seed } } : {}),

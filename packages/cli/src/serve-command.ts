@@ -1,15 +1,15 @@
 import { parseArgs } from 'node:util';
+import { StandingQuestions } from '@lvu/engine';
 import {
   createHttpServer,
-  Engine,
   loadPipelineConfig,
   type PipelineConfig,
   pipelineConfigSchema,
-  StandingQuestions,
   toStreamSpec,
-} from '@lvu/engine';
+} from '@lvu/server';
 import { chooseModels } from './default-models.js';
 import { portArg } from './number-arg.js';
+import { createEngine, defaultPlugins } from './plugins.js';
 import { runUntilSignal } from './progress.js';
 
 export const SERVE_USAGE = `lvu serve [--config PIPELINE.yaml] [--host 127.0.0.1] [--port 8080] [--models DIR]
@@ -27,9 +27,10 @@ export async function serveCommand(args: string[]): Promise<number> {
       models: { type: 'string' },
     },
   });
+  const plugins = defaultPlugins();
   const c: PipelineConfig = values.config
-    ? loadPipelineConfig(values.config)
-    : pipelineConfigSchema.parse({});
+    ? loadPipelineConfig(values.config, plugins)
+    : (pipelineConfigSchema(plugins).parse({}) as PipelineConfig);
   if (values.host) c.server.host = values.host;
   if (values.port !== undefined) c.server.port = portArg(values.port);
   if (values.models) c.engine.models = values.models;
@@ -39,17 +40,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     say: (line) => process.stderr.write(`lvu serve: ${line}\n`),
   });
   c.server.token ??= process.env.LVU_TOKEN || undefined;
-  const { preset, ...longvu } = c.engine.longvu;
-  const engine = await Engine.create({
-    models: c.engine.models ?? undefined,
-    backend: c.engine.backend,
-    ...(c.engine.openai ? { openai: c.engine.openai } : {}),
-    longvu: { ...longvu, ...(preset ? { preset } : {}) },
-    retention: c.engine.retention,
-    ...(c.engine.spill ? { spill: c.engine.spill } : {}),
-    query: c.engine.query,
-    generation: c.engine.generation,
-  });
+  const engine = await createEngine({ ...c.engine, models: c.engine.models ?? undefined, plugins });
   const standing = new StandingQuestions(engine);
   let app: Awaited<ReturnType<typeof createHttpServer>>;
   try {
@@ -60,7 +51,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       bodyLimit: c.server.bodyLimit,
       standing,
     });
-    for (const s of c.streams) engine.addStream(toStreamSpec(s) as Parameters<Engine['addStream']>[0]);
+    for (const s of c.streams) engine.addStream(toStreamSpec(s));
     for (const q of c.standing) standing.add(q);
     await app.listen({ host: c.server.host, port: c.server.port });
   } catch (err) {

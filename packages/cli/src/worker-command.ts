@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
 import { LvuError } from '@lvu/core';
-import { createHttpServer, DirSnapshotStore, Engine, KafkaWorker } from '@lvu/engine';
+import { DirSnapshotStore, Engine } from '@lvu/engine';
 import { KafkajsTransport, KafkaSnapshotStore, parseKafkaUrl } from '@lvu/kafka';
+import { createHttpServer } from '@lvu/server';
+import { KafkaWorker } from '@lvu/worker';
 import { numberArg, portArg } from './number-arg.js';
 import { runUntilSignal, waitingLine } from './progress.js';
 

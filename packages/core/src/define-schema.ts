@@ -39,3 +39,20 @@ export function defineSchema<S extends z.ZodType>(name: string, schema: S): Conf
 }
 
 export { z };
+
+/**
+ * The overrides of an options object: every key optional and without its default, so a key left out stays out and
+ * the options it is merged over keep theirs (zod's `.partial()` would fill the defaults back in).
+ */
+export function overridesOf<S extends z.ZodRawShape>(o: z.ZodObject<S>) {
+  const shape = Object.fromEntries(
+    Object.entries(o.shape).map(([k, v]) => {
+      const t = v as z.ZodType;
+      return [
+        k,
+        (t instanceof z.ZodDefault ? (t.unwrap() as z.ZodType) : t).optional().describe(t.description ?? ''),
+      ];
+    }),
+  ) as unknown as { [K in keyof S]: z.ZodOptional<S[K]> };
+  return z.strictObject(shape);
+}

@@ -1,7 +1,8 @@
-export { type ConfigSchema, defineSchema, z } from './define-schema.js';
+export { type ConfigSchema, defineSchema, overridesOf, z } from './define-schema.js';
 export { EventBus, type LvuEvent, type LvuEventMap, type LvuEventName } from './event-bus.js';
 export { formatClock } from './format-clock.js';
 export { ERROR_CODES, LvuError, type LvuErrorCode, type LvuErrorOptions } from './lvu-error.js';
+export { Registry } from './registry.js';
 export {
   backoffDelayMs,
   DEFAULT_RETRY_POLICY,
@@ -11,6 +12,13 @@ export {
   retry,
 } from './retry.js';
 export { seededRandom } from './seeded-random.js';
+export {
+  type FrameSource,
+  type SourceContext,
+  type SourceFactory,
+  SourceRegistry,
+  sourceScheme,
+} from './source-factory.js';
 export { type SseEvent, sseEvents } from './sse-events.js';
 export { isStreamId, STREAM_ID_PATTERN } from './stream-id.js';
 export type { FloatArray, KeptFrameFeatures, SampledFrame, SnapshotStore } from './types.js';

@@ -26,7 +26,7 @@ export function isRetriable(err: unknown): boolean {
 
 /** Delay before attempt `attempt` (1-based: the delay after the first failure is attempt 1); never above the cap. */
 export function backoffDelayMs(
-  policy: RetryPolicy,
+  policy: Omit<RetryPolicy, 'maxAttempts'>,
   attempt: number,
   random: () => number = Math.random,
 ): number {

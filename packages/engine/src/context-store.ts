@@ -1,6 +1,7 @@
 import { buildFeatureBatch, type FeatureRow, featureRows, featureSchema, fromIpc, toIpc } from '@lvu/arrow';
 import { EventBus, LvuError } from '@lvu/core';
 import { type RetentionInput, type RetentionOptions, retentionOptionsSchema } from './engine-options.js';
+import { retentionPolicies } from './retention-policies.js';
 
 /** One retained frame: the feature row plus its ordinal among all frames the stream ever kept. */
 export interface RetainedFrame extends FeatureRow {
@@ -79,23 +80,8 @@ export class ContextStore {
   }
 
   #victim(): number {
-    const f = this.#frames;
-    const n = f.length;
-    if (this.options.policy === 'recent' || n < 3) return 0;
-    const newest = f[n - 1]!.ptsMs;
-    let best = 1;
-    let bestScore = Number.POSITIVE_INFINITY;
-    for (let i = 1; i < n - 1; i++) {
-      const score =
-        this.options.policy === 'uniform'
-          ? f[i + 1]!.ordinal - f[i - 1]!.ordinal
-          : (f[i + 1]!.ptsMs - f[i - 1]!.ptsMs) / (this.options.denseMs + (newest - f[i]!.ptsMs));
-      if (score < bestScore) {
-        bestScore = score;
-        best = i;
-      }
-    }
-    return best;
+    if (this.#frames.length < 3) return 0;
+    return retentionPolicies.get(this.options.policy, 'retention.policy').victim(this.#frames, this.options);
   }
 
   #evict(i: number): void {

@@ -1,14 +1,17 @@
 import { defineSchema, z } from '@lvu/core';
+import { retentionPolicies } from './retention-policies.js';
 
 export const retentionOptionsSchema = defineSchema(
   'retention',
   z.object({
     policy: z
-      .enum(['pyramid', 'uniform', 'recent'])
+      .enum(retentionPolicies.names() as [string, ...string[]])
       .default('pyramid')
       .describe(
-        'what to thin when full: pyramid = recent frames dense, older ones progressively sparser; uniform = ' +
-          "evenly over the whole history (LongVU's 400-frame cap, applied online); recent = a sliding window",
+        `what to thin when full: ${retentionPolicies
+          .list()
+          .map((p) => `${p.name} = ${p.description}`)
+          .join('; ')}`,
       ),
     maxFrames: z.int().min(2).default(400).describe('kept frames retained per stream'),
     maxBytes: z

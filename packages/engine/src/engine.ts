@@ -7,57 +7,31 @@ import {
   tokenGridLayout,
   uniformCap,
 } from '@lvu/compress';
-import { EventBus, isStreamId, LvuError, type SampledFrame } from '@lvu/core';
-import { VideoSource, type VideoSourceInput } from '@lvu/ffmpeg';
-import { isStarterDir, LongVuModels, StarterModels } from '@lvu/models';
+import { EventBus, type FrameSource, isStreamId, LvuError, type SampledFrame } from '@lvu/core';
 import { answerQuestion, type QueryResult, type QuestionInput, validateQuestion } from './answer-question.js';
-import { BuiltinFrameEncoder, BuiltinTextEncoder } from './builtin-encoder.js';
 import type { ContextStore, RetainedFrame, StoreStats, TimelineEntry } from './context-store.js';
+import {
+  builtinPlugins,
+  type EngineConfig,
+  type EnginePlugins,
+  engineConfigSchema,
+} from './engine-config.js';
 import { type QueryLimits, queryLimitsSchema, type RetentionInput } from './engine-options.js';
 import type { FrameEncoder, TextEncoder } from './frame-encoder.js';
-import { type LlmBackend, NoneBackend, OnnxBackend } from './llm-backend.js';
-import { OnnxFrameEncoder, OnnxTextEncoder } from './onnx-encoder.js';
-import { OpenAiBackend, type OpenAiInput } from './openai-backend.js';
+import type { LlmBackend } from './llm-backend.js';
+import type { OpenedModels } from './model-kit.js';
 import { SpillLog } from './spill-log.js';
-import { EvidenceBackend, StarterFrameEncoder, StarterTextEncoder } from './starter-encoder.js';
 import { type StreamCounters, StreamPipeline, type StreamState, THUMB_SIDE } from './stream-pipeline.js';
-
-/**
- * The temporal-reduction threshold for the starter set's MobileNetV2 features (cosine of flattened 12×12×1280 maps;
- * DINOv2's is 0.83) when the manifest does not say: it keeps 46 % of vtest.avi at 1 fps (the manifest's calibration).
- */
-export const STARTER_DINO_THRESHOLD = 0.815;
-
-export interface EngineConfig {
-  /** A model directory (lvu-models/1 manifest); without one the built-in weight-free encoder runs. */
-  models?: string;
-  /** `auto` (default): `onnx` when the model directory has an LLM, else `none`; `openai` needs `openai`. */
-  backend?: 'auto' | 'none' | 'onnx' | 'openai';
-  /** The OpenAI-compatible server of the `openai` backend. */
-  openai?: OpenAiInput;
-  /** LongVU options; `contextTokens` is the token budget of every question (8,192 by default). */
-  longvu?: Partial<LongVuOptions> & { preset?: string };
-  /** Default retention of every stream. */
-  retention?: RetentionInput;
-  query?: Partial<QueryLimits>;
-  generation?: { temperature?: number; topP?: number; seed?: number };
-  /** Spill every kept frame to Arrow IPC segments under `dir/STREAM` (time-range questions read them). */
-  spill?: { dir: string; segmentFrames?: number; maxDiskBytes?: number };
-  /** onnxruntime threads (default: the pool's choice). */
-  intraOpNumThreads?: number;
-  /** Model micro-batching across streams: largest batch (8) and longest wait for one (5 ms). */
-  maxBatch?: number;
-  maxWaitMs?: number;
-}
 
 export interface StreamSpec {
   id: string;
   /**
-   * A URL or path for the ffmpeg connector, already-sampled frames (Kafka, tests), or windows reduced and encoded
-   * elsewhere (an edge with the models).
+   * A source string for a registered source factory (chosen by its scheme), already-sampled frames (Kafka, tests),
+   * or windows reduced and encoded elsewhere (an edge with the models).
    */
   source: string | AsyncIterable<SampledFrame> | { windows: AsyncIterable<FeatureWindow> };
-  sourceOptions?: Omit<VideoSourceInput, 'sizes' | 'streamId'>;
+  /** Options of the source factory that opens `source` (its schema: `plugins.sources.resolve(source).options`). */
+  sourceOptions?: Record<string, unknown>;
   retention?: RetentionInput;
   /** A context snapshot (`StreamPipeline.checkpoint`) to start from instead of an empty context. */
   restore?: Uint8Array;
@@ -79,7 +53,7 @@ export interface StreamStatus {
 interface Entry {
   pipeline: StreamPipeline;
   source: string;
-  video: VideoSource | null;
+  video: FrameSource | null;
   done: Promise<void>;
 }
 
@@ -94,154 +68,81 @@ export class Engine {
   readonly backend: LlmBackend;
   readonly longvu: LongVuOptions;
   readonly limits: QueryLimits;
+  /** The source factories, model kits and backends this engine was created with. */
+  readonly plugins: EnginePlugins;
   readonly #retention: RetentionInput;
   readonly #spill: EngineConfig['spill'];
   readonly #evidence: { side: number; thumbSide: number } | null;
   readonly #streams = new Map<string, Entry>();
-  readonly #models: LongVuModels | null;
+  readonly #models: OpenedModels;
   /** inputs_embeds buffers (budget × dim) reused across questions, one per question in flight. */
   readonly #scratch: Float32Array[] = [];
 
   private constructor(
-    parts: {
-      vision: FrameEncoder;
-      text: TextEncoder;
-      backend: LlmBackend;
-      models: LongVuModels | null;
-      events: EventBus;
-      evidence?: { side: number; thumbSide: number };
-    },
-    c: EngineConfig,
+    models: OpenedModels,
+    backend: LlmBackend,
+    evidence: { side: number; thumbSide: number } | null,
+    c: ReturnType<ReturnType<typeof engineConfigSchema>['parse']>,
+    plugins: EnginePlugins,
+    events: EventBus,
   ) {
-    this.#evidence = parts.evidence ?? null;
-    this.vision = parts.vision;
-    this.text = parts.text;
-    this.backend = parts.backend;
-    this.events = parts.events;
-    this.#models = parts.models;
-    this.limits = queryLimitsSchema.parse(c.query ?? {});
-    this.#retention = c.retention ?? {};
+    this.plugins = plugins;
+    this.#evidence = evidence;
+    this.vision = models.vision;
+    this.text = models.text;
+    this.backend = backend;
+    this.events = events;
+    this.#models = models;
+    this.limits = queryLimitsSchema.parse(c.query);
+    this.#retention = c.retention as RetentionInput;
     this.#spill = c.spill;
-    const { preset, ...rest } = c.longvu ?? {};
+    const { preset, ...rest } = c.longvu;
     this.longvu = longVuOptions(
       {
-        highGridSide: parts.vision.highSide,
-        lowGridSide: parts.vision.lowSide,
-        dinoThreshold: parts.vision.dinoThreshold,
+        highGridSide: models.vision.highSide,
+        lowGridSide: models.vision.lowSide,
+        dinoThreshold: models.vision.dinoThreshold,
+        ...models.longvu,
         ...rest,
       } as Partial<LongVuOptions>,
       preset as LongVuPreset | undefined,
     );
   }
 
+  /**
+   * Opens the models with the first model kit that accepts `models` (none: the built-in encoder) and the backend
+   * `backend` names (`auto`: the one the models run best); the options are checked against the engine schema.
+   */
   static async create(c: EngineConfig = {}, events = new EventBus()): Promise<Engine> {
-    if (c.backend === 'openai') {
-      if (!c.openai) {
-        throw new LvuError('INVALID_CONFIG', 'backend openai needs openai.url and openai.model', {
-          field: 'openai',
-        });
-      }
-      const backend = new OpenAiBackend(c.openai);
-      const inner = await Engine.create({ ...c, backend: 'none' }, events);
-      return new Engine(
-        {
-          vision: inner.vision,
-          text: inner.text,
-          backend,
-          models: inner.#models,
-          events,
-          evidence: { side: backend.options.imageSide, thumbSide: backend.options.thumbSide },
-        },
-        // the options the inner engine resolved (manifest values, then the caller's overrides)
-        { ...c, longvu: inner.longvu },
-      );
-    }
-    if (!c.models) {
-      if (c.backend === 'onnx') {
-        throw new LvuError('INVALID_CONFIG', 'backend onnx needs a model directory (models)', {
-          field: 'backend',
-        });
-      }
-      return new Engine(
-        {
-          vision: new BuiltinFrameEncoder(),
-          text: new BuiltinTextEncoder(),
-          backend: new NoneBackend(),
-          models: null,
-          events,
-        },
-        c,
-      );
-    }
-    if (isStarterDir(c.models)) {
-      if (c.backend === 'onnx') {
-        throw new LvuError('INVALID_CONFIG', 'the starter set has no LLM: use backend auto, none or openai', {
-          field: 'backend',
-        });
-      }
-      const starter = await StarterModels.open(c.models, {
-        intraOpNumThreads: c.intraOpNumThreads,
-        maxBatch: c.maxBatch,
-        maxWaitMs: c.maxWaitMs,
-        events,
+    const { plugins = builtinPlugins(), ...rest } = c;
+    const cfg = engineConfigSchema(plugins).parse(rest);
+    const dir = cfg.models ?? undefined;
+    const kit = plugins.models.list().find((k) => k.accepts(dir));
+    if (!kit) {
+      throw new LvuError('INVALID_CONFIG', `no model kit opens ${dir ?? 'an empty model directory'}`, {
+        field: 'models',
+        hint: `kits: ${plugins.models.names().join(', ')}`,
       });
-      return new Engine(
-        {
-          vision: new StarterFrameEncoder(
-            starter,
-            starter.manifest.calibration?.dinoThreshold ?? STARTER_DINO_THRESHOLD,
-          ),
-          text: new StarterTextEncoder(starter),
-          backend: c.backend === 'none' ? new NoneBackend() : new EvidenceBackend(starter),
-          models: null,
-          events,
-        },
-        c,
-      );
     }
-    const models = await LongVuModels.open(c.models, {
-      intraOpNumThreads: c.intraOpNumThreads,
-      maxBatch: c.maxBatch,
-      maxWaitMs: c.maxWaitMs,
+    const { preset: _preset, ...longvu } = cfg.longvu;
+    const models = await kit.open(dir, {
       events,
+      intraOpNumThreads: cfg.intraOpNumThreads,
+      maxBatch: cfg.maxBatch,
+      maxWaitMs: cfg.maxWaitMs,
+      longvu: longvu as Partial<LongVuOptions>,
     });
     try {
-      const hasLlm = Boolean(models.m.manifest.llm && models.m.manifest.models.llm);
-      const want = c.backend ?? 'auto';
-      if (want === 'onnx' && !hasLlm) {
-        throw new LvuError(
-          'INVALID_CONFIG',
-          `${c.models} has no LLM: use backend none or export one (--llm)`,
-          {
-            field: 'backend',
-          },
-        );
-      }
-      const lv = models.m.manifest.longvu;
-      const backend =
-        want === 'none' || !hasLlm
-          ? new NoneBackend()
-          : new OnnxBackend(models, {
-              maxNewTokens: queryLimitsSchema.parse(c.query ?? {}).maxNewTokens,
-              ...c.generation,
-            });
-      return new Engine(
-        {
-          vision: new OnnxFrameEncoder(models, { padded: true, unpad: c.longvu?.unpad ?? 'official' }),
-          text: new OnnxTextEncoder(models),
-          backend,
-          models,
-          events,
-        },
-        {
-          ...c,
-          longvu: {
-            stcThreshold: lv.stcThreshold,
-            ...(models.m.manifest.llm ? { contextTokens: models.m.manifest.llm.contextTokens } : {}),
-            ...c.longvu,
-          },
-        },
-      );
+      const name = cfg.backend === 'auto' ? models.defaultBackend : cfg.backend;
+      const factory = plugins.backends.get(name, 'backend');
+      const options = (cfg as Record<string, unknown>)[name];
+      const backend = factory.create({
+        models,
+        options,
+        maxNewTokens: queryLimitsSchema.parse(cfg.query).maxNewTokens,
+        generation: cfg.generation,
+      });
+      return new Engine(models, backend, factory.images?.(options) ?? null, cfg, plugins, events);
     } catch (err) {
       await models.close();
       throw err;
@@ -265,6 +166,9 @@ export class Engine {
         },
       );
     }
+    // a source no factory opens, or options it refuses, fail here, before anything is created
+    const factory = typeof spec.source === 'string' ? this.plugins.sources.resolve(spec.source) : null;
+    const sourceOptions = factory?.options.parse(spec.sourceOptions ?? {});
     const spill = this.#spill
       ? new SpillLog(spec.id, { ...this.#spill, dir: join(this.#spill.dir, spec.id) }, this.events)
       : null;
@@ -278,21 +182,17 @@ export class Engine {
       this.#evidence,
       spec.restore ?? null,
     );
-    let video: VideoSource | null = null;
+    let video: FrameSource | null = null;
     let frames: AsyncIterable<SampledFrame> | null;
     let source: string;
     if (typeof spec.source === 'string') {
-      video = new VideoSource(
-        spec.source,
-        {
-          ...spec.sourceOptions,
-          streamId: spec.id,
-          sizes: [...new Set([...this.vision.imageSizes, ...(this.#evidence ? [this.#evidence.side] : [])])],
-        },
-        this.events,
-      );
+      video = factory!.open(spec.source, sourceOptions!, {
+        streamId: spec.id,
+        sizes: [...new Set([...this.vision.imageSizes, ...(this.#evidence ? [this.#evidence.side] : [])])],
+        events: this.events,
+      });
       frames = video;
-      source = video.source.redacted;
+      source = video.description;
     } else if ('windows' in spec.source) {
       frames = null;
       source = 'feature windows';
@@ -489,7 +389,6 @@ export class Engine {
 
   async close(): Promise<void> {
     for (const id of [...this.#streams.keys()]) await this.removeStream(id);
-    await this.vision.close();
-    if (this.#models) await this.#models.close();
+    await this.#models.close();
   }
 }

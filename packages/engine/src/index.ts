@@ -7,13 +7,13 @@ export {
 } from './answer-question.js';
 export { BUILTIN_FEATURES, BuiltinFrameEncoder, BuiltinTextEncoder } from './builtin-encoder.js';
 export { ContextStore, type RetainedFrame, type StoreStats, type TimelineEntry } from './context-store.js';
+export { Engine, type StreamSpec, type StreamStatus } from './engine.js';
 export {
-  Engine,
+  builtinPlugins,
   type EngineConfig,
-  STARTER_DINO_THRESHOLD,
-  type StreamSpec,
-  type StreamStatus,
-} from './engine.js';
+  type EnginePlugins,
+  engineConfigSchema,
+} from './engine-config.js';
 export {
   type QueryLimits,
   queryLimitsSchema,
@@ -21,18 +21,18 @@ export {
   type RetentionOptions,
   retentionOptionsSchema,
 } from './engine-options.js';
-export type { FrameEncoder, FrameFeatures, TextEncoder } from './frame-encoder.js';
-export { createHttpServer, type HttpServerOptions } from './http-server.js';
+export { type FrameEncoder, type FrameFeatures, frameImage, type TextEncoder } from './frame-encoder.js';
 export { downscaleRgb, rgbToJpeg } from './jpeg-images.js';
 export {
-  EPOCH_HEADER,
-  FEATURE_WINDOW_TYPE,
-  KafkaWorker,
-  type KafkaWorkerOptions,
-  type KafkaWorkerStats,
-  SESSION_END_HEADER,
-} from './kafka-worker.js';
-export { type AnswerRequest, type LlmBackend, NoneBackend, OnnxBackend } from './llm-backend.js';
+  type AnswerOptions,
+  type AnswerRequest,
+  type LlmBackend,
+  NoneBackend,
+  OnnxBackend,
+} from './llm-backend.js';
+export { type BackendContext, type BackendFactory, llmBackends } from './llm-backends.js';
+export type { ModelKit, ModelKitContext, OpenedModels } from './model-kit.js';
+export { modelKits, STARTER_DINO_THRESHOLD } from './model-kits.js';
 export { OnnxFrameEncoder, OnnxTextEncoder } from './onnx-encoder.js';
 export {
   OpenAiBackend,
@@ -40,19 +40,13 @@ export {
   type OpenAiOptions,
   openAiOptionsSchema,
 } from './openai-backend.js';
-export { openApiDocument } from './openapi-document.js';
-export {
-  loadPipelineConfig,
-  type PipelineConfig,
-  pipelineConfigSchema,
-  substituteEnv,
-} from './pipeline-config.js';
-export { PrometheusMetrics } from './prometheus-metrics.js';
+export { type RetentionCandidate, type RetentionPolicy, retentionPolicies } from './retention-policies.js';
 export { DirSnapshotStore } from './snapshot-store.js';
 export { SpillLog, type SpillOptions } from './spill-log.js';
 export {
   type StandingAnswer,
   type StandingQuestion,
+  type StandingQuestionInput,
   StandingQuestions,
   standingQuestionSchema,
 } from './standing-questions.js';
@@ -69,4 +63,3 @@ export {
   THUMB_SIDE,
   thumbnail,
 } from './stream-pipeline.js';
-export { type StreamSpecConfig, streamSpecSchema, toStreamSpec } from './stream-spec.js';

@@ -1,11 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import { LvuError, type LvuErrorCode } from '@lvu/core';
+import type { Engine, QuestionInput, StandingQuestions } from '@lvu/engine';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { QuestionInput } from './answer-question.js';
-import type { Engine } from './engine.js';
 import { openApiDocument } from './openapi-document.js';
 import { PrometheusMetrics } from './prometheus-metrics.js';
-import type { StandingQuestions } from './standing-questions.js';
 import { streamSpecSchema, toStreamSpec } from './stream-spec.js';
 import { TIMELINE_PAGE } from './timeline-page.js';
 
@@ -173,14 +171,18 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
     return reply.code(closing ? 503 : 200).send({ ready: !closing, streams: streams.length, failed });
   });
   app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()));
-  const doc = openApiDocument({ auth: token !== null, maxQuestionChars: engine.limits.maxQuestionChars });
+  const doc = openApiDocument({
+    auth: token !== null,
+    maxQuestionChars: engine.limits.maxQuestionChars,
+    sources: engine.plugins.sources,
+  });
+  const streamSchema = streamSpecSchema(engine.plugins.sources);
   app.get('/openapi.json', async () => doc);
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(TIMELINE_PAGE));
 
   app.get('/v1/streams', async () => ({ streams: engine.listStreams() }));
   app.post('/v1/streams', async (req, reply) => {
-    const spec = streamSpecSchema.parse(req.body);
-    const status = engine.addStream(toStreamSpec(spec) as Parameters<Engine['addStream']>[0]);
+    const status = engine.addStream(toStreamSpec(streamSchema.parse(req.body)));
     return reply.code(201).send(status);
   });
   app.get<{ Params: { id: string } }>('/v1/streams/:id', async (req) => engine.status(req.params.id));

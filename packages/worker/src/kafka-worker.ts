@@ -1,6 +1,17 @@
 import { decodeWindow, type FeatureWindow } from '@lvu/arrow';
 import { isStreamId, LvuError, type SampledFrame, type SnapshotStore } from '@lvu/core';
 import {
+  ContextStore,
+  DirSnapshotStore,
+  downscaleRgb,
+  type Engine,
+  type QueryResult,
+  type QuestionInput,
+  type StandingAnswer,
+  type StandingQuestionInput,
+  StandingQuestions,
+} from '@lvu/engine';
+import {
   AsyncQueue,
   decodeFrame,
   type IncomingMessage,
@@ -8,13 +19,7 @@ import {
   type TransportConsumer,
   type TransportProducer,
 } from '@lvu/kafka';
-import type { QueryResult, QuestionInput } from './answer-question.js';
-import { ContextStore } from './context-store.js';
 import { type EdgeDecision, EdgeSessions } from './edge-sessions.js';
-import type { Engine } from './engine.js';
-import { downscaleRgb } from './jpeg-images.js';
-import { DirSnapshotStore } from './snapshot-store.js';
-import { type StandingAnswer, type StandingQuestionInput, StandingQuestions } from './standing-questions.js';
 
 /** The content type of a feature-window message (Arrow IPC stream; `lvu ingest --features`). */
 export const FEATURE_WINDOW_TYPE = 'application/vnd.apache.arrow.stream; lvu=window';

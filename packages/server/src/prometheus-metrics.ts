@@ -1,5 +1,5 @@
 import type { LvuEvent } from '@lvu/core';
-import type { Engine } from './engine.js';
+import type { Engine } from '@lvu/engine';
 
 const LATENCY_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 

@@ -1,3 +1,4 @@
+import type { SourceRegistry } from '@lvu/core';
 import { streamSpecSchema } from './stream-spec.js';
 
 const error = { $ref: '#/components/schemas/Error' };
@@ -28,11 +29,14 @@ export const QUESTION_PATTERN = `^[^${NOT_TEXT}]*[^\\s\\ufeff${NOT_TEXT}][^${NOT
 /**
  * The OpenAPI 3.1 document of `lvu serve` (served at /openapi.json), as the server it describes behaves: with a
  * token (`auth`), every route but the public ones needs `Authorization: Bearer TOKEN` and may answer 401; without
- * one (a loopback bind), none does. Every error has the `Error` shape.
+ * one (a loopback bind), none does. Every error has the `Error` shape. A stream's options are those of the
+ * registered `sources`.
  */
-export function openApiDocument(
-  o: { auth: boolean; maxQuestionChars?: number } = { auth: false },
-): Record<string, unknown> {
+export function openApiDocument(o: {
+  auth: boolean;
+  maxQuestionChars?: number;
+  sources: SourceRegistry;
+}): Record<string, unknown> {
   /** A protected operation: its errors, plus 401 and the bearer requirement when the server has a token. */
   const op = (spec: Record<string, unknown>, ...codes: number[]) => {
     const all = [...new Set([...codes, ...(o.auth ? [401] : [])])].sort();
@@ -70,7 +74,7 @@ export function openApiDocument(
             hint: { type: 'string', description: 'what to do' },
           },
         },
-        StreamSpec: streamSpecSchema.jsonSchema(),
+        StreamSpec: streamSpecSchema(o.sources).jsonSchema(),
         Question: {
           type: 'object',
           required: ['question'],

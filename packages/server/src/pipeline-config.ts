@@ -1,16 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { defineSchema, LvuError, z } from '@lvu/core';
+import {
+  type EngineConfig,
+  type EnginePlugins,
+  engineConfigSchema,
+  type StandingQuestion,
+  standingQuestionSchema,
+} from '@lvu/engine';
 import { parse } from 'yaml';
-import { queryLimitsSchema, retentionOptionsSchema } from './engine-options.js';
-import { openAiOptionsSchema } from './openai-backend.js';
-import { standingQuestionSchema } from './standing-questions.js';
-import { streamSpecSchema } from './stream-spec.js';
+import { type StreamSpecConfig, streamSpecSchema } from './stream-spec.js';
 
-export const pipelineConfigSchema = defineSchema(
-  'pipeline',
-  z
-    .object({
+/**
+ * The pipeline YAML of `lvu serve`: server, engine (the engine's own schema: backends and their options from the
+ * plug-ins), streams (their options from the registered sources) and standing questions.
+ */
+export function pipelineConfigSchema(plugins: EnginePlugins) {
+  return defineSchema(
+    'pipeline',
+    z.strictObject({
       server: z
         .strictObject({
           host: z.string().default('127.0.0.1'),
@@ -22,52 +30,18 @@ export const pipelineConfigSchema = defineSchema(
             .default(64 * 1024),
         })
         .default({ host: '127.0.0.1', port: 8080, bodyLimit: 64 * 1024 }),
-      engine: z
-        .strictObject({
-          models: z
-            .string()
-            .nullish()
-            .describe(
-              'model directory, starter (the fetched starter set), builtin, or auto (default: starter when fetched)',
-            ),
-          backend: z.enum(['auto', 'none', 'onnx', 'openai']).default('auto'),
-          openai: openAiOptionsSchema.schema
-            .optional()
-            .describe('the OpenAI-compatible server of backend openai'),
-          longvu: z
-            .strictObject({
-              preset: z.enum(['longvu-qwen2-7b', 'longvu-llama3.2-3b', 'paper']).optional(),
-              contextTokens: z.int().min(64).optional().describe('token budget of a question'),
-              dinoThreshold: z.number().optional(),
-              stcThreshold: z.number().optional(),
-              unpad: z.enum(['official', 'geometric', 'none']).optional(),
-            })
-            .default({}),
-          retention: retentionOptionsSchema.schema.partial().default({}),
-          spill: z
-            .strictObject({
-              dir: z.string().describe('segments go to DIR/STREAM'),
-              segmentFrames: z.int().min(1).optional(),
-              maxDiskBytes: z.int().min(1).optional(),
-            })
-            .optional()
-            .describe('append every kept frame to Arrow IPC segments (time-range questions read them)'),
-          query: queryLimitsSchema.schema.partial().default({}),
-          generation: z
-            .strictObject({
-              temperature: z.number().min(0).optional(),
-              topP: z.number().optional(),
-              seed: z.int().optional(),
-            })
-            .default({}),
-        })
-        .default({ backend: 'auto', longvu: {}, retention: {}, query: {}, generation: {} }),
-      streams: z.array(streamSpecSchema.schema).default([]),
+      engine: engineConfigSchema(plugins).schema.prefault({}),
+      streams: z.array(streamSpecSchema(plugins.sources).schema).default([]),
       standing: z.array(standingQuestionSchema.schema).default([]),
-    })
-    .strict(),
-);
-export type PipelineConfig = z.output<typeof pipelineConfigSchema.schema>;
+    }),
+  );
+}
+export type PipelineConfig = {
+  server: { host: string; port: number; token?: string | null; bodyLimit: number };
+  engine: EngineConfig & { models?: string | null; spill?: { dir: string } };
+  streams: StreamSpecConfig[];
+  standing: StandingQuestion[];
+};
 
 /** `${env:NAME}` and `${env:NAME:-default}` in the YAML text, from `env`; an unset variable without default is an error. */
 export function substituteEnv(text: string, env: Record<string, string | undefined>): string {
@@ -88,6 +62,7 @@ export function substituteEnv(text: string, env: Record<string, string | undefin
 /** Reads, substitutes and validates a pipeline YAML; paths in it are relative to the file. */
 export function loadPipelineConfig(
   path: string,
+  plugins: EnginePlugins,
   env: Record<string, string | undefined> = process.env,
 ): PipelineConfig {
   let text: string;
@@ -109,7 +84,7 @@ export function loadPipelineConfig(
       cause: err,
     });
   }
-  const c = pipelineConfigSchema.parse(raw ?? {});
+  const c = pipelineConfigSchema(plugins).parse(raw ?? {}) as PipelineConfig;
   const base = dirname(resolve(path));
   const local = (p: string) => (isAbsolute(p) || /^[a-z][a-z0-9+.-]*:/i.test(p) ? p : resolve(base, p));
   // `starter`, `builtin` and `auto` name model sets, not paths next to the file

@@ -1,0 +1,111 @@
+import { LONGVU_PRESETS, longVuOptionsSchema } from '@lvu/compress';
+import { defineSchema, overridesOf, type Registry, SourceRegistry, z } from '@lvu/core';
+import { queryLimitsSchema, retentionOptionsSchema } from './engine-options.js';
+import { type BackendFactory, llmBackends } from './llm-backends.js';
+import type { ModelKit } from './model-kit.js';
+import { modelKits } from './model-kits.js';
+import type { OpenAiInput } from './openai-backend.js';
+
+/**
+ * What a program plugs into its engines: source factories (URL scheme → frames), model kits (a model directory →
+ * encoders) and LLM backends. The engine registers no source: the program above it does (the `lvu` command
+ * registers FFmpeg's).
+ */
+export interface EnginePlugins {
+  sources: SourceRegistry;
+  models: Registry<ModelKit>;
+  backends: Registry<BackendFactory>;
+}
+
+/** The engine's own model kits and backends, and no source. */
+export function builtinPlugins(): EnginePlugins {
+  return { sources: new SourceRegistry(), models: modelKits.clone(), backends: llmBackends.clone() };
+}
+
+const presets = Object.keys(LONGVU_PRESETS) as [
+  keyof typeof LONGVU_PRESETS,
+  ...(keyof typeof LONGVU_PRESETS)[],
+];
+
+/** The engine's options less the per-backend ones (their schemas come from the backend registry). */
+const baseShape = {
+  models: z
+    .string()
+    .nullish()
+    .describe(
+      'model directory, starter (the fetched starter set), builtin, or auto (default: starter when fetched)',
+    ),
+  backend: z
+    .string()
+    .default('auto')
+    .describe('auto: what the models run best (onnx with an LLM, evidence with the starter set, else none)'),
+  longvu: overridesOf(longVuOptionsSchema.schema)
+    .extend({ preset: z.enum(presets).optional().describe('a named set of LongVU constants') })
+    .default({})
+    .describe('LongVU options; contextTokens is the token budget of every question'),
+  retention: overridesOf(retentionOptionsSchema.schema)
+    .default({})
+    .describe('default retention of every stream'),
+  query: overridesOf(queryLimitsSchema.schema).default({}),
+  generation: z
+    .strictObject({
+      temperature: z.number().min(0).optional(),
+      topP: z.number().optional(),
+      seed: z.int().optional(),
+    })
+    .default({}),
+  spill: z
+    .strictObject({
+      dir: z.string().describe('segments go to DIR/STREAM'),
+      segmentFrames: z.int().min(1).optional(),
+      maxDiskBytes: z.int().min(1).optional(),
+    })
+    .optional()
+    .describe('append every kept frame to Arrow IPC segments (time-range questions read them)'),
+  intraOpNumThreads: z
+    .int()
+    .min(1)
+    .max(64)
+    .optional()
+    .describe("onnxruntime threads (default: the pool's choice)"),
+  maxBatch: z.int().min(1).max(256).optional().describe('largest model batch across streams (8)'),
+  maxWaitMs: z.number().min(0).max(1000).optional().describe('longest wait to fill a batch (5 ms)'),
+};
+
+const baseSchema = z.strictObject(baseShape);
+
+/**
+ * The engine's configuration, one schema for the TypeScript type, the pipeline YAML's `engine:` section and the
+ * OpenAPI document: backend names and each backend's options (under its name) come from `plugins`.
+ */
+export function engineConfigSchema(plugins: Pick<EnginePlugins, 'backends'> = builtinPlugins()) {
+  const names = ['auto', ...plugins.backends.names()] as [string, ...string[]];
+  const backendOptions = Object.fromEntries(
+    plugins.backends
+      .list()
+      .filter((b) => b.options)
+      .map((b) => [b.name, b.options!.schema.optional().describe(`options of backend ${b.name}`)]),
+  );
+  return defineSchema(
+    'engine',
+    baseSchema.extend({
+      backend: z
+        .enum(names)
+        .default('auto')
+        .describe(
+          `auto (what the models run best), or: ${plugins.backends
+            .list()
+            .map((b) => `${b.name} = ${b.description}`)
+            .join('; ')}`,
+        ),
+      ...backendOptions,
+    }),
+  );
+}
+
+/** The engine's options as a program passes them (the schema's input), and the plug-ins it runs with. */
+export type EngineConfig = z.input<typeof baseSchema> & {
+  /** Options of backend openai (each backend's options go under its name). */
+  openai?: OpenAiInput;
+  plugins?: EnginePlugins;
+};

@@ -1,0 +1,38 @@
+import type { LongVuOptions } from '@lvu/compress';
+import type { EventBus } from '@lvu/core';
+import type { FrameEncoder, TextEncoder } from './frame-encoder.js';
+
+/** What opening a model set gives the engine. */
+export interface OpenedModels {
+  /** The kit that opened it. */
+  readonly kit: string;
+  readonly vision: FrameEncoder;
+  readonly text: TextEncoder;
+  /** The backend `backend: auto` means with these models. */
+  readonly defaultBackend: string;
+  /** LongVU options these models were made for (the manifest's), under the caller's own. */
+  readonly longvu: Partial<LongVuOptions>;
+  /** The kit's own handle (sessions, tokenizer) for backends that run on these models (`instanceof` it). */
+  readonly handle: unknown;
+  close(): Promise<void>;
+}
+
+export interface ModelKitContext {
+  events: EventBus;
+  intraOpNumThreads?: number;
+  maxBatch?: number;
+  maxWaitMs?: number;
+  /** The caller's LongVU options (an encoder may depend on one, e.g. `unpad`). */
+  longvu: Partial<LongVuOptions>;
+}
+
+/**
+ * A kind of model set: the weight-free built-in encoder, the starter set, a LongVU model directory… The engine
+ * opens `models` (a directory, or none) with the first registered kit that `accepts` it.
+ */
+export interface ModelKit {
+  readonly name: string;
+  readonly description: string;
+  accepts(dir: string | undefined): boolean;
+  open(dir: string | undefined, ctx: ModelKitContext): Promise<OpenedModels>;
+}

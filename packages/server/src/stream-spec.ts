@@ -1,0 +1,35 @@
+import { defineSchema, overridesOf, type SourceRegistry, STREAM_ID_PATTERN, z } from '@lvu/core';
+import { retentionOptionsSchema, type StreamSpec } from '@lvu/engine';
+
+const baseShape = {
+  id: z.string().regex(STREAM_ID_PATTERN, "1–128 letters, digits, '.', '_' or '-'").describe('stream id'),
+  source: z.string().min(1).max(4096),
+  retention: overridesOf(retentionOptionsSchema.schema)
+    .optional()
+    .describe('overrides of the engine retention'),
+};
+
+/**
+ * A stream as the HTTP API and pipeline YAML declare it (keys = option names): id, source and retention, plus the
+ * options of every registered source factory (each checks its own when the stream is added).
+ */
+export function streamSpecSchema(sources: SourceRegistry) {
+  const kinds = sources.list().map((f) => `${f.name}: ${f.description}`);
+  return defineSchema(
+    'stream',
+    z.strictObject({
+      ...baseShape,
+      source: baseShape.source.describe(kinds.length ? kinds.join('; ') : 'a source string'),
+      ...overridesOf(z.object(sources.optionShape())).shape,
+    }),
+  );
+}
+
+export type StreamSpecConfig = z.output<z.ZodObject<typeof baseShape>> & Record<string, unknown>;
+
+/** The engine's StreamSpec for a declared stream: everything but id, source and retention is the source's. */
+export function toStreamSpec({ id, source, retention, ...sourceOptions }: StreamSpecConfig): StreamSpec {
+  // keys left out (undefined) take the source's defaults
+  const given = Object.fromEntries(Object.entries(sourceOptions).filter(([, v]) => v !== undefined));
+  return { id, source, sourceOptions: given, ...(retention ? { retention } : {}) };
+}
