@@ -1,11 +1,13 @@
 import { parseArgs } from 'node:util';
-import { encodeWindow } from '@lvu/arrow';
-import { LvuError, type LvuErrorCode, type LvuEvent, type SampledFrame } from '@lvu/core';
-import { BuiltinFrameEncoder, Engine } from '@lvu/engine';
+import { longVuOptions } from '@lvu/compress';
+import { LvuError, type LvuEvent, type SampledFrame } from '@lvu/core';
+import { BuiltinFrameEncoder, keptRow, type OpenedModels, openModels } from '@lvu/engine';
 import { VideoSource } from '@lvu/ffmpeg';
-import { encodeFrame, KafkajsTransport, parseKafkaUrl } from '@lvu/kafka';
+import { KafkajsTransport, parseKafkaUrl } from '@lvu/kafka';
 import { loadManifest } from '@lvu/models';
-import { EPOCH_HEADER, FEATURE_WINDOW_TYPE, SESSION_END_HEADER } from '@lvu/worker';
+import { runWritePath } from '@lvu/operators';
+import { EdgePublisher } from '@lvu/worker';
+import { concatMap, lastValueFrom } from 'rxjs';
 import { numberArg } from './number-arg.js';
 import { bar, clock, ProgressLine, waitingLine } from './progress.js';
 import { EXIT_TRUNCATED } from './replay-command.js';
@@ -102,15 +104,16 @@ export async function ingestCommand(args: string[]): Promise<number> {
       },
     );
   }
-  // an edge with the models: its encoders decide the image sizes
-  const engine = values.features ? await Engine.create({ models: values.models }) : null;
+  // an edge with the models runs the write path itself (no engine: no context is kept here); its encoders decide
+  // the image sizes
+  const models: OpenedModels | null = values.features ? await openModels(values.models) : null;
   if (positionals.length !== 1)
     throw new LvuError('INVALID_ARGUMENT', `usage: ${INGEST_USAGE}`, { field: 'SOURCE' });
   const maxFrames = numberArg(values['max-frames'], 'max-frames', 1);
   const src = new VideoSource(positionals[0]!, {
     fps: numberArg(values.fps, 'fps', 0.001),
-    sizes: engine
-      ? [...engine.vision.imageSizes]
+    sizes: models
+      ? [...models.vision.imageSizes]
       : (values.size?.split(',').map((s) => Number(s)) ??
         (values.to ? workerSizes(values.models) : undefined)),
     resize: values.resize as 'pad' | undefined,
@@ -121,7 +124,7 @@ export async function ingestCommand(args: string[]): Promise<number> {
     streamId: values['stream-id'],
     pacing: values.realtime ? 'realtime' : 'fast',
     // one source has the machine to itself: FFmpeg picks the decoder threads (an edge with the models shares it)
-    threads: engine ? 1 : 0,
+    threads: models ? 1 : 0,
     ...(values.live === undefined ? {} : { live: values.live }),
   });
   const out = process.stdout;
@@ -147,12 +150,12 @@ export async function ingestCommand(args: string[]): Promise<number> {
         values.to,
         numberArg(values['broker-timeout-ms'], 'broker-timeout-ms', 0) ?? 30_000,
       ).catch(async (err) => {
-        await engine?.close();
+        await models?.close();
         throw err;
       })
     : null;
   // this edge's session: a worker tells a restarted edge's frames (seq from 0 again) from redeliveries by it
-  const headers = { [EPOCH_HEADER]: String(Date.now()) };
+  const edge = sink ? new EdgePublisher(sink.producer, sink.topic) : null;
   let n = 0;
   const stopOnSignal = () => void src.stop();
   process.once('SIGINT', stopOnSignal);
@@ -166,7 +169,7 @@ export async function ingestCommand(args: string[]): Promise<number> {
     }
     const s = src.stats;
     const rate = (n / Math.max(0.001, (Date.now() - t0) / 1000)).toFixed(1);
-    const published = engine ? `  ${windows} windows (${kept} kept frames) published` : '';
+    const published = models ? `  ${windows} windows (${kept} kept frames) published` : '';
     if (!src.live && s.durationMs) {
       progress!.update(
         `${bar(f.ptsMs / s.durationMs)} ${clock(f.ptsMs)} / ${clock(s.durationMs)}  ${n} frames  ${rate} frames/s${published}`,
@@ -180,9 +183,12 @@ export async function ingestCommand(args: string[]): Promise<number> {
   };
   let windows = 0;
   let kept = 0;
+  let failedFrames = 0;
   try {
-    if (engine && sink) {
-      // edge with the models: the engine's write path, each closed window published in order, acknowledged
+    if (models && edge) {
+      // edge with the models: the write path (DINO gate, temporal reduction, SigLIP+SVA+projector), each closed
+      // window published in order and acknowledged before the next
+      const lv = longVuOptions({ dinoThreshold: models.vision.dinoThreshold, ...models.longvu });
       const frames = async function* () {
         for await (const f of src) {
           n++;
@@ -191,57 +197,42 @@ export async function ingestCommand(args: string[]): Promise<number> {
           if (maxFrames !== undefined && n >= maxFrames) break;
         }
       };
-      let publishing: Promise<void> = Promise.resolve();
-      let failed: unknown = null;
-      engine.addStream({ id: src.streamId, source: frames() });
-      engine.windows$(src.streamId).subscribe((w) => {
-        publishing = publishing
-          .then(async () => {
-            if (failed) return;
-            await sink.producer.send(sink.topic, [
-              {
-                key: w.streamId,
-                value: encodeWindow(w, precision),
-                headers: { 'content-type': FEATURE_WINDOW_TYPE, ...headers },
-              },
-            ]);
+      await lastValueFrom(
+        runWritePath(frames(), {
+          streamId: src.streamId,
+          windowFrames: lv.dinoWindowFrames,
+          threshold: lv.dinoThreshold,
+          dino: (f) => models.vision.dino(f),
+          encode: (k) => keptRow(models.vision, k, null),
+          onFrameError: (f, err) => {
+            failedFrames++;
+            process.stderr.write(`frame ${f.seq} skipped: ${(err as Error)?.message ?? err}\n`);
+          },
+        }).pipe(
+          concatMap(async (w) => {
+            await edge.window(w, precision);
             windows++;
             kept += w.rows.length;
-          })
-          .catch((err) => {
-            failed ??= err;
-          });
-      });
-      await engine.whenDone(src.streamId);
-      await publishing;
-      const st = engine.status(src.streamId);
-      if (failed) throw failed;
-      if (st.error) throw new LvuError(st.error.code as LvuErrorCode, st.error.message);
+          }),
+        ),
+        { defaultValue: undefined },
+      );
     } else {
-      let last = -1;
       for await (const f of src) {
         n++;
         // edge mode: every sampled frame to Kafka, keyed by stream id (acknowledged before the next is read)
-        if (sink) await sink.producer.send(sink.topic, [{ key: f.streamId, value: encodeFrame(f), headers }]);
-        last = f.seq;
+        await edge?.frame(f);
         report(f);
         if (maxFrames !== undefined && n >= maxFrames) break;
       }
-      // this session is over: workers close the stream's open window, as a replay does at the end of a file
-      await sink?.producer.send(sink.topic, [
-        {
-          key: src.streamId,
-          value: new Uint8Array(0),
-          headers: { ...headers, [SESSION_END_HEADER]: String(last) },
-        },
-      ]);
+      await edge?.end(src.streamId);
     }
   } finally {
     process.off('SIGINT', stopOnSignal);
     process.off('SIGTERM', stopOnSignal);
     await src.stop();
     await sink?.transport.close();
-    await engine?.close();
+    await models?.close();
     progress?.done();
   }
   if (!values.json) {
@@ -250,7 +241,7 @@ export async function ingestCommand(args: string[]): Promise<number> {
       `${src.streamId}: ${n} frames sampled at ${src.options.fps} fps from ${s.decoded} decoded` +
         `${s.info ? ` (${s.info.codec} ${s.info.width}x${s.info.height})` : ''}, ${s.corrupt} corrupt packets skipped, ` +
         `${s.droppedSlowConsumer} dropped, ${s.reconnects} reconnects, ` +
-        `${engine ? `${windows} windows with ${kept} kept frames published as feature batches, ` : ''}` +
+        `${models ? `${windows} windows with ${kept} kept frames published as feature batches (${failedFrames} frames failed), ` : ''}` +
         `${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
     );
   }

@@ -20,6 +20,7 @@ import { type QueryLimits, queryLimitsSchema, type RetentionInput } from './engi
 import type { FrameEncoder, TextEncoder } from './frame-encoder.js';
 import type { LlmBackend } from './llm-backend.js';
 import type { OpenedModels } from './model-kit.js';
+import { openModels } from './open-models.js';
 import { SpillLog } from './spill-log.js';
 import { type StreamCounters, StreamPipeline, type StreamState, THUMB_SIDE } from './stream-pipeline.js';
 
@@ -116,22 +117,18 @@ export class Engine {
   static async create(c: EngineConfig = {}, events = new EventBus()): Promise<Engine> {
     const { plugins = builtinPlugins(), ...rest } = c;
     const cfg = engineConfigSchema(plugins).parse(rest);
-    const dir = cfg.models ?? undefined;
-    const kit = plugins.models.list().find((k) => k.accepts(dir));
-    if (!kit) {
-      throw new LvuError('INVALID_CONFIG', `no model kit opens ${dir ?? 'an empty model directory'}`, {
-        field: 'models',
-        hint: `kits: ${plugins.models.names().join(', ')}`,
-      });
-    }
     const { preset: _preset, ...longvu } = cfg.longvu;
-    const models = await kit.open(dir, {
-      events,
-      intraOpNumThreads: cfg.intraOpNumThreads,
-      maxBatch: cfg.maxBatch,
-      maxWaitMs: cfg.maxWaitMs,
-      longvu: longvu as Partial<LongVuOptions>,
-    });
+    const models = await openModels(
+      cfg.models ?? undefined,
+      {
+        events,
+        intraOpNumThreads: cfg.intraOpNumThreads,
+        maxBatch: cfg.maxBatch,
+        maxWaitMs: cfg.maxWaitMs,
+        longvu: longvu as Partial<LongVuOptions>,
+      },
+      plugins.models,
+    );
     try {
       const name = cfg.backend === 'auto' ? models.defaultBackend : cfg.backend;
       const factory = plugins.backends.get(name, 'backend');
@@ -356,14 +353,15 @@ export class Engine {
   }
 
   /**
-   * A consistent recovery point of a stream (null while a window is being stored); `meta` goes into the snapshot
-   * with it (the Kafka worker's edge bookkeeping).
+   * A consistent recovery point of a stream, or null when its covered seq has not passed `after` (no snapshot is
+   * built then); `meta` goes into the snapshot with it (the Kafka worker's edge bookkeeping).
    */
   checkpoint(
     id: string,
     meta: (seq: number) => Record<string, string> = () => ({}),
+    after?: number,
   ): { seq: number; snapshot: Uint8Array } | null {
-    return this.#entry(id).pipeline.checkpoint(meta);
+    return this.#entry(id).pipeline.checkpoint(meta, after);
   }
 
   /**

@@ -34,6 +34,7 @@ export { type BackendContext, type BackendFactory, llmBackends } from './llm-bac
 export type { ModelKit, ModelKitContext, OpenedModels } from './model-kit.js';
 export { modelKits, STARTER_DINO_THRESHOLD } from './model-kits.js';
 export { OnnxFrameEncoder, OnnxTextEncoder } from './onnx-encoder.js';
+export { openModels } from './open-models.js';
 export {
   OpenAiBackend,
   type OpenAiInput,
@@ -57,6 +58,7 @@ export {
   StarterTextEncoder,
 } from './starter-encoder.js';
 export {
+  keptRow,
   type StreamCounters,
   StreamPipeline,
   type StreamState,

@@ -1,8 +1,8 @@
 import type { FeatureRow, FeatureWindow } from '@lvu/arrow';
-import { assertFiniteFrame, type ClosedWindow, type LongVuOptions } from '@lvu/compress';
+import { assertFiniteFrame, type LongVuOptions } from '@lvu/compress';
 import { type EventBus, LvuError, type SampledFrame } from '@lvu/core';
-import { Credits, pullMap, temporalReduce } from '@lvu/operators';
-import { concatMap, filter, type Observable, Subject, type Subscription, tap } from 'rxjs';
+import { runWritePath, type Scored } from '@lvu/operators';
+import { Subject, type Subscription } from 'rxjs';
 import { ContextStore } from './context-store.js';
 import type { RetentionInput } from './engine-options.js';
 import type { FrameEncoder } from './frame-encoder.js';
@@ -31,13 +31,6 @@ export interface StreamCounters {
 
 export type StreamState = 'starting' | 'running' | 'ended' | 'failed' | 'stopped';
 
-export interface Scored {
-  frame: SampledFrame;
-  dino: Float32Array;
-}
-
-const NO_VECTOR = new Float32Array(0);
-
 export const THUMB_SIDE = 32;
 
 /** A 32×32 RGB thumbnail (box filter) of the frame's smallest image, for timelines. */
@@ -60,6 +53,40 @@ export function thumbnail(frame: SampledFrame): Uint8Array {
     }
   }
   return out;
+}
+
+/**
+ * A kept frame's row of its FeatureBatch: the encoder's grids (checked finite), a thumbnail, and the JPEGs an
+ * image-input backend needs (`evidence` sides; none without one).
+ */
+export async function keptRow(
+  encoder: FrameEncoder,
+  { frame, dino }: Scored,
+  evidence: { side: number; thumbSide: number } | null,
+): Promise<FeatureRow> {
+  const f = await encoder.features(frame, dino);
+  assertFiniteFrame({ id: frame.seq, hi: f.hi, lo: f.lo }, `frame ${frame.seq}`);
+  const img = evidence ? frame.images[evidence.side] : undefined;
+  return {
+    streamId: frame.streamId,
+    seq: frame.seq,
+    ptsMs: frame.ptsMs,
+    wallMs: frame.wallMs,
+    frameH: frame.height,
+    frameW: frame.width,
+    hi: f.hi,
+    lo: f.lo,
+    thumb: thumbnail(frame),
+    ...(evidence && img
+      ? {
+          jpeg: rgbToJpeg(img, evidence.side),
+          jpegSmall: rgbToJpeg(
+            downscaleRgb(img, evidence.side, evidence.thumbSide),
+            Math.min(evidence.side, evidence.thumbSide),
+          ),
+        }
+      : {}),
+  };
 }
 
 /**
@@ -90,14 +117,9 @@ export class StreamPipeline {
   readonly #o: LongVuOptions;
   readonly #events: EventBus;
   #sub: Subscription | null = null;
-  #consecutiveFailures = 0;
   #done: Promise<void> | null = null;
   #resolve: (() => void) | null = null;
-  /** The frames that entered the temporal reduction and whose window has not closed (from #pushedBase). */
-  readonly #pushed: { seq: number; ptsMs: number; wallMs: number }[] = [];
-  #pushedBase = 0;
   #checkpointSeq = -1;
-  #keeping = false;
   /** Every kept frame on disk, when the engine spills. */
   readonly spill: SpillLog | null;
   /** JPEG sides kept per frame for image-input backends (null: none). */
@@ -134,39 +156,35 @@ export class StreamPipeline {
   run(frames: AsyncIterable<SampledFrame>): Promise<void> {
     if (this.#done) return this.#done;
     const o = this.#o;
-    const credits = new Credits(2 * o.dinoWindowFrames);
-    // one frame at a time per stream: model batches then depend on timing only across streams, so a replay is
-    // deterministic; the models' micro-batcher still batches concurrent streams
-    const scored$: Observable<Scored | null> = pullMap(frames, (f) => this.#score(f, credits), credits, 1);
+    const windows$ = runWritePath(frames, {
+      streamId: this.id,
+      windowFrames: o.dinoWindowFrames,
+      threshold: o.dinoThreshold,
+      dino: (f) => this.#encoder.dino(f),
+      encode: (k) => keptRow(this.#encoder, k, this.#evidence),
+      onFrame: (f) => {
+        this.counters.sampled++;
+        this.counters.lastFrameWallMs = f.wallMs;
+        this.counters.lastPtsMs = f.ptsMs;
+      },
+      onFrameError: (f) => this.#frameFailed(f),
+    });
     this.#done = new Promise<void>((resolve, reject) => {
       this.#resolve = resolve;
       this.state = 'running';
-      this.#sub = scored$
-        .pipe(
-          filter((s): s is Scored => s !== null),
-          tap(({ frame: f }) => {
-            if (!f.sessionEnd) this.#pushed.push({ seq: f.seq, ptsMs: f.ptsMs, wallMs: f.wallMs });
-          }),
-          temporalReduce<Scored>(
-            o.dinoWindowFrames,
-            o.dinoThreshold,
-            (s) => s.dino,
-            (s) => s.frame.sessionEnd === true,
-          ),
-          concatMap((w) => this.#keep(w, credits)),
-        )
-        .subscribe({
-          error: (err) => {
-            this.windows$.complete();
-            reject(this.#fail(err));
-          },
-          complete: () => {
-            this.spill?.flush();
-            if (this.state === 'running') this.state = 'ended';
-            this.windows$.complete();
-            resolve();
-          },
-        });
+      this.#sub = windows$.subscribe({
+        next: (w) => this.#addWindow(w),
+        error: (err) => {
+          this.windows$.complete();
+          reject(this.#fail(err));
+        },
+        complete: () => {
+          this.spill?.flush();
+          if (this.state === 'running') this.state = 'ended';
+          this.windows$.complete();
+          resolve();
+        },
+      });
     });
     return this.#done;
   }
@@ -186,26 +204,7 @@ export class StreamPipeline {
     return this.error;
   }
 
-  async #score(frame: SampledFrame, credits: Credits): Promise<Scored | null> {
-    if (frame.sessionEnd) {
-      credits.release(); // a marker holds no window slot
-      return { frame, dino: NO_VECTOR };
-    }
-    this.counters.sampled++;
-    this.counters.lastFrameWallMs = frame.wallMs;
-    this.counters.lastPtsMs = frame.ptsMs;
-    try {
-      const dino = await this.#encoder.dino(frame);
-      this.#consecutiveFailures = 0;
-      return { frame, dino };
-    } catch (err) {
-      this.#frameFailed(frame, err);
-      credits.release();
-      return null;
-    }
-  }
-
-  #frameFailed(frame: SampledFrame, err: unknown): void {
+  #frameFailed(frame: SampledFrame): void {
     this.counters.failedFrames++;
     this.#events.emit('frame.dropped', {
       streamId: this.id,
@@ -213,62 +212,6 @@ export class StreamPipeline {
       reason: 'corrupt',
       dropped: this.counters.failedFrames,
     });
-    if (++this.#consecutiveFailures >= 10) {
-      throw err instanceof LvuError
-        ? err
-        : new LvuError('INFERENCE_FAILED', `10 frames in a row failed: ${(err as Error)?.message}`, {
-            cause: err,
-          });
-    }
-  }
-
-  async #keep(w: ClosedWindow<Scored>, credits: Credits): Promise<void> {
-    this.#keeping = true;
-    const last = this.#pushed[w.start + w.frames - 1 - this.#pushedBase]!;
-    try {
-      const rows: FeatureRow[] = [];
-      const scores: number[] = [];
-      for (const k of w.kept) {
-        const { frame, dino } = k.item;
-        try {
-          const f = await this.#encoder.features(frame, dino);
-          assertFiniteFrame({ id: frame.seq, hi: f.hi, lo: f.lo }, `frame ${frame.seq}`);
-          rows.push({
-            streamId: this.id,
-            seq: frame.seq,
-            ptsMs: frame.ptsMs,
-            wallMs: frame.wallMs,
-            frameH: frame.height,
-            frameW: frame.width,
-            hi: f.hi,
-            lo: f.lo,
-            thumb: thumbnail(frame),
-            ...this.#jpegs(frame),
-          });
-          scores.push(k.score);
-          this.#consecutiveFailures = 0;
-        } catch (err) {
-          this.#frameFailed(frame, err);
-        }
-      }
-      this.#addWindow({
-        streamId: this.id,
-        window: w.window,
-        start: w.start,
-        frames: w.frames,
-        lastSeq: last.seq,
-        lastPtsMs: last.ptsMs,
-        lastWallMs: last.wallMs,
-        rows,
-        scores,
-      });
-      const drop = w.start + w.frames - this.#pushedBase;
-      this.#pushed.splice(0, drop);
-      this.#pushedBase += drop;
-    } finally {
-      this.#keeping = false;
-      credits.release(w.frames);
-    }
   }
 
   /** A closed window's kept frames into the store (synchronous: a checkpoint never sees half a window). */
@@ -330,26 +273,23 @@ export class StreamPipeline {
     return this.#done;
   }
 
-  #jpegs(frame: SampledFrame): { jpeg?: Uint8Array; jpegSmall?: Uint8Array } {
-    const e = this.#evidence;
-    const img = e ? frame.images[e.side] : undefined;
-    if (!e || !img) return {};
-    return {
-      jpeg: rgbToJpeg(img, e.side),
-      jpegSmall: rgbToJpeg(downscaleRgb(img, e.side, e.thumbSide), Math.min(e.side, e.thumbSide)),
-    };
+  /** The seq up to which every frame the stream took is reflected in its store (−1: none yet). */
+  get coveredSeq(): number {
+    return Math.max(this.#checkpointSeq, this.restoredSeq);
   }
 
   /**
-   * A consistent recovery point, or null while a window's frames are being added: the store's snapshot and the seq
-   * up to which every frame the stream took is reflected in it (frames after it are in the open window: replaying
-   * them from the source rebuilds the same windows). `restoredSeq` is the checkpoint a restored store started at.
+   * A consistent recovery point (windows enter the store synchronously, so it never holds half of one): the store's
+   * snapshot and the seq up to which every frame the stream took is reflected in it (frames after it are in the
+   * open window: replaying them from the source rebuilds the same windows). Null, without building a snapshot,
+   * when the covered seq has not passed `after` (nothing new since the last saved checkpoint).
    */
   checkpoint(
     meta: (seq: number) => Record<string, string> = () => ({}),
+    after = Number.NEGATIVE_INFINITY,
   ): { seq: number; snapshot: Uint8Array } | null {
-    if (this.#keeping) return null;
-    const seq = Math.max(this.#checkpointSeq, this.restoredSeq);
+    const seq = this.coveredSeq;
+    if (seq <= after) return null;
     return { seq, snapshot: this.store.snapshot({ ...meta(seq), checkpointSeq: String(seq) }) };
   }
 

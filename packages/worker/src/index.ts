@@ -1,9 +1,13 @@
+export { EdgePublisher } from './edge-publisher.js';
 export { type EdgeDecision, EdgeSessions } from './edge-sessions.js';
+export { KafkaWorker, type KafkaWorkerOptions, type KafkaWorkerStats } from './kafka-worker.js';
 export {
+  decodeMessage,
   EPOCH_HEADER,
   FEATURE_WINDOW_TYPE,
-  KafkaWorker,
-  type KafkaWorkerOptions,
-  type KafkaWorkerStats,
+  frameMessage,
   SESSION_END_HEADER,
-} from './kafka-worker.js';
+  sessionEndMessage,
+  type WireMessage,
+  windowMessage,
+} from './wire-format.js';

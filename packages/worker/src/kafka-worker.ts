@@ -1,4 +1,4 @@
-import { decodeWindow, type FeatureWindow } from '@lvu/arrow';
+import type { FeatureWindow } from '@lvu/arrow';
 import { isStreamId, LvuError, type SampledFrame, type SnapshotStore } from '@lvu/core';
 import {
   ContextStore,
@@ -13,25 +13,13 @@ import {
 } from '@lvu/engine';
 import {
   AsyncQueue,
-  decodeFrame,
   type IncomingMessage,
   type KafkaTransport,
   type TransportConsumer,
   type TransportProducer,
 } from '@lvu/kafka';
 import { type EdgeDecision, EdgeSessions } from './edge-sessions.js';
-
-/** The content type of a feature-window message (Arrow IPC stream; `lvu ingest --features`). */
-export const FEATURE_WINDOW_TYPE = 'application/vnd.apache.arrow.stream; lvu=window';
-
-/** The header that carries the publishing edge's epoch (its start time in ms; see EdgeSessions). */
-export const EPOCH_HEADER = 'lvu-epoch';
-
-/**
- * The header of an edge's last message (empty value; the header holds the session's last seq): its session ended,
- * so the stream's open window closes as at the end of a replay. The stream goes on if an edge publishes again.
- */
-export const SESSION_END_HEADER = 'lvu-end';
+import { decodeMessage, EPOCH_HEADER, type WireMessage } from './wire-format.js';
 
 export interface KafkaWorkerOptions {
   topic: string;
@@ -261,11 +249,16 @@ export class KafkaWorker {
     const store = this.#snapshots;
     if (!store) return;
     for (const [id, pending] of [...this.#pending]) {
-      const cp = this.#engine.checkpoint(id, (seq): Record<string, string> => {
-        const edge = this.#edges.stateAt(id, seq);
-        return edge ? { edge } : {};
-      });
-      if (!cp || cp.seq <= (this.#savedSeq.get(id) ?? -1)) continue;
+      // only streams whose covered seq moved on: no snapshot is built for the others
+      const cp = this.#engine.checkpoint(
+        id,
+        (seq): Record<string, string> => {
+          const edge = this.#edges.stateAt(id, seq);
+          return edge ? { edge } : {};
+        },
+        this.#savedSeq.get(id) ?? -1,
+      );
+      if (!cp) continue;
       await store.save(id, cp.snapshot);
       if (this.#pending.get(id) !== pending) continue; // dropped by a rebalance meanwhile
       this.#savedSeq.set(id, cp.seq);
@@ -298,55 +291,29 @@ export class KafkaWorker {
 
   async #take(m: IncomingMessage): Promise<void> {
     this.stats.messages++;
-    let item: { kind: 'frame'; f: SampledFrame } | { kind: 'window'; w: FeatureWindow };
-    let epoch = 0;
+    let item: WireMessage;
     try {
-      const e = m.headers[EPOCH_HEADER];
-      if (e !== undefined) {
-        epoch = Number(e);
-        if (!/^\d{1,16}$/.test(e) || !Number.isSafeInteger(epoch)) {
-          throw new LvuError(
-            'MALFORMED_MESSAGE',
-            `header ${EPOCH_HEADER} "${e.slice(0, 40)}" is not a whole number`,
-            {
-              field: EPOCH_HEADER,
-            },
-          );
-        }
-      }
-      if (m.value.byteLength > this.#o.maxMessageBytes) {
-        throw new LvuError('MALFORMED_MESSAGE', `message of ${m.value.byteLength} bytes is over the limit`, {
-          field: 'value',
-        });
-      }
-      if (m.headers[SESSION_END_HEADER] !== undefined && m.key) {
-        await this.#sessionEnd(m.key, epoch);
+      item = decodeMessage(m, this.#o.maxMessageBytes);
+      if (item.kind === 'end') {
+        await this.#sessionEnd(item.streamId, item.epoch);
         return;
       }
-      item =
-        m.headers['content-type'] === FEATURE_WINDOW_TYPE
-          ? { kind: 'window', w: this.#checkWindow(decodeWindow(m.value)) }
-          : { kind: 'frame', f: decodeFrame(m.value) };
-      const streamId = item.kind === 'frame' ? item.f.streamId : item.w.streamId;
-      if (m.key !== null && m.key !== streamId) {
+      if (item.kind === 'window') item.w = this.#checkWindow(item.w);
+      const kind = this.#kinds.get(item.streamId);
+      if (kind && kind !== item.kind) {
         throw new LvuError(
           'MALFORMED_MESSAGE',
-          `key ${m.key} differs from the message's stream ${streamId}`,
+          `stream ${item.streamId} takes ${kind}s; got a ${item.kind}`,
           {
-            field: 'key',
+            field: 'content-type',
           },
         );
-      }
-      const kind = this.#kinds.get(streamId);
-      if (kind && kind !== item.kind) {
-        throw new LvuError('MALFORMED_MESSAGE', `stream ${streamId} takes ${kind}s; got a ${item.kind}`, {
-          field: 'content-type',
-        });
       }
     } catch (err) {
       await this.#deadLetter(m, err);
       return;
     }
+    const epoch = item.epoch;
     const id = item.kind === 'frame' ? item.f.streamId : item.w.streamId;
     await this.#removing.get(id); // dropped by a rebalance and now regained: removed first
     const q = this.#queues.get(id) ?? (await this.#open(id, item.kind)); // restores its checkpoint
