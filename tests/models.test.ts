@@ -40,6 +40,31 @@ describe('tiny real-architecture models through the manifest (what users load)',
     expect(models.m.newline.length).toBe(lv.llmDim);
   });
 
+  it('hands out tensors that own their buffer, also from a micro-batch, and a transferred projector input moves', async () => {
+    const owns = (a: Float32Array) => a.byteOffset === 0 && a.byteLength === a.buffer.byteLength;
+    // concurrent calls are batched together: each frame's tokens must not be a view of the batch output
+    const batch = await Promise.all(
+      [1, 2, 3].map((i) => models.encodeDino(image(models.imageSize('dino'), i))),
+    );
+    const sig = await Promise.all(
+      [1, 2, 3].map((i) => models.encodeSiglip(image(models.imageSize('siglip'), i))),
+    );
+    expect(batch.every(owns)).toBe(true);
+    const fused = await Promise.all(batch.map((d, i) => models.fuse(d, sig[i]!)));
+    expect(fused.every(owns)).toBe(true);
+    const rows = models.longvu.highGridSide ** 2;
+    const copy = fused[0]!.slice();
+    const moved = await models.project(fused[0]!, rows, { transfer: true });
+    expect(fused[0]!.byteLength).toBe(0); // detached: it went to the inference thread, not a copy
+    expect(Array.from(moved)).toEqual(Array.from(await models.project(copy, rows)));
+    // a view of a larger buffer goes as its own values (and the caller keeps its buffer)
+    const big = new Float32Array(copy.length * 3);
+    big.set(copy, copy.length);
+    const view = big.subarray(copy.length, 2 * copy.length);
+    expect(Array.from(await models.project(view, rows))).toEqual(Array.from(moved));
+    expect(big.byteLength).toBe(copy.length * 3 * 4);
+  });
+
   it('SVA: the key mask of a padded 4:3 frame changes the fused queries; a wrong-size mask is refused', async () => {
     const side = 2 * models.longvu.highGridSide;
     const d = await models.encodeDino(image(models.imageSize('dino'), 2));

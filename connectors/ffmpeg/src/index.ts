@@ -1,7 +1,6 @@
 import './polyfill.js';
 
 export { ffmpegSource, ffmpegStreamOptionsSchema } from './ffmpeg-source.js';
-export { FrameQueue } from './frame-queue.js';
 export {
   displayRotation,
   MEAN_COLOURS,

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import {
+  BoundedQueue,
   backoffDelayMs,
   EventBus,
   type FrameSource,
@@ -8,7 +9,6 @@ import {
   type SampledFrame,
   workerPath,
 } from '@lvu/core';
-import { FrameQueue } from './frame-queue.js';
 import { type ParsedSource, parseSource } from './source-url.js';
 import {
   type VideoSourceInput,
@@ -80,7 +80,7 @@ export class VideoSource implements FrameSource {
     info: null,
     truncated: null,
   };
-  readonly #queue: FrameQueue<SampledFrame>;
+  readonly #queue: BoundedQueue<SampledFrame>;
   readonly #abort = new AbortController();
   #started = false;
   #seq = 0;
@@ -99,7 +99,7 @@ export class VideoSource implements FrameSource {
     this.#transport = this.options.transport === 'udp' ? 'udp' : 'tcp';
     this.streamId = this.options.streamId ?? this.source.redacted;
     this.events = events;
-    this.#queue = new FrameQueue(this.options.queueFrames);
+    this.#queue = new BoundedQueue(this.options.queueFrames);
   }
 
   /** The source as it may be logged (credentials replaced by `***`). */

@@ -1,4 +1,3 @@
-export { AsyncQueue } from './async-queue.js';
 export { decodeFrame, encodeFrame } from './frame-codec.js';
 export { KafkaSnapshotStore, type KafkaSnapshotStoreOptions } from './kafka-snapshot-store.js';
 export type {

@@ -1,4 +1,4 @@
-import { backoffDelayMs, LvuError, retry } from '@lvu/core';
+import { LvuError, retry } from '@lvu/core';
 import { type Admin, type Consumer, type EachBatchPayload, Kafka, logLevel, type Producer } from 'kafkajs';
 import type {
   ConsumerHandlers,
@@ -14,6 +14,11 @@ const unavailable = (what: string, err: unknown) =>
     field: 'brokers',
     cause: err,
   });
+
+/** Waiting for a broker: 250 ms doubling to 2 s (a broker that comes back is seen within about 2 s). */
+const BROKER_BACKOFF = { initialDelayMs: 250, maxDelayMs: 2000, factor: 2, jitter: 0.3 };
+/** Restarting a consumer kafkajs stopped for good: 500 ms doubling to 5 s. */
+const CONSUMER_RESTART_BACKOFF = { initialDelayMs: 500, maxDelayMs: 5000, factor: 2, jitter: 0.3 };
 
 /** The transport on kafkajs 2.2 (idempotent producer, manual commits, retries with backoff). */
 export class KafkajsTransport implements KafkaTransport {
@@ -46,44 +51,37 @@ export class KafkajsTransport implements KafkaTransport {
   async waitForBrokers(
     o: { timeoutMs?: number; onRetry?: (attempt: number, delayMs: number, err: LvuError) => void } = {},
   ): Promise<void> {
-    const end = Date.now() + (o.timeoutMs ?? 30_000);
-    for (let attempt = 1; ; attempt++) {
-      const probe = new Kafka({
-        clientId: 'lvu-probe',
-        brokers: [...this.brokers],
-        logLevel: logLevel.NOTHING,
-        retry: { retries: 0 },
-        connectionTimeout: 2000,
-      }).admin();
-      try {
-        await probe.connect();
-        await probe.disconnect();
-        return;
-      } catch (err) {
-        await probe.disconnect().catch(() => {});
-        const e = new LvuError(
-          'TRANSPORT_UNAVAILABLE',
-          `no Kafka broker answered at ${this.brokers.join(', ')}: ${(err as Error)?.message ?? err}`,
-          {
-            field: 'brokers',
-            cause: err,
-            hint: 'start a broker (tools/kafka/start.sh --port 9092) or fix the host:port in the kafka:// URL',
-          },
-        );
-        const delay = backoffDelayMs(
-          {
-            initialDelayMs: 250,
-            maxDelayMs: 2000,
-            factor: 2,
-            jitter: 0.3,
-          },
-          attempt,
-        );
-        if (Date.now() + delay > end) throw e;
-        o.onRetry?.(attempt, delay, e);
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
+    await retry(
+      async () => {
+        const probe = new Kafka({
+          clientId: 'lvu-probe',
+          brokers: [...this.brokers],
+          logLevel: logLevel.NOTHING,
+          retry: { retries: 0 },
+          connectionTimeout: 2000,
+        }).admin();
+        try {
+          await probe.connect();
+          await probe.disconnect();
+        } catch (err) {
+          await probe.disconnect().catch(() => {});
+          throw new LvuError(
+            'TRANSPORT_UNAVAILABLE',
+            `no Kafka broker answered at ${this.brokers.join(', ')}: ${(err as Error)?.message ?? err}`,
+            {
+              field: 'brokers',
+              cause: err,
+              hint: 'start a broker (tools/kafka/start.sh --port 9092) or fix the host:port in the kafka:// URL',
+            },
+          );
+        }
+      },
+      { ...BROKER_BACKOFF, maxAttempts: Number.POSITIVE_INFINITY },
+      {
+        deadline: Date.now() + (o.timeoutMs ?? 30_000),
+        onRetry: (err, attempt, delay) => o.onRetry?.(attempt, delay, err as LvuError),
+      },
+    );
   }
 
   async producer(): Promise<TransportProducer> {
@@ -183,18 +181,16 @@ export class KafkajsTransport implements KafkaTransport {
         c.on(c.events.CRASH, (e) => {
           if (e.payload.restart || closed) return;
           h.onError?.(e.payload.error);
-          const again = async (delay: number): Promise<void> => {
-            await new Promise((r) => setTimeout(r, delay));
-            if (closed) return;
-            try {
+          // until it runs again or the consumer is closed (kafkajs' own errors are all worth another try here)
+          void retry(
+            async () => {
+              if (closed) return;
               await c.connect();
               await c.run(config);
-            } catch (err) {
-              h.onError?.(err as Error);
-              return again(Math.min(5000, delay * 2));
-            }
-          };
-          void again(500);
+            },
+            { ...CONSUMER_RESTART_BACKOFF, maxAttempts: Number.POSITIVE_INFINITY },
+            { retryIf: () => !closed, onRetry: (err) => h.onError?.(err as Error) },
+          ).catch(() => {});
         });
         await c.run(config);
       },

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { StandingQuestions } from '@lvu/engine';
+import { type EnginePlugins, StandingQuestions } from '@lvu/engine';
 import {
   createHttpServer,
   loadPipelineConfig,
@@ -12,10 +12,19 @@ import { portArg } from './number-arg.js';
 import { createEngine, defaultPlugins } from './plugins.js';
 import { runUntilSignal } from './progress.js';
 
-export const SERVE_USAGE = `lvu serve [--config PIPELINE.yaml] [--host 127.0.0.1] [--port 8080] [--models DIR]
+/** `lvu serve --help` for a program's plug-ins: every source with the options a declared stream of it takes. */
+export function serveUsage(plugins: EnginePlugins): string {
+  return `lvu serve [--config PIPELINE.yaml] [--host 127.0.0.1] [--port 8080] [--models DIR]
         run the engine with its HTTP API (OpenAPI at /openapi.json), timeline page at /, /metrics; streams and
         standing questions from the pipeline YAML (\${env:NAME:-default} substituted), more added at runtime
-        with POST /v1/streams. A host other than loopback needs server.token (or LVU_TOKEN)`;
+        with POST /v1/streams. A host other than loopback needs server.token (or LVU_TOKEN)
+        engine.backend: auto, ${plugins.backends.names().join(', ')}
+${plugins.backends.help('          ')}
+        a stream is {id, source, retention?} plus the options of the source that opens it:
+${plugins.sources.help('          ')}`;
+}
+
+export const SERVE_USAGE = serveUsage(defaultPlugins());
 
 export async function serveCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({

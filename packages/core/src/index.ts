@@ -1,3 +1,4 @@
+export { BoundedQueue } from './bounded-queue.js';
 export { type ConfigSchema, defineSchema, overridesOf, z } from './define-schema.js';
 export { EventBus, type LvuEvent, type LvuEventMap, type LvuEventName } from './event-bus.js';
 export { formatClock } from './format-clock.js';

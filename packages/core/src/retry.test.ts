@@ -72,6 +72,31 @@ describe('retry', () => {
     await expect(p).rejects.toMatchObject({ code: 'CANCELLED' });
   });
 
+  it('stops at a deadline with the last error instead of sleeping past it, and retries what retryIf says', async () => {
+    let calls = 0;
+    const t0 = Date.now();
+    const err = await retry(
+      async () => {
+        calls++;
+        throw new LvuError('TRANSPORT_UNAVAILABLE', `attempt ${calls}`);
+      },
+      { maxAttempts: Number.POSITIVE_INFINITY, initialDelayMs: 40, maxDelayMs: 40, jitter: 0 },
+      { deadline: Date.now() + 100 },
+    ).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'TRANSPORT_UNAVAILABLE', message: `attempt ${calls}` });
+    expect(calls).toBeGreaterThanOrEqual(2);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    // a plain Error is not retried by default; retryIf makes it so
+    let n = 0;
+    const flaky = async () => {
+      if (++n < 3) throw new Error('kafkajs says no');
+      return n;
+    };
+    await expect(retry(flaky, { initialDelayMs: 1 })).rejects.toThrow('kafkajs says no');
+    n = 0;
+    await expect(retry(flaky, { initialDelayMs: 1 }, { retryIf: () => true })).resolves.toBe(3);
+  });
+
   it('backoff grows by the factor, is capped, and jitters within its spread', () => {
     const p = { maxAttempts: 10, initialDelayMs: 100, maxDelayMs: 1000, factor: 2, jitter: 0.5 };
     expect(backoffDelayMs(p, 1, () => 0.5)).toBe(100);

@@ -37,6 +37,10 @@ export function backoffDelayMs(
 
 export interface RetryHooks {
   signal?: AbortSignal;
+  /** Which errors to retry (default `isRetriable`: LvuErrors marked retriable; programming errors never). */
+  retryIf?: (err: unknown) => boolean;
+  /** Epoch ms after which no attempt starts: the last error is thrown instead of waiting past it. */
+  deadline?: number;
   onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
@@ -60,7 +64,8 @@ function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
- * The one retry helper: runs `fn` until it succeeds, throws a non-retriable error, or the policy's attempts run out.
+ * The one retry helper: runs `fn` until it succeeds, throws an error `retryIf` refuses, the policy's attempts run
+ * out or the next attempt would start after `deadline`. Capped exponential backoff with jitter between attempts.
  */
 export async function retry<T>(
   fn: (attempt: number) => Promise<T>,
@@ -73,8 +78,10 @@ export async function retry<T>(
     try {
       return await fn(attempt);
     } catch (err) {
-      if (!isRetriable(err) || attempt >= p.maxAttempts || hooks.signal?.aborted) throw err;
+      if (!(hooks.retryIf ?? isRetriable)(err) || attempt >= p.maxAttempts || hooks.signal?.aborted)
+        throw err;
       const delay = backoffDelayMs(p, attempt);
+      if (hooks.deadline !== undefined && Date.now() + delay > hooks.deadline) throw err;
       hooks.onRetry?.(err, attempt, delay);
       await sleep(delay, hooks.signal);
     }

@@ -85,6 +85,19 @@ export class SourceRegistry extends Registry<SourceFactory> {
     return Object.assign({}, ...this.list().map((f) => f.options.schema.shape));
   }
 
+  /** Each source with its schemes and the options a stream of it takes, for `--help`. */
+  override help(indent = '  '): string {
+    return this.list()
+      .map((f) => {
+        const schemes = f.schemes.map((x) => (x ? `${x}:` : 'PATH')).join(' ');
+        const opts = Object.entries(f.options.schema.shape).map(
+          ([k, v]) => `${indent}    ${k}: ${(v as z.ZodType).description ?? ''}`,
+        );
+        return [`${indent}${f.name} (${schemes}): ${f.description}`, ...opts].join('\n');
+      })
+      .join('\n');
+  }
+
   override clone(): SourceRegistry {
     return new SourceRegistry(this.list());
   }

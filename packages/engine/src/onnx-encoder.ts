@@ -52,8 +52,9 @@ export class OnnxFrameEncoder implements FrameEncoder {
     const mask = this.#padded ? svaKeyMask(2 * S, [frame.height, frame.width], this.#unpad) : undefined;
     const sva = await m.fuse(dinoTokens, siglip, mask);
     const loSva = bilinearResize(sva, S, S, svaDim, s, s);
-    const hi = await m.project(sva, S * S);
-    const lo = await m.project(loSva, s * s);
+    // both are owned whole (the SVA output of this frame, a fresh resize) and not read again: moved, not copied
+    const hi = await m.project(sva, S * S, { transfer: true });
+    const lo = await m.project(loSva, s * s, { transfer: true });
     return { hi, lo };
   }
 

@@ -15,6 +15,15 @@ export interface LongVuModelsOptions extends SessionPoolOptions {
 }
 
 /**
+ * One owned array per item of a batch output: the buffer itself for a batch of one, else a copy of each row, never
+ * a view (a view would keep the whole batch alive with it, and posting it to a thread would copy the whole batch).
+ */
+function ownedRows(out: Float32Array, n: number): Float32Array[] {
+  if (n === 1 && out.byteOffset === 0 && out.byteLength === out.buffer.byteLength) return [out];
+  const each = out.length / n;
+  return Array.from({ length: n }, (_, i) => out.slice(i * each, (i + 1) * each));
+}
+/**
  * LongVU's networks from a model directory, run in a worker-thread session pool:
  * RGB frames → DINOv2 tokens and SigLIP tokens ((2S)² × hidden each) → SVA queries (S² × svaDim) → projector
  * (LLM width), plus text embeddings. Frame-level calls are micro-batched.
@@ -98,9 +107,7 @@ export class LongVuModels {
       { pixel_values: { type: 'float32', dims: [imgs.length, 3, size, size], data: px } },
       { transfer: true },
     );
-    const t = r.outputs.tokens!;
-    const each = t.data.length / imgs.length;
-    return imgs.map((_, i) => (t.data as Float32Array).subarray(i * each, (i + 1) * each));
+    return ownedRows(r.outputs.tokens!.data as Float32Array, imgs.length);
   }
 
   async #fuseBatch(pairs: FuseInput[]): Promise<Float32Array[]> {
@@ -127,9 +134,7 @@ export class LongVuModels {
     // exports before the LongVU-structured SVA have no key mask: they see every key
     if (maskIn) feeds[maskIn.name] = { type: 'float32', dims: [pairs.length, M], data: mask };
     const r = await this.pool.run('sva', feeds, { transfer: true });
-    const out = Object.values(r.outputs)[0]!.data as Float32Array;
-    const each = out.length / pairs.length;
-    return pairs.map((_, i) => out.subarray(i * each, (i + 1) * each));
+    return ownedRows(Object.values(r.outputs)[0]!.data as Float32Array, pairs.length);
   }
 
   /** DINOv2 tokens ((2S)² × hidden) of one frame. */
@@ -159,8 +164,11 @@ export class LongVuModels {
     return this.#fuse([dinoTokens, siglipTokens, keyMask]);
   }
 
-  /** mm_projector on `rows` × svaDim features → rows × llmDim. */
-  async project(features: Float32Array, rows: number): Promise<Float32Array> {
+  /**
+   * mm_projector on `rows` × svaDim features → rows × llmDim. `transfer`: the caller hands `features` over (it owns
+   * the whole buffer and will not read it again), so it moves to the inference thread instead of being copied.
+   */
+  async project(features: Float32Array, rows: number, o: { transfer?: boolean } = {}): Promise<Float32Array> {
     const dim = this.longvu.svaDim;
     if (features.length !== rows * dim) {
       throw new LvuError(
@@ -171,9 +179,11 @@ export class LongVuModels {
         },
       );
     }
-    const r = await this.pool.run('projector', {
-      features: { type: 'float32', dims: [rows, dim], data: features },
-    });
+    const r = await this.pool.run(
+      'projector',
+      { features: { type: 'float32', dims: [rows, dim], data: features } },
+      o,
+    );
     return r.outputs.embeds!.data as Float32Array;
   }
 

@@ -159,8 +159,8 @@ export class SessionPool {
 
   /**
    * Runs a loaded model. Output tensors are checked for NaN/Infinity and arrive as transferred buffers (outputs of a
-   * batch share one buffer). Inputs are copied to the inference thread, unless `transfer` hands their buffers over
-   * (only for arrays the caller owns whole and will not use again).
+   * batch share one buffer). Inputs are copied to the inference thread (a view: only its own values), unless
+   * `transfer` hands their buffers over (for arrays the caller owns whole and will not use again).
    */
   async run(
     role: ModelRole | (string & {}),
@@ -171,12 +171,18 @@ export class SessionPool {
     if (!entry) {
       throw new LvuError('MODEL_INVALID', `model ${role} is not loaded`, { field: `models.${role}` });
     }
-    const transfer = opts.transfer
-      ? Object.values(feeds)
-          .filter((t) => t.data.byteOffset === 0 && t.data.byteLength === t.data.buffer.byteLength)
-          .map((t) => t.data.buffer as ArrayBuffer)
-      : [];
-    const r = await this.#call({ op: 'run', key: this.#prefix + role, feeds }, transfer);
+    // A view of a larger buffer would be posted with its whole buffer (structured clone copies all of it): it goes
+    // as a copy of just its values, and only arrays that own their whole buffer are transferred.
+    const whole = (t: WireTensor) =>
+      t.data.byteOffset === 0 && t.data.byteLength === t.data.buffer.byteLength;
+    const sent: Record<string, WireTensor> = {};
+    const transfer: ArrayBuffer[] = [];
+    for (const [name, t] of Object.entries(feeds)) {
+      if (!whole(t)) sent[name] = { ...t, data: t.data.slice() as typeof t.data };
+      else sent[name] = t;
+      if (opts.transfer || !whole(t)) transfer.push(sent[name]!.data.buffer as ArrayBuffer);
+    }
+    const r = await this.#call({ op: 'run', key: this.#prefix + role, feeds: sent }, transfer);
     if (!r.ok)
       throw new LvuError('INFERENCE_FAILED', `model ${role} failed: ${r.message}`, {
         field: `models.${role}`,

@@ -1,5 +1,5 @@
 import type { FeatureWindow } from '@lvu/arrow';
-import { isStreamId, LvuError, type SampledFrame, type SnapshotStore } from '@lvu/core';
+import { BoundedQueue, isStreamId, LvuError, type SampledFrame, type SnapshotStore } from '@lvu/core';
 import {
   ContextStore,
   DirSnapshotStore,
@@ -11,13 +11,7 @@ import {
   type StandingQuestionInput,
   StandingQuestions,
 } from '@lvu/engine';
-import {
-  AsyncQueue,
-  type IncomingMessage,
-  type KafkaTransport,
-  type TransportConsumer,
-  type TransportProducer,
-} from '@lvu/kafka';
+import type { IncomingMessage, KafkaTransport, TransportConsumer, TransportProducer } from '@lvu/kafka';
 import { type EdgeDecision, EdgeSessions } from './edge-sessions.js';
 import { decodeMessage, EPOCH_HEADER, type WireMessage } from './wire-format.js';
 
@@ -125,7 +119,7 @@ export class KafkaWorker {
   readonly #removing = new Map<string, Promise<void>>();
   #timer: NodeJS.Timeout | null = null;
   #checkpointing: Promise<void> | null = null;
-  readonly #queues = new Map<string, AsyncQueue<SampledFrame | FeatureWindow>>();
+  readonly #queues = new Map<string, BoundedQueue<SampledFrame | FeatureWindow>>();
   /** What each stream's messages are: sampled frames, or feature windows from an edge with the models. */
   readonly #kinds = new Map<string, 'frame' | 'window'>();
   /** Per stream: which edge session publishes it and how its seqs map (see EdgeSessions). */
@@ -349,10 +343,10 @@ export class KafkaWorker {
     }
     await q.waitForSpace(); // a slow stream holds its partition, not the process
     if (item.kind === 'frame') {
-      (q as AsyncQueue<SampledFrame>).push(this.#adapt(item.f));
+      (q as BoundedQueue<SampledFrame>).push(this.#adapt(item.f));
       this.stats.frames++;
     } else {
-      (q as AsyncQueue<FeatureWindow>).push(item.w);
+      (q as BoundedQueue<FeatureWindow>).push(item.w);
       this.stats.windows++;
     }
   }
@@ -362,7 +356,7 @@ export class KafkaWorker {
     const q = this.#queues.get(id);
     if (!q || this.#kinds.get(id) !== 'frame' || !this.#edges.isCurrent(id, epoch)) return;
     await q.waitForSpace();
-    (q as AsyncQueue<SampledFrame>).push({
+    (q as BoundedQueue<SampledFrame>).push({
       streamId: id,
       seq: this.#edges.lastSeq(id),
       ptsMs: 0,
@@ -441,15 +435,18 @@ export class KafkaWorker {
   }
 
   /** A stream seen for the first time (or regained): restored from its latest checkpoint when there is one. */
-  async #open(streamId: string, kind: 'frame' | 'window'): Promise<AsyncQueue<SampledFrame | FeatureWindow>> {
+  async #open(
+    streamId: string,
+    kind: 'frame' | 'window',
+  ): Promise<BoundedQueue<SampledFrame | FeatureWindow>> {
     const restore = (await this.#snapshots?.load(streamId)) ?? undefined;
-    const q = new AsyncQueue<SampledFrame | FeatureWindow>(64);
+    const q = new BoundedQueue<SampledFrame | FeatureWindow>(64);
     this.#queues.set(streamId, q);
     this.#kinds.set(streamId, kind);
     this.#engine.addStream({
       id: streamId,
       source:
-        kind === 'frame' ? (q as AsyncQueue<SampledFrame>) : { windows: q as AsyncQueue<FeatureWindow> },
+        kind === 'frame' ? (q as BoundedQueue<SampledFrame>) : { windows: q as BoundedQueue<FeatureWindow> },
       ...(restore ? { restore } : {}),
     });
     if (restore) {

@@ -1,0 +1,130 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultPlugins, serveUsage } from '@lvu/cli';
+import { LvuError } from '@lvu/core';
+import {
+  type BackendFactory,
+  builtinPlugins,
+  Engine,
+  engineConfigSchema,
+  retentionPolicies,
+} from '@lvu/engine';
+import { createHttpServer, loadPipelineConfig, openApiDocument } from '@lvu/server';
+import { describe, expect, it } from 'vitest';
+import { fakeSource } from './support/fake-source.js';
+
+/** The plug-ins a program would have after one registration each. */
+function withFakes() {
+  const p = defaultPlugins();
+  p.sources.register(fakeSource);
+  const echo: BackendFactory = {
+    name: 'echo',
+    description: 'says the question back with the frames it saw',
+    create: () => ({
+      name: 'echo',
+      answer: async (req) => `${req.question} (${req.frames.length} frames)`,
+    }),
+  };
+  p.backends.register(echo);
+  return p;
+}
+
+describe('plug-in points: a new source and a new backend are one file and one registration', () => {
+  it('a source registered for its scheme feeds a stream through the whole write path', async () => {
+    const engine = await Engine.create({ plugins: withFakes(), backend: 'echo' });
+    try {
+      engine.addStream({ id: 'f', source: 'fake:grey', sourceOptions: { count: 32, colour: 90 } });
+      await engine.whenDone('f');
+      const st = engine.status('f');
+      expect(st).toMatchObject({ state: 'ended', source: 'fake:grey', counters: { sampled: 32 } });
+      expect(st.source_stats).toEqual({ produced: 32 });
+      expect(st.counters.kept).toBeGreaterThan(0);
+      const r = await engine.query('f', { question: 'what is there?' });
+      expect(r.answer).toBe(`what is there? (${st.store.retainedFrames} frames)`);
+      // its options are checked by its own schema when the stream is added
+      expect(() => engine.addStream({ id: 'g', source: 'fake:x', sourceOptions: { count: 0 } })).toThrow(
+        expect.objectContaining({ code: 'INVALID_CONFIG', field: 'count' }),
+      );
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('a scheme nobody registered is refused with the schemes this program opens; two owners of one scheme are refused', async () => {
+    const engine = await Engine.create({ plugins: builtinPlugins() });
+    try {
+      expect(() => engine.addStream({ id: 'x', source: 'rtsp://127.0.0.1/cam' })).toThrow(
+        expect.objectContaining({ code: 'UNSUPPORTED_MEDIA', field: 'source' }),
+      );
+      expect(engine.listStreams()).toEqual([]);
+    } finally {
+      await engine.close();
+    }
+    expect(() => withFakes().sources.register({ ...fakeSource, name: 'other' })).toThrow(LvuError);
+  });
+
+  it('its options appear in the stream schema of the API, the OpenAPI document, the pipeline YAML and --help', async () => {
+    const plugins = withFakes();
+    const doc = openApiDocument({ auth: false, sources: plugins.sources }) as {
+      components: { schemas: { StreamSpec: { properties: Record<string, { description?: string }> } } };
+    };
+    const props = doc.components.schemas.StreamSpec.properties;
+    expect(props.count?.description).toBe('frames before the source ends');
+    expect(props.fps).toBeDefined(); // ffmpeg's stay
+    const dir = mkdtempSync(join(tmpdir(), 'lvu-plugins-'));
+    const yaml = join(dir, 'p.yaml');
+    writeFileSync(yaml, 'engine:\n  backend: echo\nstreams:\n  - {id: a, source: "fake:a", count: 5}\n');
+    const c = loadPipelineConfig(yaml, plugins, {});
+    expect(c.engine.backend).toBe('echo');
+    expect(c.streams[0]).toMatchObject({ id: 'a', source: 'fake:a', count: 5 });
+    writeFileSync(yaml, 'streams:\n  - {id: a, source: "fake:a", count: many}\n');
+    expect(() => loadPipelineConfig(yaml, plugins, {})).toThrow(
+      expect.objectContaining({ code: 'INVALID_CONFIG', field: 'streams.0.count' }),
+    );
+    // a program without the fake backend refuses it by name, listing the ones it has
+    writeFileSync(yaml, 'engine:\n  backend: echo\n');
+    expect(() => loadPipelineConfig(yaml, defaultPlugins(), {})).toThrow(
+      expect.objectContaining({ field: 'engine.backend' }),
+    );
+    const help = serveUsage(plugins);
+    expect(help).toContain('fake (fake:): flat test frames of one colour');
+    expect(help).toContain('count: frames before the source ends');
+    expect(help).toContain('echo: says the question back');
+    expect(engineConfigSchema(plugins).jsonSchema()).toMatchObject({
+      properties: { backend: { enum: expect.arrayContaining(['auto', 'echo', 'openai']) } },
+    });
+  });
+
+  it('POST /v1/streams takes the new source with its options', async () => {
+    const engine = await Engine.create({ plugins: withFakes() });
+    const app = await createHttpServer(engine, { port: 0 });
+    try {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/streams',
+        payload: { id: 'api', source: 'fake:api', count: 4, colour: 10 },
+      });
+      expect(res.statusCode).toBe(201);
+      await engine.whenDone('api');
+      expect(engine.status('api').counters.sampled).toBe(4);
+      const bad = await app.inject({
+        method: 'POST',
+        url: '/v1/streams',
+        payload: { id: 'b', source: 'fake:b', colour: 999 },
+      });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json()).toMatchObject({ error: 'INVALID_CONFIG', field: 'colour' });
+    } finally {
+      await app.close();
+      await engine.close();
+    }
+  });
+
+  it('retention policies come from one registry: the schema lists them, the store uses them', () => {
+    expect(retentionPolicies.names()).toEqual(['pyramid', 'uniform', 'recent']);
+    expect(engineConfigSchema().jsonSchema()).toMatchObject({
+      properties: { retention: { properties: { policy: { enum: ['pyramid', 'uniform', 'recent'] } } } },
+    });
+  });
+});
