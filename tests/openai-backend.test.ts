@@ -118,7 +118,7 @@ describe('openai backend', () => {
     });
     await expect(
       createEngine({ backend: 'openai', openai: { url: 'not a url', model: 'm' } }),
-    ).rejects.toMatchObject({ code: 'INVALID_CONFIG', field: 'url' });
+    ).rejects.toMatchObject({ code: 'INVALID_CONFIG', field: 'openai.url' });
     const engine = await createEngine({
       backend: 'openai',
       openai: { url: 'http://127.0.0.1:9/v1', model: 'm' },

@@ -27,7 +27,6 @@ export interface LvuEventMap {
     message: string;
     hint: string;
   };
-  'frame.sampled': { streamId: string; seq: number; ptsMs: number };
   'frame.dropped': {
     streamId: string;
     seq: number;

@@ -22,20 +22,6 @@ export interface SampledFrame {
   sessionEnd?: true;
 }
 
-/** The compressed, projected tokens of one kept frame (the row of a FeatureBatch). */
-export interface KeptFrameFeatures {
-  streamId: string;
-  seq: number;
-  ptsMs: number;
-  wallMs: number;
-  /** Source size (height, width), needed for unpadding. */
-  frameHW: readonly [number, number];
-  /** Projected high-resolution grid, side*side*width, row-major, before unpad and newlines. */
-  hi: Float32Array;
-  /** Projected low-resolution grid, side*side*width. */
-  lo: Float32Array;
-}
-
 /**
  * Where a worker keeps each stream's latest context checkpoint (an Arrow IPC snapshot): a local or shared
  * directory, or a compacted Kafka topic. `save` resolves once the snapshot is durable; `load` returns the latest

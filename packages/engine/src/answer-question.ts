@@ -104,17 +104,18 @@ export async function answerQuestion(
 ): Promise<QueryResult> {
   const t0 = now();
   if (frames.length === 0) {
+    const ranged = input.sinceMs !== undefined || input.untilMs !== undefined;
+    // a stream that exists but has kept nothing yet is a conflict of timing (409, retriable), not a missing resource
     throw new LvuError(
-      'NOT_FOUND',
-      input.sinceMs !== undefined || input.untilMs !== undefined
+      ranged ? 'NOT_FOUND' : 'CONTEXT_EMPTY',
+      ranged
         ? `stream ${streamId} retains no frame between ${input.sinceMs ?? '-∞'} and ${input.untilMs ?? '+∞'} ms`
         : `stream ${streamId} has no kept frame yet: wait for its first window to close`,
       {
         field: 'range',
-        hint:
-          input.sinceMs !== undefined || input.untilMs !== undefined
-            ? 'widen sinceMs/untilMs: GET /v1/streams/{id}/context lists the media times retained'
-            : 'a window closes every 16 sampled frames (16 s at 1 fps): ask again then',
+        hint: ranged
+          ? 'widen sinceMs/untilMs: GET /v1/streams/{id}/context lists the media times retained'
+          : 'a window closes every 16 sampled frames (16 s at 1 fps): ask again then',
       },
     );
   }

@@ -264,6 +264,7 @@ export function openApiDocument(o: {
           },
           400,
           404,
+          409,
           413,
           415,
         ),

@@ -61,6 +61,20 @@ export interface KafkaWorkerStats {
   answerErrors: number;
 }
 
+/** A stream of a partition this worker owns, and its bookkeeping. */
+interface OwnedStream {
+  /** Its messages on their way to the engine's write path (holds the partition when the stream is slow). */
+  queue: BoundedQueue<SampledFrame | FeatureWindow>;
+  /** Sampled frames, or feature windows from an edge with the models. */
+  kind: 'frame' | 'window';
+  /** The partition (`topic/partition`) its messages arrive on. */
+  part: string;
+  /** With a snapshot store: the messages taken and not yet covered by a saved checkpoint, in order. */
+  pending: { seq: number; part: string; offset: bigint }[];
+  /** The seq the last saved checkpoint covers (−1: none). */
+  savedSeq: number;
+}
+
 /** A window of a restarted edge moved into the stream's seq and media time. */
 function shiftWindow(w: FeatureWindow, base: number, ptsShiftMs: number): FeatureWindow {
   if (base === 0 && ptsShiftMs === 0) return w;
@@ -106,22 +120,16 @@ export class KafkaWorker {
   /** The standing questions of the owned streams (their answers also go to `answersTopic`). */
   readonly standing: StandingQuestions;
   readonly #snapshots: SnapshotStore | null;
-  /** Per stream: frames taken and not yet covered by a saved checkpoint (seq, partition key, offset), in order. */
-  readonly #pending = new Map<string, { seq: number; part: string; offset: bigint }[]>();
+  /** The streams of the partitions this worker owns, each with all its bookkeeping. */
+  readonly #streams = new Map<string, OwnedStream>();
   /** Per partition (`topic/partition`): the next offset after the last message taken, and what is committed. */
   readonly #delivered = new Map<string, bigint>();
   readonly #committed = new Map<string, bigint>();
-  readonly #savedSeq = new Map<string, number>();
-  /** The partition (`topic/partition`) each stream's frames arrive on. */
-  readonly #partOf = new Map<string, string>();
   #assigned: Set<string> | null = null;
   /** Streams being removed from the engine after a rebalance (a frame of a regained partition waits for it). */
   readonly #removing = new Map<string, Promise<void>>();
   #timer: NodeJS.Timeout | null = null;
   #checkpointing: Promise<void> | null = null;
-  readonly #queues = new Map<string, BoundedQueue<SampledFrame | FeatureWindow>>();
-  /** What each stream's messages are: sampled frames, or feature windows from an edge with the models. */
-  readonly #kinds = new Map<string, 'frame' | 'window'>();
   /** Per stream: which edge session publishes it and how its seqs map (see EdgeSessions). */
   readonly #edges: EdgeSessions;
   #consumer: TransportConsumer | null = null;
@@ -218,15 +226,11 @@ export class KafkaWorker {
       if (now.has(part)) continue;
       this.#delivered.delete(part);
       this.#committed.delete(part);
-      for (const [id, p] of [...this.#partOf]) {
-        if (p !== part) continue;
-        this.#partOf.delete(id);
-        this.#pending.delete(id);
+      for (const [id, owned] of [...this.#streams]) {
+        if (owned.part !== part) continue;
+        this.#streams.delete(id);
         this.#edges.delete(id);
-        this.#savedSeq.delete(id);
-        this.#queues.get(id)?.close();
-        this.#queues.delete(id);
-        this.#kinds.delete(id);
+        owned.queue.close();
         this.stats.streams--;
         this.standing.removeStream(id);
         const removal = this.#engine
@@ -242,7 +246,7 @@ export class KafkaWorker {
   async checkpoint(): Promise<void> {
     const store = this.#snapshots;
     if (!store) return;
-    for (const [id, pending] of [...this.#pending]) {
+    for (const [id, owned] of [...this.#streams]) {
       // only streams whose covered seq moved on: no snapshot is built for the others
       const cp = this.#engine.checkpoint(
         id,
@@ -250,18 +254,19 @@ export class KafkaWorker {
           const edge = this.#edges.stateAt(id, seq);
           return edge ? { edge } : {};
         },
-        this.#savedSeq.get(id) ?? -1,
+        owned.savedSeq,
       );
       if (!cp) continue;
       await store.save(id, cp.snapshot);
-      if (this.#pending.get(id) !== pending) continue; // dropped by a rebalance meanwhile
-      this.#savedSeq.set(id, cp.seq);
+      if (this.#streams.get(id) !== owned) continue; // dropped by a rebalance meanwhile
+      owned.savedSeq = cp.seq;
+      const pending = owned.pending;
       while (pending.length && pending[0]!.seq <= cp.seq) pending.shift();
     }
     // What to commit is decided in one synchronous step: frames keep arriving while commits are awaited, and a
     // partition's delivered offset read later could pass frames no checkpoint covers yet.
     const floor = new Map<string, bigint>();
-    for (const pending of this.#pending.values()) {
+    for (const { pending } of this.#streams.values()) {
       const first = pending[0];
       if (first && (floor.get(first.part) ?? first.offset + 1n) > first.offset)
         floor.set(first.part, first.offset);
@@ -293,7 +298,7 @@ export class KafkaWorker {
         return;
       }
       if (item.kind === 'window') item.w = this.#checkWindow(item.w);
-      const kind = this.#kinds.get(item.streamId);
+      const kind = this.#streams.get(item.streamId)?.kind;
       if (kind && kind !== item.kind) {
         throw new LvuError(
           'MALFORMED_MESSAGE',
@@ -310,7 +315,8 @@ export class KafkaWorker {
     const epoch = item.epoch;
     const id = item.kind === 'frame' ? item.f.streamId : item.w.streamId;
     await this.#removing.get(id); // dropped by a rebalance and now regained: removed first
-    const q = this.#queues.get(id) ?? (await this.#open(id, item.kind)); // restores its checkpoint
+    const owned = this.#streams.get(id) ?? (await this.#open(id, item.kind, `${m.topic}/${m.partition}`)); // restores its checkpoint
+    const q = owned.queue;
     const [first, last, firstPts, lastPts, wall] =
       item.kind === 'frame'
         ? [item.f.seq, item.f.seq, item.f.ptsMs, item.f.ptsMs, item.f.wallMs]
@@ -335,28 +341,24 @@ export class KafkaWorker {
       item.f = { ...item.f, seq: item.f.seq + d.base, ptsMs: item.f.ptsMs + d.ptsShiftMs };
     else item.w = shiftWindow(item.w, d.base, d.ptsShiftMs);
     const seq = last + d.base;
-    this.#partOf.set(id, `${m.topic}/${m.partition}`);
-    if (this.#snapshots) {
-      let p = this.#pending.get(id);
-      if (!p) this.#pending.set(id, (p = []));
-      p.push({ seq, part: `${m.topic}/${m.partition}`, offset: BigInt(m.offset) });
-    }
+    owned.part = `${m.topic}/${m.partition}`;
+    if (this.#snapshots) owned.pending.push({ seq, part: owned.part, offset: BigInt(m.offset) });
     await q.waitForSpace(); // a slow stream holds its partition, not the process
     if (item.kind === 'frame') {
-      (q as BoundedQueue<SampledFrame>).push(this.#adapt(item.f));
+      q.push(this.#adapt(item.f));
       this.stats.frames++;
     } else {
-      (q as BoundedQueue<FeatureWindow>).push(item.w);
+      q.push(item.w);
       this.stats.windows++;
     }
   }
 
   /** The edge now publishing a stream ended its session: the stream's open window closes (frame streams). */
   async #sessionEnd(id: string, epoch: number): Promise<void> {
-    const q = this.#queues.get(id);
-    if (!q || this.#kinds.get(id) !== 'frame' || !this.#edges.isCurrent(id, epoch)) return;
-    await q.waitForSpace();
-    (q as BoundedQueue<SampledFrame>).push({
+    const owned = this.#streams.get(id);
+    if (owned?.kind !== 'frame' || !this.#edges.isCurrent(id, epoch)) return;
+    await owned.queue.waitForSpace();
+    owned.queue.push({
       streamId: id,
       seq: this.#edges.lastSeq(id),
       ptsMs: 0,
@@ -435,28 +437,32 @@ export class KafkaWorker {
   }
 
   /** A stream seen for the first time (or regained): restored from its latest checkpoint when there is one. */
-  async #open(
-    streamId: string,
-    kind: 'frame' | 'window',
-  ): Promise<BoundedQueue<SampledFrame | FeatureWindow>> {
+  async #open(streamId: string, kind: 'frame' | 'window', part: string): Promise<OwnedStream> {
     const restore = (await this.#snapshots?.load(streamId)) ?? undefined;
-    const q = new BoundedQueue<SampledFrame | FeatureWindow>(64);
-    this.#queues.set(streamId, q);
-    this.#kinds.set(streamId, kind);
+    const owned: OwnedStream = {
+      queue: new BoundedQueue<SampledFrame | FeatureWindow>(64),
+      kind,
+      part,
+      pending: [],
+      savedSeq: -1,
+    };
+    this.#streams.set(streamId, owned);
     this.#engine.addStream({
       id: streamId,
       source:
-        kind === 'frame' ? (q as BoundedQueue<SampledFrame>) : { windows: q as BoundedQueue<FeatureWindow> },
+        kind === 'frame'
+          ? (owned.queue as BoundedQueue<SampledFrame>)
+          : { windows: owned.queue as BoundedQueue<FeatureWindow> },
       ...(restore ? { restore } : {}),
     });
     if (restore) {
       const seq = Number(ContextStore.snapshotMeta(restore).checkpointSeq ?? -1);
       this.#edges.restore(streamId, ContextStore.snapshotMeta(restore).edge, seq);
-      this.#savedSeq.set(streamId, seq);
+      owned.savedSeq = seq;
     }
     this.stats.streams++;
     for (const t of this.#o.standing) this.standing.add({ ...t, stream: streamId });
-    return q;
+    return owned;
   }
 
   async #publishAnswer(a: StandingAnswer): Promise<void> {
@@ -521,7 +527,7 @@ export class KafkaWorker {
     this.standing.close();
     await this.#checkpointing;
     await this.#consumer?.close();
-    for (const q of this.#queues.values()) q.close();
+    for (const { queue } of this.#streams.values()) queue.close();
     await this.#producer?.close();
     await this.#snapshots?.close();
   }
