@@ -3,7 +3,7 @@ import { visualBudgetTokens } from './budgets.js';
 import type { LongVuOptions } from './longvu-options.js';
 import { highresCount, queryScores, topKAscending } from './query-guided-selection.js';
 import { type ResolutionMode, resolutionMode } from './resolution-mode.js';
-import { spatialTokenCompression } from './spatial-token-compression.js';
+import { type StcChunk, spatialTokenCompression } from './spatial-token-compression.js';
 import { copyFrameTokens, type TokenGridLayout, tokenGridLayout } from './token-grid.js';
 import { lowResImageSize } from './unpad.js';
 import { allFinite, allocLike } from './vector-math.js';
@@ -34,6 +34,11 @@ export interface ComposeInput {
   lowGrid?: (position: number) => FloatArray;
   /** Cached `gridTokenNorms` of a grid, if the caller has them (faster STC, same decisions). */
   norms?: (grid: FloatArray) => Float64Array | undefined;
+  /**
+   * STC's decisions for the chunk of frame positions [start, end) at resolution `res`, if the caller kept them from
+   * an earlier call with the same frames (they depend on nothing else); `compute` makes them.
+   */
+  stcChunk?: (res: FrameRes, start: number, end: number, compute: () => StcChunk) => StcChunk;
 }
 
 export type FrameRes = 'H' | 'L';
@@ -224,6 +229,7 @@ export function composeContext(input: ComposeInput, o: LongVuOptions): ComposedC
       o.stcChunkFrames,
       o.cosineEps,
       input.norms,
+      input.stcChunk ? (s, e, compute) => input.stcChunk!(baseRes, s, e, compute) : undefined,
     );
     stc = {
       applied: true,

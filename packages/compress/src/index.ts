@@ -24,7 +24,14 @@ export {
 export { type MlpWeights, mlpProjector, type Projector } from './mlp-projector.js';
 export { highresCount, queryScores, topKAscending } from './query-guided-selection.js';
 export { type ResolutionMode, type ResolutionModeName, resolutionMode } from './resolution-mode.js';
-export { gridTokenNorms, type StcResult, spatialTokenCompression } from './spatial-token-compression.js';
+export {
+  gridTokenNorms,
+  type StcChunk,
+  type StcResult,
+  spatialTokenCompression,
+  stcChunk,
+  stcTruncate,
+} from './spatial-token-compression.js';
 export { type ClosedWindow, StreamingTemporalReducer } from './streaming-temporal-reducer.js';
 export {
   type FrameSelection,

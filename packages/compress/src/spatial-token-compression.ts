@@ -48,9 +48,148 @@ function pairNorm(src: FloatArray, base: number, dim: number): number {
   return Math.sqrt(bb0 + bb1);
 }
 
+/** STC's decisions inside one chunk: the survivors of each of its frames (the first keeps all) and their count. */
+export interface StcChunk {
+  survivors: Int32Array[];
+  len: number;
+  minMargin: number;
+}
+
 /**
- * `norms(grid)` may return the grid's `gridTokenNorms` (cached by the caller, e.g. computed when the frame was
- * stored): the follower norms are then not recomputed, which halves the work and changes no decision.
+ * STC within one chunk (`grids` = its frames, the first kept whole; `offset` = its first frame's position, for
+ * messages). Depends only on these frames: a caller may keep the result while the chunk's frames stay the same
+ * (the read path does, so a question does not recompute it). `norms(grid)` may return the grid's
+ * `gridTokenNorms` (cached by the caller): the follower norms are then not recomputed, which halves the work and
+ * changes no decision.
+ */
+export function stcChunk(
+  grids: readonly FloatArray[],
+  layout: TokenGridLayout,
+  newline: FloatArray | null,
+  dim: number,
+  threshold: number,
+  eps: number,
+  norms?: (grid: FloatArray) => Float64Array | undefined,
+  offset = 0,
+): StcChunk {
+  const L = layout.perFrame;
+  const offs = layout.offsets;
+  const firstNorm = new Float64Array(L);
+  const survivors: Int32Array[] = new Array(grids.length);
+  const buf = new Int32Array(L);
+  let minMargin = Number.POSITIVE_INFINITY;
+  const tokenNorm = (g: FloatArray, t: number): number => {
+    const off = offs[t]!;
+    const src = off < 0 ? newline! : g;
+    const base = off < 0 ? 0 : off * dim;
+    let ss = 0;
+    for (let d = 0; d < dim; d++) ss += src[base + d]! * src[base + d]!;
+    return Math.sqrt(ss);
+  };
+  const first = grids[0]!;
+  for (let t = 0; t < L; t++) {
+    const n = tokenNorm(first, t);
+    if (!Number.isFinite(n)) {
+      throw new LvuError('NON_FINITE_INPUT', `tokens of frame position ${offset} contain NaN or Infinity`, {
+        field: `frames[${offset}]`,
+      });
+    }
+    firstNorm[t] = Math.max(n, eps);
+  }
+  survivors[0] = Int32Array.from({ length: L }, (_, t) => t);
+  let len = L;
+  for (let j = 1; j < grids.length; j++) {
+    const g = grids[j]!;
+    const cached = norms?.(g);
+    let kept = 0;
+    for (let t = 0; t < L; t++) {
+      const off = offs[t]!;
+      const a = off < 0 ? newline! : first;
+      const b = off < 0 ? newline! : g;
+      const base = off < 0 ? 0 : off * dim;
+      let ab0 = 0;
+      let ab1 = 0;
+      let nb: number;
+      if (cached && off >= 0) {
+        let d = 0;
+        for (; d + 1 < dim; d += 2) {
+          ab0 += a[base + d]! * b[base + d]!;
+          ab1 += a[base + d + 1]! * b[base + d + 1]!;
+        }
+        if (d < dim) ab0 += a[base + d]! * b[base + d]!;
+        nb = cached[off]!;
+      } else {
+        let bb0 = 0;
+        let bb1 = 0;
+        let d = 0;
+        for (; d + 1 < dim; d += 2) {
+          const x0 = b[base + d]!;
+          const x1 = b[base + d + 1]!;
+          ab0 += a[base + d]! * x0;
+          ab1 += a[base + d + 1]! * x1;
+          bb0 += x0 * x0;
+          bb1 += x1 * x1;
+        }
+        if (d < dim) {
+          const x0 = b[base + d]!;
+          ab0 += a[base + d]! * x0;
+          bb0 += x0 * x0;
+        }
+        nb = Math.sqrt(bb0 + bb1);
+      }
+      const cos = (ab0 + ab1) / (firstNorm[t]! * Math.max(nb, eps));
+      if (!Number.isFinite(cos)) {
+        throw new LvuError(
+          'NON_FINITE_INPUT',
+          `tokens of frame position ${offset + j} contain NaN or Infinity`,
+          {
+            field: `frames[${offset + j}]`,
+          },
+        );
+      }
+      const m = Math.abs(cos - threshold);
+      if (m < minMargin) minMargin = m;
+      if (cos < threshold) buf[kept++] = t;
+    }
+    survivors[j] = buf.slice(0, kept);
+    len += kept;
+  }
+  return { survivors, len, minMargin };
+}
+
+/**
+ * The budget step of STC over its chunks (in order): if their sum exceeds B, every chunk drops its last
+ * ceil((reduced − B)/n_chunks) tokens, then everything is cut to [:B] (a negative B removes |B| from the end).
+ * Depends on B, so on the question's length; the chunks do not.
+ */
+export function stcTruncate(chunks: readonly StcChunk[], maxVisualLen: number): StcResult {
+  const nChunks = chunks.length;
+  const reducedLen = chunks.reduce((a, c) => a + c.len, 0);
+  let forceRemove = 0;
+  if (reducedLen > maxVisualLen) forceRemove = Math.ceil((reducedLen - maxVisualLen) / nChunks);
+  // Per chunk keep the first (len − forceRemove) items, then the first `limit` items overall.
+  let total = 0;
+  for (const c of chunks) total += Math.max(0, c.len - forceRemove);
+  let remaining = maxVisualLen >= 0 ? Math.min(maxVisualLen, total) : Math.max(0, total + maxVisualLen);
+  const kept: Int32Array[] = [];
+  let minMargin = Number.POSITIVE_INFINITY;
+  for (const c of chunks) {
+    if (c.minMargin < minMargin) minMargin = c.minMargin;
+    let chunkLeft = Math.max(0, c.len - forceRemove);
+    for (const sv of c.survivors) {
+      const take = Math.min(sv.length, chunkLeft, remaining);
+      kept.push(take === sv.length ? sv : sv.slice(0, take));
+      chunkLeft -= take;
+      remaining -= take;
+    }
+  }
+  return { applied: true, nChunks, reducedLen, forceRemove, kept, minMargin };
+}
+
+/**
+ * STC over every frame: chunks of `chunkFrames` from the first position (`stcChunk`), then the budget step
+ * (`stcTruncate`). `chunk(start, end, compute)` may return an earlier result for the same frames instead of
+ * computing it.
  */
 export function spatialTokenCompression(
   grids: readonly FloatArray[],
@@ -62,109 +201,14 @@ export function spatialTokenCompression(
   chunkFrames: number,
   eps: number,
   norms?: (grid: FloatArray) => Float64Array | undefined,
+  chunk: (start: number, end: number, compute: () => StcChunk) => StcChunk = (_s, _e, compute) => compute(),
 ): StcResult {
-  const T = grids.length;
-  const L = layout.perFrame;
-  const offs = layout.offsets;
-  const firstNorm = new Float64Array(L);
-  const survivors: Int32Array[] = new Array(T);
-  const chunkLen: number[] = [];
-  const buf = new Int32Array(L);
-  let minMargin = Number.POSITIVE_INFINITY;
-  const tokenNorm = (g: FloatArray, t: number): number => {
-    const off = offs[t]!;
-    const src = off < 0 ? newline! : g;
-    const base = off < 0 ? 0 : off * dim;
-    let ss = 0;
-    for (let d = 0; d < dim; d++) ss += src[base + d]! * src[base + d]!;
-    return Math.sqrt(ss);
-  };
-  for (let s = 0; s < T; s += chunkFrames) {
-    const e = Math.min(s + chunkFrames, T);
-    const first = grids[s]!;
-    for (let t = 0; t < L; t++) {
-      const n = tokenNorm(first, t);
-      if (!Number.isFinite(n)) {
-        throw new LvuError('NON_FINITE_INPUT', `tokens of frame position ${s} contain NaN or Infinity`, {
-          field: `frames[${s}]`,
-        });
-      }
-      firstNorm[t] = Math.max(n, eps);
-    }
-    survivors[s] = Int32Array.from({ length: L }, (_, t) => t);
-    let len = L;
-    for (let j = s + 1; j < e; j++) {
-      const g = grids[j]!;
-      const cached = norms?.(g);
-      let kept = 0;
-      for (let t = 0; t < L; t++) {
-        const off = offs[t]!;
-        const a = off < 0 ? newline! : first;
-        const b = off < 0 ? newline! : g;
-        const base = off < 0 ? 0 : off * dim;
-        let ab0 = 0;
-        let ab1 = 0;
-        let nb: number;
-        if (cached && off >= 0) {
-          let d = 0;
-          for (; d + 1 < dim; d += 2) {
-            ab0 += a[base + d]! * b[base + d]!;
-            ab1 += a[base + d + 1]! * b[base + d + 1]!;
-          }
-          if (d < dim) ab0 += a[base + d]! * b[base + d]!;
-          nb = cached[off]!;
-        } else {
-          let bb0 = 0;
-          let bb1 = 0;
-          let d = 0;
-          for (; d + 1 < dim; d += 2) {
-            const x0 = b[base + d]!;
-            const x1 = b[base + d + 1]!;
-            ab0 += a[base + d]! * x0;
-            ab1 += a[base + d + 1]! * x1;
-            bb0 += x0 * x0;
-            bb1 += x1 * x1;
-          }
-          if (d < dim) {
-            const x0 = b[base + d]!;
-            ab0 += a[base + d]! * x0;
-            bb0 += x0 * x0;
-          }
-          nb = Math.sqrt(bb0 + bb1);
-        }
-        const cos = (ab0 + ab1) / (firstNorm[t]! * Math.max(nb, eps));
-        if (!Number.isFinite(cos)) {
-          throw new LvuError('NON_FINITE_INPUT', `tokens of frame position ${j} contain NaN or Infinity`, {
-            field: `frames[${j}]`,
-          });
-        }
-        const m = Math.abs(cos - threshold);
-        if (m < minMargin) minMargin = m;
-        if (cos < threshold) buf[kept++] = t;
-      }
-      survivors[j] = buf.slice(0, kept);
-      len += kept;
-    }
-    chunkLen.push(len);
+  const chunks: StcChunk[] = [];
+  for (let s = 0; s < grids.length; s += chunkFrames) {
+    const e = Math.min(s + chunkFrames, grids.length);
+    chunks.push(
+      chunk(s, e, () => stcChunk(grids.slice(s, e), layout, newline, dim, threshold, eps, norms, s)),
+    );
   }
-  const nChunks = chunkLen.length;
-  const reducedLen = chunkLen.reduce((a, b) => a + b, 0);
-  let forceRemove = 0;
-  if (reducedLen > maxVisualLen) forceRemove = Math.ceil((reducedLen - maxVisualLen) / nChunks);
-  // Per chunk keep the first (len − forceRemove) items, then the first `limit` items overall.
-  let total = 0;
-  for (const c of chunkLen) total += Math.max(0, c - forceRemove);
-  let remaining = maxVisualLen >= 0 ? Math.min(maxVisualLen, total) : Math.max(0, total + maxVisualLen);
-  const kept: Int32Array[] = new Array(T);
-  for (let s = 0, c = 0; s < T; s += chunkFrames, c++) {
-    let chunkLeft = Math.max(0, chunkLen[c]! - forceRemove);
-    for (let j = s; j < Math.min(s + chunkFrames, T); j++) {
-      const sv = survivors[j]!;
-      const take = Math.min(sv.length, chunkLeft, remaining);
-      kept[j] = take === sv.length ? sv : sv.slice(0, take);
-      chunkLeft -= take;
-      remaining -= take;
-    }
-  }
-  return { applied: true, nChunks, reducedLen, forceRemove, kept, minMargin };
+  return stcTruncate(chunks, maxVisualLen);
 }

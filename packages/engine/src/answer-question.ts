@@ -3,6 +3,7 @@ import { LvuError } from '@lvu/core';
 import type { RetainedFrame } from './context-store.js';
 import type { FrameEncoder, TextEncoder } from './frame-encoder.js';
 import type { LlmBackend } from './llm-backend.js';
+import type { StcCache } from './stc-cache.js';
 import { cachedLowMean, cachedNorms } from './token-caches.js';
 
 export interface QuestionInput {
@@ -20,6 +21,11 @@ export interface QuestionInput {
   scratch?: Float32Array;
   /** Also return every frame's query score (`evidence.all`, time order): for benchmarks and timelines. */
   allScores?: boolean;
+  /**
+   * The stream's STC chunks kept from earlier questions and prepared as frames arrived (`StcCache`): the question
+   * then only does the budget step. Only for frames of one stream's rolling context (keys are seqs).
+   */
+  stcCache?: StcCache;
 }
 
 export interface EvidenceFrame {
@@ -141,6 +147,7 @@ export async function answerQuestion(
       textPreLen: pre.length,
       textPost: postEmb,
       norms: (g) => cachedNorms(g, dim),
+      ...(input.stcCache ? { stcChunk: input.stcCache.provider(frames) } : {}),
     },
     o,
   );

@@ -289,7 +289,10 @@ export class Engine {
 
   async query(id: string, input: QuestionInput): Promise<QueryResult> {
     const range = this.#checkQuestion(input);
-    return this.#answer(id, this.#framesFor(this.#entry(id), range), input);
+    const e = this.#entry(id);
+    const { frames, fromStore } = this.#framesFor(e, range);
+    // the store's grids: the STC chunks prepared as they arrived apply (frames read back from disk may differ)
+    return this.#answer(id, frames, fromStore ? { ...input, stcCache: e.pipeline.stc } : input);
   }
 
   /**
@@ -337,14 +340,17 @@ export class Engine {
    * The frames a question sees: the rolling context; for a time range with spill on, every kept frame of that
    * range from disk, thinned to LongVU's cap (`maxFrames`, `int(interval · i)`) when there are more.
    */
-  #framesFor(e: Entry, range: { sinceMs?: number; untilMs?: number }): readonly RetainedFrame[] {
+  #framesFor(
+    e: Entry,
+    range: { sinceMs?: number; untilMs?: number },
+  ): { frames: readonly RetainedFrame[]; fromStore: boolean } {
     const spill = e.pipeline.spill;
     if (!spill || (range.sinceMs === undefined && range.untilMs === undefined))
-      return e.pipeline.store.frames(range);
+      return { frames: e.pipeline.store.frames(range), fromStore: true };
     const rows = spill.read(range.sinceMs, range.untilMs);
     const pick =
       rows.length > this.longvu.maxFrames ? uniformCap(rows.length, this.longvu.maxFrames) : rows.keys();
-    return [...pick].map((i, k) => ({ ...rows[i]!, ordinal: k }));
+    return { frames: [...pick].map((i, k) => ({ ...rows[i]!, ordinal: k })), fromStore: false };
   }
 
   /** A stream's context as snapshot bytes (Arrow IPC; `ContextStore.restore`). */

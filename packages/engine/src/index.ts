@@ -57,6 +57,7 @@ export {
   StarterFrameEncoder,
   StarterTextEncoder,
 } from './starter-encoder.js';
+export { StcCache } from './stc-cache.js';
 export {
   keptRow,
   type StreamCounters,
@@ -65,3 +66,4 @@ export {
   THUMB_SIDE,
   thumbnail,
 } from './stream-pipeline.js';
+export { cachedLowMean, cachedNorms } from './token-caches.js';

@@ -8,6 +8,7 @@ import type { RetentionInput } from './engine-options.js';
 import type { FrameEncoder } from './frame-encoder.js';
 import { downscaleRgb, rgbToJpeg } from './jpeg-images.js';
 import type { SpillLog } from './spill-log.js';
+import { StcCache } from './stc-cache.js';
 import { cachedLowMean, cachedNorms } from './token-caches.js';
 
 export interface StreamCounters {
@@ -120,6 +121,8 @@ export class StreamPipeline {
   #done: Promise<void> | null = null;
   #resolve: (() => void) | null = null;
   #checkpointSeq = -1;
+  /** STC's chunk decisions of the retained frames, prepared as windows arrive so questions reuse them. */
+  readonly stc = new StcCache();
   /** Every kept frame on disk, when the engine spills. */
   readonly spill: SpillLog | null;
   /** JPEG sides kept per frame for image-input backends (null: none). */
@@ -243,6 +246,7 @@ export class StreamPipeline {
     this.windows$.next(w);
     // every frame up to the window's last is now reflected in the store
     this.#checkpointSeq = w.lastSeq;
+    if (w.rows.length) this.#prepareQuestions();
   }
 
   /**
@@ -295,6 +299,22 @@ export class StreamPipeline {
 
   /** The checkpoint seq this pipeline's store was restored at (−1: a fresh store). */
   restoredSeq = -1;
+
+  /** What every question over the new context needs and no question changes (STC's chunks), off question time. */
+  #prepareQuestions(): void {
+    const dim = this.#encoder.dim;
+    void this.stc
+      .prepare(
+        () => this.store.frames(),
+        this.#o,
+        dim,
+        this.#encoder.newline,
+        (g) => cachedNorms(g, dim),
+      )
+      .catch(() => {
+        // a question computes what is missing itself, and reports the error then
+      });
+  }
 
   /** Stops pulling frames; what is retained stays queryable. */
   stop(): void {
