@@ -40,6 +40,44 @@ export function ensureSmallModels(python = exportPython()): string {
   return small;
 }
 
+/**
+ * A 1280×720 25 fps H.264 file with B-frames (libx264 `veryfast`: 3 B-frames, B-pyramid, so two of every three are
+ * non-reference frames), as cameras' and broadcasters' encoders write; generated once with the ffmpeg CLI.
+ */
+export function ensureBframeVideo(minutes: number): string {
+  const cache = join(root, '.cache/bench');
+  mkdirSync(cache, { recursive: true });
+  const out = join(cache, `h264-720p25-bframes-${minutes}min.mp4`);
+  if (!existsSync(out)) {
+    process.stderr.write(`generating ${out} with the ffmpeg CLI…\n`);
+    execFileSync('ffmpeg', [
+      '-nostdin',
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=1280x720:rate=25',
+      '-t',
+      String(minutes * 60),
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-bf',
+      '3',
+      '-g',
+      '50',
+      '-pix_fmt',
+      'yuv420p',
+      `${out}.tmp.mp4`,
+    ]);
+    renameSync(`${out}.tmp.mp4`, out);
+  }
+  return out;
+}
+
 export function ensureVideos(minutes: number): { ten: string; sixty: string } {
   mkdirSync(cache, { recursive: true });
   const ten = join(cache, `h264-720p25-gop50-${minutes}min.mp4`);

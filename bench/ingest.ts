@@ -7,7 +7,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { VideoSource, type VideoSourceInput } from '@lvu/ffmpeg';
-import { ensureVideos } from './fixtures.js';
+import { ensureBframeVideo, ensureVideos } from './fixtures.js';
 import type { BenchOptions, BenchRow } from './run.js';
 import { median } from './stats.js';
 
@@ -77,6 +77,10 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
   const ffVersion = execFileSync('ffmpeg', ['-version'], { encoding: 'utf8' }).split('\n')[0]!;
   const files: [string, string][] = [
     [opts.quick ? '1-minute 1280×720 H.264 25 fps GOP 50' : '10-minute 1280×720 H.264 25 fps GOP 50', ten],
+    [
+      `${opts.quick ? '1' : '10'}-minute 1280×720 H.264 25 fps GOP 50 with B-frames (libx264 veryfast, 3 B, pyramid)`,
+      ensureBframeVideo(opts.quick ? 1 : 10),
+    ],
     ['opencv-doc vtest.avi (768×576 MPEG-4 part 2, 10 fps, 79.5 s)', VTEST],
   ];
   for (const [label, file] of files) {
@@ -84,7 +88,11 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
     const ffWall = median(ff.map((r) => r.wallMs));
     const ffCpu = median(ff.map((r) => r.cpuMs));
     for (const [mode, o] of [
-      ['exact, stretch (same work as the CLI)', { resize: 'stretch', threads: 0 }],
+      [
+        'exact, stretch, every frame decoded (the same work as the CLI)',
+        { resize: 'stretch', threads: 0, skipNonReference: false },
+      ],
+      ['exact, stretch, non-reference frames no instant needs skipped', { resize: 'stretch', threads: 0 }],
       ['exact, pad (LongVU preprocessing)', { resize: 'pad', threads: 0 }],
       ['keyframes, stretch', { resize: 'stretch', sampling: 'keyframes', threads: 0 }],
     ] as const) {

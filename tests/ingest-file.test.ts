@@ -75,6 +75,22 @@ describe('file sources (videos generated with node-av)', () => {
     expect(key.stats.decoded).toBeLessThan(exact.stats.decoded / 10);
   });
 
+  it('exact sampling skips non-reference frames no instant needs, and samples exactly the frames decoding all gives', async () => {
+    // two B-frames between references (libx264 makes them non-reference); 25 fps, GOP 50; also vtest.avi (MPEG-4)
+    const file = makeVideo({ seconds: 12, encoder: 'libx264', container: 'mp4', gop: 50, bFrames: 2 });
+    for (const src of [file, VTEST]) {
+      const all = await collect(src, { fps: 1, sizes: [96], skipNonReference: false });
+      const some = await collect(src, { fps: 1, sizes: [96] });
+      expect(some.frames.map((f) => f.ptsMs)).toEqual(all.frames.map((f) => f.ptsMs));
+      some.frames.forEach((f, i) => {
+        expect(Buffer.compare(Buffer.from(f.images[96]!), Buffer.from(all.frames[i]!.images[96]!))).toBe(0);
+      });
+      // libx264's B-pyramid makes one B-frame of each pair a reference: about a third of the frames are skipped
+      if (src === file) expect(some.stats.decoded).toBeLessThan(all.stats.decoded * 0.8);
+      expect(some.stats.corrupt).toBe(0);
+    }
+  });
+
   it('a mid-stream resolution change is followed (frames keep the requested sizes)', async () => {
     const a = makeVideo({
       seconds: 3,

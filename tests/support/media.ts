@@ -17,6 +17,8 @@ export interface VideoSpec {
   gop?: number;
   /** Extra lavfi filters after the source (e.g. select for variable frame rate). */
   filter?: string;
+  /** Consecutive B-frames (default 0); libx264 makes the ones between references non-reference frames. */
+  bFrames?: number;
 }
 
 export const mediaDir = resolve(repoRoot, '.cache/media');
@@ -24,11 +26,11 @@ export const mediaDir = resolve(repoRoot, '.cache/media');
 const SCRIPT = `
 if (!Promise.withResolvers) Promise.withResolvers = function () { let resolve, reject; const promise = new Promise((a, b) => { resolve = a; reject = b; }); return { promise, resolve, reject }; };
 const { Demuxer, Decoder, Encoder, Muxer } = await import('node-av');
-const [graph, encoderName, out, gop] = process.argv.slice(2);
+const [graph, encoderName, out, gop, bf] = process.argv.slice(2);
 const input = Demuxer.openSync(graph, { format: 'lavfi' });
 const vs = input.video();
 const dec = Decoder.createSync(vs);
-const enc = Encoder.createSync(encoderName, { decoder: dec, bitrate: '800k', gopSize: Number(gop), maxBFrames: 0 });
+const enc = Encoder.createSync(encoderName, { decoder: dec, bitrate: '800k', gopSize: Number(gop), maxBFrames: Number(bf ?? 0) });
 const mux = Muxer.openSync(out);
 const si = mux.addStream(enc);
 for (const pkt of input.packetsSync(vs.index)) {
@@ -56,7 +58,7 @@ export function makeVideo(spec: VideoSpec): string {
   writeFileSync(script, SCRIPT);
   execFileSync(
     process.execPath,
-    [script, graph, spec.encoder, `${out}.tmp.${spec.container}`, String(spec.gop ?? 50)],
+    [script, graph, spec.encoder, `${out}.tmp.${spec.container}`, String(spec.gop ?? 50), String(spec.bFrames ?? 0)],
     {
       cwd: repoRoot,
       stdio: ['ignore', 'ignore', 'pipe'],

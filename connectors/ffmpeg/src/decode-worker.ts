@@ -176,6 +176,15 @@ function run(): void {
     });
 
     const sampler = new PtsSampler({ fps: job.fps });
+    // Exact sampling decodes every frame a sampling instant needs and every frame others reference; the rest (the
+    // non-reference frames between instants: most B-frames at 1 fps) the decoder skips. Only codecs whose
+    // non-reference frames nothing references (HEVC's sub-layer non-reference pictures may be referenced).
+    const canSkip =
+      job.sampling === 'exact' &&
+      job.skipNonReference &&
+      ['h264', 'mpeg2video', 'mpeg1video', 'mpeg4'].includes(dec.getCodec().name ?? '');
+    let skipping = false;
+    let skippedPackets = 0;
     const frameMs = fr?.num ? (1000 * fr.den) / fr.num : 40;
     let lastPts = Number.NaN;
     let curW = vs.codecpar.width;
@@ -314,6 +323,14 @@ function run(): void {
         try {
           if (pkt.streamIndex !== vs.index) continue;
           if (job.sampling === 'keyframes' && (pkt.flags & AV_PKT_FLAG_KEY) === 0) continue;
+          if (canSkip) {
+            const skip = pkt.pts !== AV_NOPTS_VALUE && sampler.wouldSkip(toMs(pkt.pts));
+            if (skip !== skipping) {
+              cc.setOption('skip_frame', skip ? 'noref' : 'default');
+              skipping = skip;
+            }
+            if (skip) skippedPackets++;
+          }
           decodePacket(pkt);
           const now = performance.now();
           if (now - lastProgress > 500) {

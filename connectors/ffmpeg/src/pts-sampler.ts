@@ -50,6 +50,18 @@ export class PtsSampler {
     return this.#out(ptsMs);
   }
 
+  /**
+   * Whether a frame of this pts would certainly not be sampled (before the next instant, and no discontinuity that
+   * restarts the grid): a decoder may skip it if nothing references it (`skip_frame` on non-reference frames), and
+   * the sampled frames stay exactly the ones decoding every frame gives.
+   */
+  wouldSkip(ptsMs: number): boolean {
+    if (Number.isNaN(this.#next) || !Number.isFinite(ptsMs)) return false;
+    const last = this.#last;
+    if (ptsMs < last - this.intervalMs || ptsMs - last > this.jumpMs) return false;
+    return ptsMs + 1e-6 < this.#next;
+  }
+
   #take(ptsMs: number): number {
     this.#next = ptsMs + this.intervalMs;
     return this.#out(ptsMs);

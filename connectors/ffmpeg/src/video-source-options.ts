@@ -38,7 +38,17 @@ export const videoSourceOptionsSchema = defineSchema(
     sampling: z
       .enum(['exact', 'keyframes'])
       .default('exact')
-      .describe('exact: decode every frame; keyframes: decode key frames only (faster, coarser timing)'),
+      .describe(
+        'exact: the frame at every sampling instant (non-reference frames between instants are not decoded, see ' +
+          'skipNonReference); keyframes: decode key frames only (faster, coarser timing)',
+      ),
+    skipNonReference: z
+      .boolean()
+      .default(true)
+      .describe(
+        'exact sampling of H.264/MPEG-2/MPEG-4 Part 2: frames no other frame references and no sampling instant ' +
+          'needs are skipped by the decoder (the same frames are sampled)',
+      ),
     pacing: z
       .enum(['fast', 'realtime'])
       .default('fast')

@@ -341,6 +341,7 @@ export class VideoSource implements FrameSource {
       resize: this.options.resize,
       fill: this.options.fill,
       sampling: this.options.sampling,
+      skipNonReference: this.options.skipNonReference,
       pacing: this.live
         ? blocking
           ? 'fast'

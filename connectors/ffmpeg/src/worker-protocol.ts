@@ -10,6 +10,8 @@ export interface DecodeJob {
   resize: ResizeMode;
   fill: [number, number, number];
   sampling: 'exact' | 'keyframes';
+  /** Exact sampling: let the decoder skip non-reference frames the sampler would not take. */
+  skipNonReference: boolean;
   /** fast: wait for credits (lossless); realtime: pace to media time, drop when out of credits; live: drop. */
   pacing: 'fast' | 'realtime' | 'live';
   transport: 'tcp' | 'udp';

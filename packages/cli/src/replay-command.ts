@@ -133,7 +133,12 @@ export async function replayCommand(args: string[]): Promise<number> {
       );
     }
     const id = 'replay';
-    engine.addStream({ id, source: file, sourceOptions: { fps: numberArg(values.fps, 'fps', 0.001) ?? 1 } });
+    // one source has the machine to itself: FFmpeg picks the decoder threads
+    engine.addStream({
+      id,
+      source: file,
+      sourceOptions: { fps: numberArg(values.fps, 'fps', 0.001) ?? 1, threads: 0 },
+    });
     const timer = setInterval(() => {
       const s = engine.status(id);
       const src = s.source_stats as { durationMs: number | null } | undefined;

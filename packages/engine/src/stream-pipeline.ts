@@ -302,6 +302,8 @@ export class StreamPipeline {
 
   /** What every question over the new context needs and no question changes (STC's chunks), off question time. */
   #prepareQuestions(): void {
+    // only streams someone asks about (a stream nobody questions costs nothing here)
+    if (this.stc.hits + this.stc.misses === 0) return;
     const dim = this.#encoder.dim;
     void this.stc
       .prepare(
