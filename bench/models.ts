@@ -10,7 +10,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { LongVuModels, loadManifest, SessionPool } from '@lvu/models';
+import { LongVuModels, loadManifest, PrefixCache, SessionPool } from '@lvu/models';
 import { ensureSmallModels } from './fixtures.js';
 import type { BenchOptions, BenchRow } from './run.js';
 import { median } from './stats.js';
@@ -19,6 +19,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const THREADS = 2;
 
 export async function run(opts: BenchOptions): Promise<BenchRow[]> {
+  // LVU_BENCH_CASES=llm: only the LLM cases (no export, no encoders)
+  if (process.env.LVU_BENCH_CASES === 'llm') return llmCases(opts.runs);
   const python = execFileSync(
     join(root, 'tools/python-env.sh'),
     [join(root, 'tools/requirements-export.txt')],
@@ -140,7 +142,16 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
   });
   await models.close();
 
-  // the tiny LLM: prefill and decode rates
+  rows.push(...(await llmCases(runs)));
+  return rows;
+}
+
+/**
+ * The tiny LLM: prefill and decode rates (every prompt prefilled whole), and time to first token with and without
+ * the prefix KV cache for a standing question (the same prompt again) and a follow-up (the same context, another
+ * question), over a 4,000-row context in LongVU's layout (text, frames, question last).
+ */
+async function llmCases(runs: number): Promise<BenchRow[]> {
   const tiny = await LongVuModels.open(join(root, 'tests/fixtures/models/tiny'), {
     intraOpNumThreads: THREADS,
   });
@@ -152,20 +163,62 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
     const t0 = performance.now();
     let first = 0;
     let n = 0;
-    for await (const _ of tiny.generate(prompt, { maxNewTokens: 33, stopTokens: [] })) {
+    for await (const _ of tiny.generate(prompt, { maxNewTokens: 33, stopTokens: [], prefix: null })) {
       if (n++ === 0) first = performance.now();
     }
     if (i === 0) continue;
     prefill.push(1024 / ((first - t0) / 1000));
     decode.push(32 / ((performance.now() - first) / 1000));
   }
+  const rows: BenchRow[] = [
+    {
+      bench: 'models',
+      case: 'tiny Qwen2 decoder (2 layers, 64 wide): 1024-token prefill, then 32 decoded tokens with the KV cache',
+      runs,
+      prefillTokensPerS: Math.round(median(prefill)),
+      decodeTokensPerS: Math.round(median(decode)),
+    },
+  ];
+  const context = Float32Array.from({ length: 4000 * H }, (_, i) => Math.cos(i * 0.013) * 0.2);
+  const ask = async (question: string) => {
+    const q = await tiny.embedText(tiny.tokenizer!.encode(question));
+    const p = new Float32Array(context.length + q.length);
+    p.set(context);
+    p.set(q, context.length);
+    return p;
+  };
+  const standing = await ask('What is happening at the gate now?');
+  const followUp = await ask('And who opened it?');
+  const ttft = async (p: Float32Array, prefix: PrefixCache | null) => {
+    const t0 = performance.now();
+    for await (const _ of tiny.generate(p, { maxNewTokens: 1, stopTokens: [], prefix })) break;
+    return performance.now() - t0;
+  };
+  const cold: number[] = [];
+  const again: number[] = [];
+  const follow: number[] = [];
+  for (let i = 0; i <= runs; i++) {
+    const cache = new PrefixCache();
+    const c = await ttft(standing, null);
+    await ttft(standing, cache); // fills the cache as the first question would
+    const a = await ttft(standing, cache);
+    const f = await ttft(followUp, cache);
+    if (i === 0) continue;
+    cold.push(c);
+    again.push(a);
+    follow.push(f);
+  }
   await tiny.close();
   rows.push({
     bench: 'models',
-    case: 'tiny Qwen2 decoder (2 layers, 64 wide): 1024-token prefill, then 32 decoded tokens with the KV cache',
+    case: 'tiny Qwen2 decoder: time to first token over a 4,000-row context, with and without the prefix KV cache',
+    baseline: 'the same prompt prefilled whole (prefix: null), same run',
     runs,
-    prefillTokensPerS: Math.round(median(prefill)),
-    decodeTokensPerS: Math.round(median(decode)),
+    ttftFullMs: Number(median(cold).toFixed(1)),
+    ttftStandingMs: Number(median(again).toFixed(1)),
+    ttftFollowUpMs: Number(median(follow).toFixed(1)),
+    standingSpeedup: Number((median(cold) / median(again)).toFixed(2)),
+    followUpSpeedup: Number((median(cold) / median(follow)).toFixed(2)),
   });
   return rows;
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { svaKeyMask } from '@lvu/compress';
 import type { LvuEvent } from '@lvu/core';
-import { LongVuModels, loadManifest, SessionPool } from '@lvu/models';
+import { LongVuModels, loadManifest, PrefixCache, SessionPool } from '@lvu/models';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from './support/paths.js';
 
@@ -196,6 +196,34 @@ describe('tokenizer and generation with the tiny Qwen2 decoder', () => {
       seq = next;
     }
     expect(a.slice(0, 3)).toEqual(ref);
+  });
+
+  it('a prompt that starts like the previous one reuses its KV cache and gives the tokens a full prefill gives', async () => {
+    const H = models.longvu.llmDim;
+    // a long "context" (random visual rows) before the question's rows, as LongVU lays a prompt out
+    const ctx = Float32Array.from({ length: 400 * H }, (_, i) => Math.sin(i * 0.37) * 0.5);
+    const withQuestion = (q: Float32Array) => {
+      const p = new Float32Array(ctx.length + q.length);
+      p.set(ctx);
+      p.set(q, ctx.length);
+      return p;
+    };
+    const q1 = withQuestion(prompt);
+    const q2 = withQuestion(
+      (await models.embedText(models.tokenizer!.encode('And who left first?'))).slice(),
+    );
+    const o = { maxNewTokens: 5, stopTokens: [] };
+    const full1 = await run({ ...o, prefix: null }, q1);
+    const full2 = await run({ ...o, prefix: null }, q2);
+    const cache = new PrefixCache();
+    expect(await run({ ...o, prefix: cache }, q1)).toEqual(full1);
+    expect(cache.hits).toBe(0);
+    expect(await run({ ...o, prefix: cache }, q1)).toEqual(full1); // a standing question: all but the last row
+    expect(cache.reusedRows).toBe(q1.length / H - 1);
+    expect(await run({ ...o, prefix: cache }, q2)).toEqual(full2); // a follow-up: the context's rows
+    expect(cache.hits).toBe(2);
+    expect(cache.reusedRows).toBe(q1.length / H - 1 + 400);
+    expect(cache.kvBytes).toBeGreaterThan(0);
   });
 
   it('sampling is reproducible with a seed', async () => {

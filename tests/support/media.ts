@@ -58,7 +58,14 @@ export function makeVideo(spec: VideoSpec): string {
   writeFileSync(script, SCRIPT);
   execFileSync(
     process.execPath,
-    [script, graph, spec.encoder, `${out}.tmp.${spec.container}`, String(spec.gop ?? 50), String(spec.bFrames ?? 0)],
+    [
+      script,
+      graph,
+      spec.encoder,
+      `${out}.tmp.${spec.container}`,
+      String(spec.gop ?? 50),
+      String(spec.bFrames ?? 0),
+    ],
     {
       cwd: repoRoot,
       stdio: ['ignore', 'ignore', 'pipe'],

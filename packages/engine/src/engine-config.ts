@@ -52,6 +52,13 @@ const baseShape = {
       temperature: z.number().min(0).optional(),
       topP: z.number().optional(),
       seed: z.int().optional(),
+      reusePrefix: z
+        .boolean()
+        .optional()
+        .describe(
+          'backend onnx: reuse the KV cache of the prompt rows a question shares with the previous one (default true; ' +
+            'holds one more copy of the KV cache)',
+        ),
     })
     .default({}),
   spill: z

@@ -39,11 +39,17 @@ export class NoneBackend implements LlmBackend {
 export class OnnxBackend implements LlmBackend {
   readonly name = 'onnx';
   readonly #models: LongVuModels;
-  readonly #o: { maxNewTokens: number; temperature?: number; topP?: number; seed?: number };
+  readonly #o: {
+    maxNewTokens: number;
+    temperature?: number;
+    topP?: number;
+    seed?: number;
+    reusePrefix?: boolean;
+  };
 
   constructor(
     models: LongVuModels,
-    o: { maxNewTokens: number; temperature?: number; topP?: number; seed?: number },
+    o: { maxNewTokens: number; temperature?: number; topP?: number; seed?: number; reusePrefix?: boolean },
   ) {
     this.#models = models;
     this.#o = o;
@@ -53,7 +59,12 @@ export class OnnxBackend implements LlmBackend {
     const tok = this.#models.tokenizer!;
     const ids: number[] = [];
     let said = '';
-    for await (const t of this.#models.generate(req.inputsEmbeds, { ...this.#o, signal: o.signal })) {
+    const { reusePrefix, ...gen } = this.#o;
+    for await (const t of this.#models.generate(req.inputsEmbeds, {
+      ...gen,
+      signal: o.signal,
+      ...(reusePrefix === false ? { prefix: null } : {}),
+    })) {
       ids.push(t.id);
       const text = tok.decode(ids);
       if (text.length > said.length && !text.endsWith('\ufffd')) {

@@ -10,7 +10,7 @@ export interface BackendContext {
   /** This backend's options (engine config key = its name), parsed by `options`. */
   options: unknown;
   maxNewTokens: number;
-  generation: { temperature?: number; topP?: number; seed?: number };
+  generation: { temperature?: number; topP?: number; seed?: number; reusePrefix?: boolean };
 }
 
 /**

@@ -14,6 +14,7 @@ export {
   starterDir,
   type TensorSpec,
 } from './model-manifest.js';
+export { PrefixCache } from './prefix-cache.js';
 export { SessionPool, type SessionPoolOptions } from './session-pool.js';
 export type { TensorType, ValueInfo, WireTensor } from './session-protocol.js';
 export {

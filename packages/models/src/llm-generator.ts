@@ -1,5 +1,6 @@
 import { LvuError, seededRandom } from '@lvu/core';
 import type { LoadedManifest } from './model-manifest.js';
+import type { PrefixCache } from './prefix-cache.js';
 import type { SessionPool } from './session-pool.js';
 import type { WireTensor } from './session-protocol.js';
 
@@ -11,6 +12,11 @@ export interface GenerateOptions {
   /** Nucleus sampling mass, default 1. */
   topP?: number;
   seed?: number;
+  /**
+   * The KV cache of an earlier prompt: the rows this prompt shares with it at its start are not prefilled again
+   * (and this prompt's KV is kept in it for the next). Omit to prefill everything.
+   */
+  prefix?: PrefixCache | null;
   /** Token ids that end generation (not emitted); default: the manifest's stop tokens. */
   stopTokens?: number[];
   signal?: AbortSignal;
@@ -24,7 +30,8 @@ export interface GeneratedToken {
 
 /**
  * Autoregressive generation from `inputs_embeds` (the visual + text sequence the compression core assembles):
- * prefill once, then one token at a time with the KV cache, each new token embedded by the text-embed model.
+ * prefill once (only past the rows `prefix` already holds), then one token at a time with the KV cache, each new
+ * token embedded by the text-embed model.
  * Streams tokens as they come; stops at a stop token, `maxNewTokens`, or when `signal` aborts.
  */
 export async function* generate(
@@ -59,13 +66,18 @@ export async function* generate(
   const rand = seededRandom(o.seed ?? 0);
   const { layers, kvHeads, headDim, vocabSize } = llm;
   const names = Array.from({ length: layers }, (_, i) => [`past.${i}.key`, `past.${i}.value`]).flat();
-  let past: WireTensor[] = names.map(() => ({
-    type: 'float32',
-    dims: [1, kvHeads, 0, headDim],
-    data: new Float32Array(0),
-  }));
-  let embeds: Float32Array = inputsEmbeds.slice();
-  let total = 0;
+  // the rows an earlier prompt already prefilled: their KV is reused, the rest is prefilled on top of it
+  const reuse = o.prefix?.match(inputsEmbeds, H) ?? 0;
+  let past: WireTensor[] =
+    reuse > 0
+      ? o.prefix!.past(reuse)
+      : names.map(() => ({ type: 'float32', dims: [1, kvHeads, 0, headDim], data: new Float32Array(0) }));
+  if (reuse > 0) {
+    o.prefix!.hits++;
+    o.prefix!.reusedRows += reuse;
+  }
+  let embeds: Float32Array = inputsEmbeds.slice(reuse * H);
+  let total = reuse;
   for (let step = 0; step < maxNew; step++) {
     if (o.signal?.aborted) throw new LvuError('CANCELLED', 'generation cancelled');
     const n = embeds.length / H;
@@ -84,6 +96,7 @@ export async function* generate(
     const r = await pool.run('llm', feeds, { transfer: true });
     total += n;
     past = names.map((name) => r.outputs[name.replace('past', 'present')]!);
+    if (step === 0) o.prefix?.store(inputsEmbeds, past); // the prompt's KV, for the next prompt that starts alike
     const logits = r.outputs.logits!.data as Float32Array;
     const last = logits.subarray((n - 1) * vocabSize, n * vocabSize);
     const id = temperature > 0 ? sample(last, temperature, topP, rand) : argmax(last);

@@ -3,6 +3,7 @@ import { ChatTokenizer } from './chat-tokenizer.js';
 import { type GeneratedToken, type GenerateOptions, generate } from './llm-generator.js';
 import { microBatcher } from './micro-batcher.js';
 import { type LoadedManifest, loadManifest, MODEL_ROLES, type ModelRole } from './model-manifest.js';
+import { PrefixCache } from './prefix-cache.js';
 import { SessionPool, type SessionPoolOptions } from './session-pool.js';
 
 type FuseInput = [dino: Float32Array, siglip: Float32Array, keyMask: Float32Array | undefined];
@@ -208,9 +209,18 @@ export class LongVuModels {
     return r.outputs.embeds!.data as Float32Array;
   }
 
-  /** Streams the LLM's answer to `inputsEmbeds` (seq × llmDim), token by token. */
+  /** The KV cache of the last prompt (`generate` reuses the rows the next prompt starts with). */
+  readonly prefix = new PrefixCache();
+
+  /**
+   * Streams the LLM's answer to `inputsEmbeds` (seq × llmDim), token by token; the rows it shares at its start with
+   * the previous prompt are not prefilled again (`o.prefix: null` prefills everything).
+   */
   generate(inputsEmbeds: Float32Array, o: GenerateOptions = {}): AsyncGenerator<GeneratedToken> {
-    return generate(this.pool, this.m, inputsEmbeds, this.tokenizer?.stopIds ?? [], o);
+    return generate(this.pool, this.m, inputsEmbeds, this.tokenizer?.stopIds ?? [], {
+      ...o,
+      prefix: o.prefix === undefined ? this.prefix : o.prefix,
+    });
   }
 
   close(): Promise<void> {
