@@ -21,6 +21,7 @@ const THREADS = 2;
 export async function run(opts: BenchOptions): Promise<BenchRow[]> {
   // LVU_BENCH_CASES=llm: only the LLM cases (no export, no encoders)
   if (process.env.LVU_BENCH_CASES === 'llm') return llmCases(opts.runs);
+  if (process.env.LVU_BENCH_CASES === 'precision') return precisionCases(opts.runs);
   const python = execFileSync(
     join(root, 'tools/python-env.sh'),
     [join(root, 'tools/requirements-export.txt')],
@@ -42,9 +43,11 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
     dir: dirname(mmPath),
     newline: new Float32Array(1),
     paths: { projector: mmPath },
+    precisions: { projector: 'float32' as const },
     manifest: {
       format: 'lvu-models/1' as const,
       weights: 'random' as const,
+      precision: 'float32' as const,
       longvu: { highGridSide: 1, lowGridSide: 1, svaDim: 1, llmDim: 1, newline: '' },
       models: {
         projector: {
@@ -142,6 +145,7 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
   });
   await models.close();
 
+  rows.push(...(await precisionCases(runs)));
   rows.push(...(await llmCases(runs)));
   return rows;
 }
@@ -220,5 +224,90 @@ async function llmCases(runs: number): Promise<BenchRow[]> {
     standingSpeedup: Number((median(cold) / median(again)).toFixed(2)),
     followUpSpeedup: Number((median(cold) / median(follow)).toFixed(2)),
   });
+  return rows;
+}
+
+/**
+ * The vision networks of the `small` preset at float32 and their int8 and float16 variants (tools/export/variants.py,
+ * written into the model directory on first use): ms per frame at batches 1 and 4 through the same pool, same run,
+ * and the largest difference of the variant's tokens from float32's on a real frame-sized input.
+ */
+async function precisionCases(runs: number): Promise<BenchRow[]> {
+  const python = execFileSync(
+    join(root, 'tools/python-env.sh'),
+    [join(root, 'tools/requirements-export.txt')],
+    {
+      encoding: 'utf8',
+    },
+  ).trim();
+  const small = ensureSmallModels(python);
+  if (!loadManifest(small).manifest.models.dino?.variants?.int8) {
+    execFileSync(python, [join(root, 'tools/export/variants.py'), small, '--roles', 'dino,siglip'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  }
+  const m = loadManifest(small).manifest;
+  const rows: BenchRow[] = [];
+  const opened = Object.fromEntries(
+    await Promise.all(
+      (['float32', 'int8', 'float16'] as const).map(
+        async (p) =>
+          [
+            p,
+            await LongVuModels.open(small, {
+              roles: ['dino', 'siglip'],
+              intraOpNumThreads: THREADS,
+              precision: p,
+            }),
+          ] as const,
+      ),
+    ),
+  );
+  try {
+    for (const role of ['dino', 'siglip'] as const) {
+      const size = m.models[role]!.preprocess!.size;
+      for (const b of [1, 4]) {
+        const px = Float32Array.from({ length: b * 3 * size * size }, (_, i) => Math.sin(i * 0.001) * 0.8);
+        const ms: Record<string, number> = {};
+        const out: Record<string, Float32Array> = {};
+        for (let i = 0; i <= runs; i++) {
+          // interleaved, so the three see the same machine
+          for (const [p, models] of Object.entries(opened)) {
+            const t = performance.now();
+            const r = await models.pool.run(role, {
+              pixel_values: { type: 'float32', dims: [b, 3, size, size], data: px },
+            });
+            const dt = performance.now() - t;
+            if (i > 0) ms[`${p}:${i}`] = dt;
+            out[p] = r.outputs.tokens!.data as Float32Array;
+          }
+        }
+        const med = (p: string) =>
+          median(
+            Object.entries(ms)
+              .filter(([k]) => k.startsWith(`${p}:`))
+              .map(([, v]) => v),
+          ) / b;
+        const err = (p: string) =>
+          out[p]!.reduce((e, v, i) => Math.max(e, Math.abs(v - out.float32![i]!)), 0);
+        rows.push({
+          bench: 'models',
+          case: `${role} (${size}px) at float32, int8 and float16, batch ${b}`,
+          baseline: 'the float32 file, same pool, interleaved runs',
+          runs,
+          float32MsPerFrame: Number(med('float32').toFixed(2)),
+          int8MsPerFrame: Number(med('int8').toFixed(2)),
+          float16MsPerFrame: Number(med('float16').toFixed(2)),
+          int8Speedup: Number((med('float32') / med('int8')).toFixed(2)),
+          float16Speedup: Number((med('float32') / med('float16')).toFixed(2)),
+          int8MaxAbsErr: Number(err('int8').toExponential(2)),
+          float16MaxAbsErr: Number(err('float16').toExponential(2)),
+          target: 'int8 ≥ 1.8× float32',
+        });
+      }
+    }
+  } finally {
+    for (const models of Object.values(opened)) await models.close();
+  }
   return rows;
 }

@@ -371,6 +371,45 @@ describe('broken model directories', () => {
   });
 });
 
+describe('cheaper variants (tools/export/variants.py)', () => {
+  it('writes int8 and float16 files the manifest records, the loader picks them, and their error is stated', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lvu-variants-'));
+    cpSync(TINY, dir, { recursive: true });
+    const py = execFileSync(resolve(repoRoot, 'tools/python-env.sh'), [resolve(repoRoot, 'tools/requirements-export.txt')], {
+      encoding: 'utf8',
+    }).trim();
+    execFileSync(py, [resolve(repoRoot, 'tools/export/variants.py'), dir, '--roles', 'dino,siglip'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const m = loadManifest(dir);
+    expect(m.manifest.precision).toBe('float32');
+    expect(m.manifest.models.dino!.variants).toMatchObject({
+      int8: { file: 'dino.int8.onnx', maxAbsErrVsFloat32: expect.any(Number) },
+      float16: { file: 'dino.float16.onnx' },
+    });
+    expect(loadManifest(dir, { precision: 'int8' }).precisions).toMatchObject({ dino: 'int8', siglip: 'int8', sva: 'float32' });
+    const f32 = await LongVuModels.open(dir, { roles: ['dino'] });
+    const q8 = await LongVuModels.open(dir, { roles: ['dino'], precision: 'int8' });
+    try {
+      const img = image(f32.imageSize('dino'), 9);
+      const a = await f32.encodeDino(img);
+      const b = await q8.encodeDino(img);
+      expect(b.length).toBe(a.length);
+      const err = a.reduce((e, v, i) => Math.max(e, Math.abs(v - b[i]!)), 0);
+      expect(err).toBeGreaterThan(0); // a different network…
+      expect(err).toBeLessThan(1); // …that computes nearly the same thing
+    } finally {
+      await f32.close();
+      await q8.close();
+    }
+    // a variant the manifest names but the directory lacks is a clear error
+    execFileSync('rm', [join(dir, 'dino.int8.onnx')]);
+    expect(() => loadManifest(dir, { precision: 'int8' })).toThrow(
+      expect.objectContaining({ code: 'MODEL_INVALID', field: 'models.dino.variants.int8.file' }),
+    );
+  }, 180_000);
+});
+
 describe('lvu models', () => {
   const lvu = (...a: string[]) =>
     spawnSync(process.execPath, [resolve(repoRoot, 'packages/cli/bin/lvu.js'), ...a], { encoding: 'utf8' });

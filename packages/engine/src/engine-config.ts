@@ -69,6 +69,10 @@ const baseShape = {
     })
     .optional()
     .describe('append every kept frame to Arrow IPC segments (time-range questions read them)'),
+  precision: z
+    .enum(['float32', 'int8', 'float16'])
+    .optional()
+    .describe("which variant of the vision networks to load (tools/export/variants.py; default: the manifest's)"),
   intraOpNumThreads: z
     .int()
     .min(1)

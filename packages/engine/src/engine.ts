@@ -126,6 +126,7 @@ export class Engine {
         maxBatch: cfg.maxBatch,
         maxWaitMs: cfg.maxWaitMs,
         longvu: longvu as Partial<LongVuOptions>,
+        ...(cfg.precision ? { precision: cfg.precision } : {}),
       },
       plugins.models,
     );

@@ -24,6 +24,8 @@ export interface ModelKitContext {
   maxWaitMs?: number;
   /** The caller's LongVU options (an encoder may depend on one, e.g. `unpad`). */
   longvu: Partial<LongVuOptions>;
+  /** Which variant of the networks to load where the model set has several (default: its own choice). */
+  precision?: 'float32' | 'int8' | 'float16';
 }
 
 /**

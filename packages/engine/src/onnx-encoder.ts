@@ -26,7 +26,10 @@ export class OnnxFrameEncoder implements FrameEncoder {
   constructor(models: LongVuModels, o: { padded: boolean; unpad: UnpadMode }) {
     this.#models = models;
     const lv = models.longvu;
-    this.description = `ONNX models from ${models.m.dir} (${models.m.manifest.weights} weights)`;
+    const cheap = Object.entries(models.m.precisions).filter(([, p]) => p !== 'float32');
+    this.description = `ONNX models from ${models.m.dir} (${models.m.manifest.weights} weights${
+      cheap.length ? `; ${cheap.map(([r, p]) => `${r} ${p}`).join(', ')}` : ''
+    })`;
     this.#dinoSize = models.imageSize('dino');
     this.#siglipSize = models.imageSize('siglip');
     this.imageSizes = [...new Set([this.#dinoSize, this.#siglipSize])];

@@ -10,6 +10,8 @@ export {
   type ModelRole,
   type ModelSpec,
   modelManifestSchema,
+  PRECISIONS,
+  type Precision,
   resolveModelsDir,
   starterDir,
   type TensorSpec,

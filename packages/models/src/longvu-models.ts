@@ -2,7 +2,7 @@ import { LvuError } from '@lvu/core';
 import { ChatTokenizer } from './chat-tokenizer.js';
 import { type GeneratedToken, type GenerateOptions, generate } from './llm-generator.js';
 import { microBatcher } from './micro-batcher.js';
-import { type LoadedManifest, loadManifest, MODEL_ROLES, type ModelRole } from './model-manifest.js';
+import { type LoadedManifest, loadManifest, MODEL_ROLES, type ModelRole, type Precision } from './model-manifest.js';
 import { PrefixCache } from './prefix-cache.js';
 import { SessionPool, type SessionPoolOptions } from './session-pool.js';
 
@@ -13,6 +13,8 @@ export interface LongVuModelsOptions extends SessionPoolOptions {
   roles?: ModelRole[];
   maxBatch?: number;
   maxWaitMs?: number;
+  /** Which variant of each network to load (default: the manifest's `precision`). */
+  precision?: Precision;
 }
 
 /**
@@ -49,7 +51,7 @@ export class LongVuModels {
   }
 
   static async open(dir: string, o: LongVuModelsOptions = {}): Promise<LongVuModels> {
-    const m = loadManifest(dir);
+    const m = loadManifest(dir, { precision: o.precision });
     const pool = new SessionPool(o);
     const roles = o.roles ?? MODEL_ROLES.filter((r) => m.manifest.models[r]);
     try {

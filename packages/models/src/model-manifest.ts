@@ -27,7 +27,17 @@ const modelSpec = z.object({
   params: z.int().min(0).optional(),
   flopsPerFrame: z.number().min(0).optional(),
   maxAbsErrVsTorch: z.number().optional(),
+  /** Cheaper files of the same network (tools/export/variants.py), with their largest error against float32. */
+  variants: z
+    .partialRecord(
+      z.enum(['int8', 'float16']),
+      z.object({ file: z.string().min(1), maxAbsErrVsFloat32: z.number().optional() }),
+    )
+    .optional(),
 });
+
+export const PRECISIONS = ['float32', 'int8', 'float16'] as const;
+export type Precision = (typeof PRECISIONS)[number];
 
 /** A model directory's manifest.json: per role the ONNX file, its tensors and preprocessing, and LongVU constants. */
 export const modelManifestSchema = defineSchema(
@@ -36,6 +46,8 @@ export const modelManifestSchema = defineSchema(
     format: z.literal('lvu-models/1'),
     preset: z.string().optional(),
     weights: z.enum(['random', 'pretrained', 'mixed']).default('pretrained'),
+    /** Which variant of each network to load where it has one (float32: the exported files). */
+    precision: z.enum(PRECISIONS).default('float32'),
     pretrained: z.record(z.string(), z.string()).optional(),
     longvu: z.object({
       highGridSide: z.int().positive(),
@@ -74,8 +86,10 @@ export interface LoadedManifest {
   manifest: ModelManifest;
   /** The image-newline embedding (llmDim). */
   newline: Float32Array;
-  /** Absolute path of each role's ONNX file. */
+  /** Absolute path of each role's ONNX file (the chosen variant's). */
   paths: Partial<Record<ModelRole, string>>;
+  /** The precision each role is loaded at. */
+  precisions: Partial<Record<ModelRole, Precision>>;
 }
 
 /** Where `lvu models fetch starter` puts the starter set: the user's cache directory. */
@@ -88,8 +102,11 @@ export function resolveModelsDir(dir: string): string {
   return dir === 'starter' ? starterDir() : resolve(dir);
 }
 
-/** Reads and validates DIR/manifest.json and checks that every file it names exists. */
-export function loadManifest(dir: string): LoadedManifest {
+/**
+ * Reads and validates DIR/manifest.json and checks that every file it names exists. `precision` (default: the
+ * manifest's) picks each network's variant where it has one; the others stay float32.
+ */
+export function loadManifest(dir: string, o: { precision?: Precision } = {}): LoadedManifest {
   const root = resolveModelsDir(dir);
   const file = join(root, 'manifest.json');
   if (!existsSync(file)) {
@@ -116,14 +133,20 @@ export function loadManifest(dir: string): LoadedManifest {
   }
   const manifest = modelManifestSchema.parse(raw);
   const paths: LoadedManifest['paths'] = {};
+  const precisions: LoadedManifest['precisions'] = {};
+  const want = o.precision ?? manifest.precision;
   for (const [role, spec] of Object.entries(manifest.models) as [ModelRole, ModelSpec][]) {
-    const p = join(root, spec.file);
+    const variant = want === 'float32' ? undefined : spec.variants?.[want];
+    const file = variant?.file ?? spec.file;
+    const p = join(root, file);
     if (!existsSync(p)) {
-      throw new LvuError('MODEL_INVALID', `model ${role}: ${spec.file} is missing in ${root}`, {
-        field: `models.${role}.file`,
+      throw new LvuError('MODEL_INVALID', `model ${role}: ${file} is missing in ${root}`, {
+        field: `models.${role}.${variant ? `variants.${want}.file` : 'file'}`,
+        hint: variant ? `write it again (tools/export/variants.py) or load precision float32` : undefined,
       });
     }
     paths[role] = p;
+    precisions[role] = variant ? want : 'float32';
   }
   if (manifest.models.llm && !manifest.llm) {
     throw new LvuError(
@@ -149,5 +172,5 @@ export function loadManifest(dir: string): LoadedManifest {
   }
   const buf = readFileSync(nlPath);
   const newline = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-  return { dir: root, manifest, newline, paths };
+  return { dir: root, manifest, newline, paths, precisions };
 }
