@@ -40,37 +40,19 @@ export function ensureSmallModels(python = exportPython()): string {
   return small;
 }
 
-/**
- * A 1280×720 25 fps H.264 file with B-frames (libx264 `veryfast`: 3 B-frames, B-pyramid, so two of every three are
- * non-reference frames), as cameras' and broadcasters' encoders write; generated once with the ffmpeg CLI.
- */
-export function ensureBframeVideo(minutes: number): string {
-  const cache = join(root, '.cache/bench');
-  mkdirSync(cache, { recursive: true });
-  const out = join(cache, `h264-720p25-bframes-${minutes}min.mp4`);
+/** A 1280×720 25 fps test pattern of `minutes` encoded by the ffmpeg CLI's libx264 with `x264` options, once. */
+function ensureH264(out: string, minutes: number, x264: string[]): string {
+  mkdirSync(dirname(out), { recursive: true });
   if (!existsSync(out)) {
     process.stderr.write(`generating ${out} with the ffmpeg CLI…\n`);
+    const src = ['-nostdin', '-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=25'];
     execFileSync('ffmpeg', [
-      '-nostdin',
-      '-v',
-      'error',
-      '-y',
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc2=size=1280x720:rate=25',
+      ...src,
       '-t',
       String(minutes * 60),
       '-c:v',
       'libx264',
-      '-preset',
-      'veryfast',
-      '-bf',
-      '3',
-      '-g',
-      '50',
-      '-pix_fmt',
-      'yuv420p',
+      ...x264,
       `${out}.tmp.mp4`,
     ]);
     renameSync(`${out}.tmp.mp4`, out);
@@ -78,34 +60,34 @@ export function ensureBframeVideo(minutes: number): string {
   return out;
 }
 
+/**
+ * A 1280×720 25 fps H.264 file with B-frames (libx264 `veryfast`: 3 B-frames, B-pyramid, so two of every three are
+ * non-reference frames), as cameras' and broadcasters' encoders write.
+ */
+export function ensureBframeVideo(minutes: number): string {
+  return ensureH264(join(root, `.cache/bench/h264-720p25-bframes-${minutes}min.mp4`), minutes, [
+    '-preset',
+    'veryfast',
+    '-bf',
+    '3',
+    '-g',
+    '50',
+    '-pix_fmt',
+    'yuv420p',
+  ]);
+}
+
 export function ensureVideos(minutes: number): { ten: string; sixty: string } {
   mkdirSync(cache, { recursive: true });
-  const ten = join(cache, `h264-720p25-gop50-${minutes}min.mp4`);
-  if (!existsSync(ten)) {
-    process.stderr.write(`generating ${ten} with the ffmpeg CLI…\n`);
-    execFileSync('ffmpeg', [
-      '-nostdin',
-      '-v',
-      'error',
-      '-y',
-      '-f',
-      'lavfi',
-      '-i',
-      `testsrc2=size=1280x720:rate=25`,
-      '-t',
-      String(minutes * 60),
-      '-c:v',
-      'libx264',
-      '-preset',
-      'ultrafast',
-      '-g',
-      '50',
-      '-pix_fmt',
-      'yuv420p',
-      `${ten}.tmp.mp4`,
-    ]);
-    renameSync(`${ten}.tmp.mp4`, ten);
-  }
+  // no B-frames (ultrafast): every frame a reference
+  const ten = ensureH264(join(cache, `h264-720p25-gop50-${minutes}min.mp4`), minutes, [
+    '-preset',
+    'ultrafast',
+    '-g',
+    '50',
+    '-pix_fmt',
+    'yuv420p',
+  ]);
   const sixty = join(cache, `h264-720p25-gop50-${minutes * 6}min.mp4`);
   if (!existsSync(sixty)) {
     const list = join(cache, 'concat.txt');

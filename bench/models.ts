@@ -18,17 +18,18 @@ import { median } from './stats.js';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const THREADS = 2;
 
+/** The exporter's Python environment (created on first use). */
+function exportPython(): string {
+  return execFileSync(join(root, 'tools/python-env.sh'), [join(root, 'tools/requirements-export.txt')], {
+    encoding: 'utf8',
+  }).trim();
+}
+
 export async function run(opts: BenchOptions): Promise<BenchRow[]> {
   // LVU_BENCH_CASES=llm: only the LLM cases (no export, no encoders)
   if (process.env.LVU_BENCH_CASES === 'llm') return llmCases(opts.runs);
   if (process.env.LVU_BENCH_CASES === 'precision') return precisionCases(opts.runs);
-  const python = execFileSync(
-    join(root, 'tools/python-env.sh'),
-    [join(root, 'tools/requirements-export.txt')],
-    {
-      encoding: 'utf8',
-    },
-  ).trim();
+  const python = exportPython();
   const small = ensureSmallModels(python);
   const N = opts.quick ? 1024 : 2048;
   const mmPath = join(root, `.cache/models/matmul-${N}.onnx`);
@@ -233,13 +234,7 @@ async function llmCases(runs: number): Promise<BenchRow[]> {
  * and the largest difference of the variant's tokens from float32's on a real frame-sized input.
  */
 async function precisionCases(runs: number): Promise<BenchRow[]> {
-  const python = execFileSync(
-    join(root, 'tools/python-env.sh'),
-    [join(root, 'tools/requirements-export.txt')],
-    {
-      encoding: 'utf8',
-    },
-  ).trim();
+  const python = exportPython();
   const small = ensureSmallModels(python);
   if (!loadManifest(small).manifest.models.dino?.variants?.int8) {
     execFileSync(python, [join(root, 'tools/export/variants.py'), small, '--roles', 'dino,siglip'], {

@@ -375,9 +375,13 @@ describe('cheaper variants (tools/export/variants.py)', () => {
   it('writes int8 and float16 files the manifest records, the loader picks them, and their error is stated', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lvu-variants-'));
     cpSync(TINY, dir, { recursive: true });
-    const py = execFileSync(resolve(repoRoot, 'tools/python-env.sh'), [resolve(repoRoot, 'tools/requirements-export.txt')], {
-      encoding: 'utf8',
-    }).trim();
+    const py = execFileSync(
+      resolve(repoRoot, 'tools/python-env.sh'),
+      [resolve(repoRoot, 'tools/requirements-export.txt')],
+      {
+        encoding: 'utf8',
+      },
+    ).trim();
     execFileSync(py, [resolve(repoRoot, 'tools/export/variants.py'), dir, '--roles', 'dino,siglip'], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -387,7 +391,11 @@ describe('cheaper variants (tools/export/variants.py)', () => {
       int8: { file: 'dino.int8.onnx', maxAbsErrVsFloat32: expect.any(Number) },
       float16: { file: 'dino.float16.onnx' },
     });
-    expect(loadManifest(dir, { precision: 'int8' }).precisions).toMatchObject({ dino: 'int8', siglip: 'int8', sva: 'float32' });
+    expect(loadManifest(dir, { precision: 'int8' }).precisions).toMatchObject({
+      dino: 'int8',
+      siglip: 'int8',
+      sva: 'float32',
+    });
     const f32 = await LongVuModels.open(dir, { roles: ['dino'] });
     const q8 = await LongVuModels.open(dir, { roles: ['dino'], precision: 'int8' });
     try {

@@ -335,7 +335,7 @@ function run(): void {
           const now = performance.now();
           if (now - lastProgress > 500) {
             lastProgress = now;
-            post({ type: 'progress', positionMs: lastPts, decoded });
+            post({ type: 'progress', positionMs: lastPts, decoded, skipped: skippedPackets });
           }
         } finally {
           pkt.unref();
@@ -360,7 +360,7 @@ function run(): void {
     }
     if (!stopped()) decodePacket(null);
     frame.free();
-    post({ type: 'progress', positionMs: lastPts, decoded });
+    post({ type: 'progress', positionMs: lastPts, decoded, skipped: skippedPackets });
     if (decoded === 0 && !stopped()) {
       post({
         type: 'error',

@@ -29,6 +29,8 @@ export interface SourceStats {
   reconnects: number;
   stalls: number;
   decoded: number;
+  /** Non-reference frames the decoder skipped because no sampling instant needed them (exact sampling). */
+  skippedNonReference: number;
   positionMs: number;
   durationMs: number | null;
   lastFrameWallMs: number | null;
@@ -73,6 +75,7 @@ export class VideoSource implements FrameSource {
     reconnects: 0,
     stalls: 0,
     decoded: 0,
+    skippedNonReference: 0,
     positionMs: 0,
     durationMs: null,
     lastFrameWallMs: null,
@@ -466,6 +469,7 @@ export class VideoSource implements FrameSource {
           case 'progress':
             this.stats.positionMs = m.positionMs;
             this.stats.decoded = m.decoded;
+            this.stats.skippedNonReference = m.skipped;
             break;
           case 'resized':
             if (this.stats.info) this.stats.info = { ...this.stats.info, width: m.width, height: m.height };

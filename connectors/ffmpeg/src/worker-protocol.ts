@@ -55,7 +55,7 @@ export type WorkerMessage =
   | { type: 'resized'; width: number; height: number }
   | { type: 'corrupt'; count: number; message: string }
   | { type: 'dropped'; count: number }
-  | { type: 'progress'; positionMs: number; decoded: number }
+  | { type: 'progress'; positionMs: number; decoded: number; skipped: number }
   | { type: 'truncated'; positionMs: number; durationMs: number; corrupt: number }
   | { type: 'end' }
   | { type: 'error'; code: string; message: string; retriable: boolean; hint?: string };

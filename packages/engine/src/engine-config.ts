@@ -72,7 +72,9 @@ const baseShape = {
   precision: z
     .enum(['float32', 'int8', 'float16'])
     .optional()
-    .describe("which variant of the vision networks to load (tools/export/variants.py; default: the manifest's)"),
+    .describe(
+      "which variant of the vision networks to load (tools/export/variants.py; default: the manifest's)",
+    ),
   intraOpNumThreads: z
     .int()
     .min(1)

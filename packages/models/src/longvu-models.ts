@@ -2,7 +2,13 @@ import { LvuError } from '@lvu/core';
 import { ChatTokenizer } from './chat-tokenizer.js';
 import { type GeneratedToken, type GenerateOptions, generate } from './llm-generator.js';
 import { microBatcher } from './micro-batcher.js';
-import { type LoadedManifest, loadManifest, MODEL_ROLES, type ModelRole, type Precision } from './model-manifest.js';
+import {
+  type LoadedManifest,
+  loadManifest,
+  MODEL_ROLES,
+  type ModelRole,
+  type Precision,
+} from './model-manifest.js';
 import { PrefixCache } from './prefix-cache.js';
 import { SessionPool, type SessionPoolOptions } from './session-pool.js';
 

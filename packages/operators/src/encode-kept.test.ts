@@ -1,11 +1,10 @@
-import type { FeatureRow } from '@lvu/arrow';
 import { of, throwError } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { encodeKept } from './encode-kept.js';
 import type { ReducedWindow } from './reduce-windows.js';
 import type { Scored } from './score-frames.js';
-import { scored } from './test-frames.js';
+import { scored, testRow } from './test-frames.js';
 
 const scheduler = () => new TestScheduler((a, b) => expect(a).toEqual(b));
 
@@ -22,17 +21,7 @@ function window(n: number, keptSeqs: number[]): ReducedWindow {
   };
 }
 
-const row = (k: Scored): FeatureRow => ({
-  streamId: 's',
-  seq: k.frame.seq,
-  ptsMs: k.frame.ptsMs,
-  wallMs: k.frame.wallMs,
-  frameH: 4,
-  frameW: 4,
-  hi: new Float32Array([k.frame.seq]),
-  lo: new Float32Array([k.frame.seq]),
-  thumb: new Uint8Array(0),
-});
+const row = testRow;
 
 describe('encodeKept', () => {
   it('encodes only the kept frames, in order, one window after another, and emits each window once encoded', () => {

@@ -1,3 +1,4 @@
+import type { FeatureRow } from '@lvu/arrow';
 import type { SampledFrame } from '@lvu/core';
 import type { Scored } from './score-frames.js';
 
@@ -11,4 +12,19 @@ export function scored(seq: number, axis: number): Scored {
   const dino = new Float32Array(4);
   dino[axis] = 1;
   return { frame: testFrame(seq), dino };
+}
+
+/** The FeatureRow an encoder would give a kept frame (one-value grids carrying the seq). */
+export function testRow(k: Scored): FeatureRow {
+  return {
+    streamId: 's',
+    seq: k.frame.seq,
+    ptsMs: k.frame.ptsMs,
+    wallMs: k.frame.wallMs,
+    frameH: 4,
+    frameW: 4,
+    hi: new Float32Array([k.frame.seq]),
+    lo: new Float32Array([k.frame.seq]),
+    thumb: new Uint8Array(0),
+  };
 }

@@ -1,10 +1,8 @@
-import type { FeatureRow } from '@lvu/arrow';
 import type { SampledFrame } from '@lvu/core';
 import { lastValueFrom, of, tap, throwError, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import type { Scored } from './score-frames.js';
-import { testFrame } from './test-frames.js';
+import { testFrame, testRow } from './test-frames.js';
 import { runWritePath, type WritePathOptions, writePath } from './write-path.js';
 
 /** Frames whose vectors are alike within runs of 4 and differ between runs. */
@@ -14,17 +12,7 @@ const vector = (f: SampledFrame) => {
   v[axisOf(f.seq)] = 1;
   return v;
 };
-const row = (k: Scored): FeatureRow => ({
-  streamId: 's',
-  seq: k.frame.seq,
-  ptsMs: k.frame.ptsMs,
-  wallMs: k.frame.wallMs,
-  frameH: 4,
-  frameW: 4,
-  hi: new Float32Array(1),
-  lo: new Float32Array(1),
-  thumb: new Uint8Array(0),
-});
+const row = testRow;
 
 function options(o: Partial<WritePathOptions> = {}): WritePathOptions {
   return {
