@@ -74,6 +74,33 @@ describe('runWritePath', () => {
     expect(maxAhead).toBeLessThanOrEqual(2 * 4 + 4); // the credits (2 windows) plus the window being encoded
   });
 
+  it('takes the next frame only once the previous one is scored (a live source keeps its own drop policy)', async () => {
+    let pulled = 0;
+    let scored = 0;
+    let maxAhead = 0;
+    async function* frames() {
+      for (let i = 0; i < 20; i++) {
+        pulled++;
+        maxAhead = Math.max(maxAhead, pulled - scored);
+        yield testFrame(i);
+      }
+    }
+    await lastValueFrom(
+      runWritePath(
+        frames(),
+        options({
+          dino: async (f) => {
+            await new Promise((r) => setTimeout(r, 1));
+            scored++;
+            return vector(f);
+          },
+        }),
+      ).pipe(toArray()),
+    );
+    expect(scored).toBe(20);
+    expect(maxAhead).toBe(1);
+  });
+
   it('counts a frame the gate fails on as free (its slot is returned) and goes on', async () => {
     const failed: number[] = [];
     async function* frames() {
