@@ -28,7 +28,7 @@ import {
 } from '@lvu/engine';
 import { VideoSource } from '@lvu/ffmpeg';
 import { LongVuModels } from '@lvu/models';
-import { ensureSmallModels, ensureVideos, freePort } from './fixtures.js';
+import { ensureSmallModels, ensureSmallVariants, ensureVideos, freePort } from './fixtures.js';
 import type { BenchOptions, BenchRow } from './run.js';
 import { median } from './stats.js';
 
@@ -290,6 +290,23 @@ async function questionCase(frames: number, runs: number): Promise<BenchRow> {
   };
 }
 
+/**
+ * The models of the live case (`LVU_BENCH_LIVE_MODELS`): tiny (default), small, small-int8 (its int8 variants),
+ * starter (`.cache/models/starter`, as the accuracy benchmark fetches it).
+ */
+function liveModels(): { label: string; config: { models: string; precision?: 'int8' } } {
+  const which = process.env.LVU_BENCH_LIVE_MODELS ?? 'tiny';
+  if (which === 'small') return { label: 'small models', config: { models: ensureSmallModels() } };
+  if (which === 'small-int8')
+    return {
+      label: 'small models, int8 variants',
+      config: { models: ensureSmallVariants(), precision: 'int8' },
+    };
+  if (which === 'starter')
+    return { label: 'starter models', config: { models: join(root, '.cache/models/starter') } };
+  return { label: 'tiny models', config: { models: TINY } };
+}
+
 async function liveCase(streams: number, seconds: number): Promise<BenchRow> {
   const servers: ChildProcess[] = [];
   const ports: number[] = [];
@@ -303,7 +320,8 @@ async function liveCase(streams: number, seconds: number): Promise<BenchRow> {
     );
   }
   await new Promise((r) => setTimeout(r, 2000));
-  const engine = await createEngine({ models: TINY, backend: 'none' });
+  const { label, config } = liveModels();
+  const engine = await createEngine({ ...config, backend: 'none' });
   const ages: number[] = [];
   let drops = 0;
   engine.events.on((e) => {
@@ -328,7 +346,7 @@ async function liveCase(streams: number, seconds: number): Promise<BenchRow> {
     const st = engine.listStreams();
     return {
       bench: 'engine',
-      case: `live: ${streams} concurrent 1 fps RTSP streams (gst-rtsp-server, 320×240 10 fps H.264), tiny models, ${seconds} s`,
+      case: `live: ${streams} concurrent 1 fps RTSP streams (gst-rtsp-server, 320×240 10 fps H.264), ${label}, ${seconds} s`,
       streams,
       sampled: st.reduce((a, s) => a + s.counters.sampled, 0),
       drops,

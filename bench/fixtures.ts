@@ -1,6 +1,14 @@
 /** Inputs the benchmarks share: generated videos and the `small` model export, cached under .cache/. */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +32,12 @@ export function ensureSmallModels(python = exportPython()): string {
     : 0;
   const exporterAt = Math.max(
     ...readdirSync(join(root, 'tools/export'))
-      .filter((f) => f.endsWith('.py') && !f.startsWith('test_') && f !== 'checkpoint_testing.py')
+      .filter(
+        (f) =>
+          f.endsWith('.py') &&
+          !f.startsWith('test_') &&
+          !['checkpoint_testing.py', 'variants.py'].includes(f),
+      )
       .map((f) => statSync(join(root, 'tools/export', f)).mtimeMs),
   );
   if (exportedAt < exporterAt) {
@@ -36,6 +49,18 @@ export function ensureSmallModels(python = exportPython()): string {
         stdio: ['ignore', 'ignore', 'inherit'],
       },
     );
+  }
+  return small;
+}
+
+/** The `small` export with int8 and float16 variants of its vision networks (tools/export/variants.py), once. */
+export function ensureSmallVariants(python = exportPython()): string {
+  const small = ensureSmallModels(python);
+  const manifest = JSON.parse(readFileSync(join(small, 'manifest.json'), 'utf8'));
+  if (!manifest.models?.dino?.variants?.int8) {
+    execFileSync(python, [join(root, 'tools/export/variants.py'), small, '--roles', 'dino,siglip'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
   }
   return small;
 }

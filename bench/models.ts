@@ -11,19 +11,12 @@ import { dirname, join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { LongVuModels, loadManifest, PrefixCache, SessionPool } from '@lvu/models';
-import { ensureSmallModels } from './fixtures.js';
+import { ensureSmallModels, ensureSmallVariants, exportPython } from './fixtures.js';
 import type { BenchOptions, BenchRow } from './run.js';
 import { median } from './stats.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const THREADS = 2;
-
-/** The exporter's Python environment (created on first use). */
-function exportPython(): string {
-  return execFileSync(join(root, 'tools/python-env.sh'), [join(root, 'tools/requirements-export.txt')], {
-    encoding: 'utf8',
-  }).trim();
-}
 
 export async function run(opts: BenchOptions): Promise<BenchRow[]> {
   // LVU_BENCH_CASES=llm: only the LLM cases (no export, no encoders)
@@ -234,13 +227,7 @@ async function llmCases(runs: number): Promise<BenchRow[]> {
  * and the largest difference of the variant's tokens from float32's on a real frame-sized input.
  */
 async function precisionCases(runs: number): Promise<BenchRow[]> {
-  const python = exportPython();
-  const small = ensureSmallModels(python);
-  if (!loadManifest(small).manifest.models.dino?.variants?.int8) {
-    execFileSync(python, [join(root, 'tools/export/variants.py'), small, '--roles', 'dino,siglip'], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-  }
+  const small = ensureSmallVariants();
   const m = loadManifest(small).manifest;
   const rows: BenchRow[] = [];
   const opened = Object.fromEntries(
