@@ -20,10 +20,6 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     return this.#items.length;
   }
 
-  get closed(): boolean {
-    return this.#closed;
-  }
-
   /** Adds an item (ignored once closed); returns the item evicted to make room (`dropOldest` on a full queue). */
   push(item: T, policy: 'dropOldest' | 'block' = 'block'): T | undefined {
     if (this.#closed) return undefined;

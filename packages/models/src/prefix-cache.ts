@@ -51,10 +51,4 @@ export class PrefixCache {
     this.#kv = kv.map((t) => ({ ...t, data: (t.data as Float32Array).slice() }));
     this.#rows = Number(kv[0]?.dims[2] ?? 0); // the positions the KV covers (the prompt's rows)
   }
-
-  clear(): void {
-    this.#embeds = null;
-    this.#kv = null;
-    this.#rows = 0;
-  }
 }

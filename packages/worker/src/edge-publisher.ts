@@ -13,7 +13,6 @@ export class EdgePublisher {
   readonly #producer: TransportProducer;
   readonly #topic: string;
   #lastSeq = -1;
-  published = 0;
 
   constructor(producer: TransportProducer, topic: string, epoch = Date.now()) {
     this.#producer = producer;
@@ -24,13 +23,11 @@ export class EdgePublisher {
   async frame(f: SampledFrame): Promise<void> {
     await this.#producer.send(this.#topic, [frameMessage(f, this.epoch)]);
     this.#lastSeq = f.seq;
-    this.published++;
   }
 
   async window(w: FeatureWindow, precision: 'float32' | 'float16' = 'float32'): Promise<void> {
     await this.#producer.send(this.#topic, [windowMessage(w, this.epoch, precision)]);
     this.#lastSeq = w.lastSeq;
-    this.published++;
   }
 
   /** This session is over: workers close the stream's open window, as a replay does at the end of a file. */
