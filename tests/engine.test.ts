@@ -94,7 +94,10 @@ describe('engine on the embedded default (built-in encoder, no model)', () => {
     expect(engine.status('cam2').store.retainedFrames).toBe(5);
     expect(engine.status('cam2').store.evictedTotal).toBe(engine.status('cam2').counters.kept - 5);
     expect(events.some((e) => e.type === 'stream.failed' && e.streamId === 'missing')).toBe(true);
+    // removed: kept queryable (keepEndedFor) until purged
     await engine.removeStream('missing');
+    expect(engine.status('missing').state).toBe('failed');
+    await engine.removeStream('missing', { purge: true });
     expect(engine.listStreams().map((s) => s.id)).toEqual(['cam', 'cam2']);
   });
 });
@@ -165,6 +168,7 @@ describe('lvu replay', () => {
     expect(r.totalTokens).toBeLessThanOrEqual(2048);
     expect(r.visualTokens + r.textTokens).toBe(r.totalTokens);
     expect(r.evidence.topScored[0]).toEqual({
+      streamId: 'replay',
       seq: expect.any(Number),
       ptsMs: expect.any(Number),
       wallMs: expect.any(Number),

@@ -185,9 +185,22 @@ describe('HTTP API', () => {
     hook.close();
   });
 
-  it('removes a stream at runtime', async () => {
+  it('removes a stream at runtime: kept queryable until purged, continued on request', async () => {
     expect((await post('/v1/streams', { id: 'tmp', source: video })).status).toBe(201);
+    for (let i = 0; i < 100 && (await json(await fetch(`${base}/v1/streams/tmp`))).counters.kept === 0; i++)
+      await new Promise((r) => setTimeout(r, 100));
     expect((await fetch(`${base}/v1/streams/tmp`, { method: 'DELETE' })).status).toBe(204);
+    const kept = await json(await fetch(`${base}/v1/streams/tmp`));
+    expect(kept).toMatchObject({ state: 'removed', endedAtMs: expect.any(Number) });
+    expect((await post('/v1/streams/tmp/query', { question: 'what happened?' })).status).toBe(200);
+    // the same id again: a conflict unless asked to continue; continued, seqs go on after the kept ones
+    expect((await post('/v1/streams', { id: 'tmp', source: video })).status).toBe(409);
+    const again = await post('/v1/streams', { id: 'tmp', source: video, continue: true });
+    expect(again.status).toBe(201);
+    expect((await json(again)).restored).toMatchObject({ afterSeq: kept.counters.sampled - 1 });
+    await fetch(`${base}/v1/streams/tmp`, { method: 'DELETE' });
+    expect((await fetch(`${base}/v1/streams/tmp?purge=maybe`, { method: 'DELETE' })).status).toBe(400);
+    expect((await fetch(`${base}/v1/streams/tmp?purge=true`, { method: 'DELETE' })).status).toBe(204);
     expect((await fetch(`${base}/v1/streams/tmp`)).status).toBe(404);
   });
 });

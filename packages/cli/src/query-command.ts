@@ -2,8 +2,11 @@ import { parseArgs } from 'node:util';
 import { formatClock, LvuError, sseEvents } from '@lvu/core';
 
 export const QUERY_USAGE = `lvu query URL STREAM TEXT [--json] [--since-ms MS] [--until-ms MS] [--token T]
-        ask a running \`lvu serve\` (URL e.g. http://127.0.0.1:8080) about STREAM; the answer streams to stdout,
-        then the evidence; --json prints the result object (token LVU_TOKEN by default)`;
+lvu query URL --streams A,B,… TEXT [--json] [--since-ms MS] [--until-ms MS] [--token T]
+        ask a running \`lvu serve\` (URL e.g. http://127.0.0.1:8080) about STREAM, or one question over several
+        streams under one budget (their frames interleaved by wall-clock time; --since-ms/--until-ms are then
+        wall-clock ms since the epoch); the answer streams to stdout, then the evidence; --json prints the result
+        object (token LVU_TOKEN by default)`;
 
 export async function queryCommand(args: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -14,19 +17,23 @@ export async function queryCommand(args: string[]): Promise<number> {
       'since-ms': { type: 'string' },
       'until-ms': { type: 'string' },
       token: { type: 'string' },
+      streams: { type: 'string' },
     },
   });
-  if (positionals.length !== 3)
+  const streams = values.streams?.split(',').filter(Boolean) ?? null;
+  if (positionals.length !== (streams ? 2 : 3) || (streams && streams.length === 0))
     throw new LvuError('INVALID_ARGUMENT', `usage: ${QUERY_USAGE}`, { field: 'args' });
-  const [url, stream, question] = positionals as [string, string, string];
+  const url = positionals[0]!;
+  const question = positionals.at(-1)!;
   const token = values.token ?? process.env.LVU_TOKEN;
-  const body: Record<string, unknown> = { question };
+  const body: Record<string, unknown> = { question, ...(streams ? { streams } : {}) };
+  const path = streams ? '/v1/query' : `/v1/streams/${encodeURIComponent(positionals[1]!)}/query`;
   for (const k of ['since-ms', 'until-ms'] as const) {
     if (values[k] !== undefined) body[k === 'since-ms' ? 'sinceMs' : 'untilMs'] = Number(values[k]);
   }
   let r: Response;
   try {
-    r = await fetch(`${url.replace(/\/$/, '')}/v1/streams/${encodeURIComponent(stream)}/query`, {
+    r = await fetch(`${url.replace(/\/$/, '')}${path}`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -63,13 +70,17 @@ export async function queryCommand(args: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return 0;
   }
-  const ev = result.evidence as { highRes: { ptsMs: number }[]; topScored: { ptsMs: number }[] };
-  const t = formatClock;
+  const ev = result.evidence as {
+    highRes: { ptsMs: number; streamId: string }[];
+    topScored: { ptsMs: number; streamId: string }[];
+  };
+  const t = (f: { ptsMs: number; streamId: string }) =>
+    streams ? `${f.streamId} ${formatClock(f.ptsMs)}` : formatClock(f.ptsMs);
   if (answered) process.stdout.write('\n');
   else process.stdout.write('answer: none (evidence only)\n');
   process.stdout.write(
-    `high-resolution frames: ${ev.highRes.map((f) => t(f.ptsMs)).join(', ') || 'none'}\n` +
-      `best-scoring frames: ${ev.topScored.map((f) => t(f.ptsMs)).join(', ')}\n` +
+    `high-resolution frames: ${ev.highRes.map(t).join(', ') || 'none'}\n` +
+      `best-scoring frames: ${ev.topScored.map(t).join(', ')}\n` +
       `tokens: ${result.totalTokens} of ${result.budgetTokens}\n`,
   );
   return 0;

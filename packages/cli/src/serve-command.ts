@@ -1,3 +1,4 @@
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type EnginePlugins, StandingQuestions } from '@lvu/engine';
 import {
@@ -14,10 +15,12 @@ import { runUntilSignal } from './progress.js';
 
 /** `lvu serve --help` for a program's plug-ins: every source with the options a declared stream of it takes. */
 export function serveUsage(plugins: EnginePlugins): string {
-  return `lvu serve [--config PIPELINE.yaml] [--host 127.0.0.1] [--port 8080] [--models DIR]
+  return `lvu serve [--config PIPELINE.yaml] [--host 127.0.0.1] [--port 8080] [--models DIR] [--state-dir DIR]
         run the engine with its HTTP API (OpenAPI at /openapi.json), timeline page at /, /metrics; streams and
         standing questions from the pipeline YAML (\${env:NAME:-default} substituted), more added at runtime
-        with POST /v1/streams. A host other than loopback needs server.token (or LVU_TOKEN)
+        with POST /v1/streams. A host other than loopback needs server.token (or LVU_TOKEN).
+        --state-dir (engine.stateDir): contexts and alert states saved there every engine.checkpointSeconds and
+        on SIGTERM; started again with it, the server serves the same frames and continues every live stream
         engine.backend: auto, ${plugins.backends.names().join(', ')}
 ${plugins.backends.help('          ')}
         a stream is {id, source, retention?} plus the options of the source that opens it:
@@ -34,6 +37,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       host: { type: 'string' },
       port: { type: 'string' },
       models: { type: 'string' },
+      'state-dir': { type: 'string' },
     },
   });
   const plugins = defaultPlugins();
@@ -43,6 +47,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   if (values.host) c.server.host = values.host;
   if (values.port !== undefined) c.server.port = portArg(values.port);
   if (values.models) c.engine.models = values.models;
+  if (values['state-dir']) c.engine.stateDir = resolve(values['state-dir']);
   // no models configured: the starter set when it has been fetched (a server does not download on its own)
   c.engine.models = await chooseModels(c.engine.models ?? undefined, {
     fetch: false,
@@ -50,7 +55,10 @@ export async function serveCommand(args: string[]): Promise<number> {
   });
   c.server.token ??= process.env.LVU_TOKEN || undefined;
   const engine = await createEngine({ ...c.engine, models: c.engine.models ?? undefined, plugins });
-  const standing = new StandingQuestions(engine);
+  const standing = new StandingQuestions(
+    engine,
+    engine.stateDir ? { stateFile: join(engine.stateDir, 'standing.json') } : {},
+  );
   let app: Awaited<ReturnType<typeof createHttpServer>>;
   try {
     app = await createHttpServer(engine, {
@@ -60,7 +68,13 @@ export async function serveCommand(args: string[]): Promise<number> {
       bodyLimit: c.server.bodyLimit,
       standing,
     });
-    for (const s of c.streams) engine.addStream(toStreamSpec(s));
+    // declared streams (continuing their saved contexts), then those saved from an earlier run
+    const r = engine.resume(c.streams.map(toStreamSpec));
+    if (engine.stateDir && r.resumed.length + r.held.length > 0) {
+      process.stderr.write(
+        `lvu serve: from ${engine.stateDir}: continuing ${r.resumed.join(', ') || 'none'}; kept (ended or removed) ${r.held.join(', ') || 'none'}\n`,
+      );
+    }
     for (const q of c.standing) standing.add(q);
     await app.listen({ host: c.server.host, port: c.server.port });
   } catch (err) {

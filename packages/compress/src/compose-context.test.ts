@@ -99,6 +99,32 @@ describe('composeContext', () => {
     expect(m.finalVisualLen).toBe(8 * 6 + 2 * 20);
   });
 
+  it('recentHigh gives the last frames the N_h slots first, the rest to the best scores, at the same cost', () => {
+    const dim = 2;
+    const o = longVuOptions({ contextTokens: 120, highGridSide: 4, lowGridSide: 2 });
+    const frames: ContextFrame[] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => ({
+      id: i,
+      hi: new Float32Array(16 * dim).fill(i === 2 ? 1 : -1),
+      lo: new Float32Array(4 * dim).fill(i === 2 ? 1 : i === 7 ? 0.5 : -1),
+    }));
+    const input = {
+      frames,
+      dim,
+      newline: Float32Array.from([0, 0]),
+      frameHW: [384, 384] as const,
+      textPreLen: 10,
+      textPost: Float32Array.from([1, 1, 1, 1]),
+    };
+    const plain = composeContext(input, o);
+    const one = composeContext({ ...input, recentHigh: 1 }, o);
+    // N_h = 2: the newest frame (9) and the best-scoring one (2)
+    expect(one.qgs).toMatchObject({ highresNum: 2, highresPositions: [2, 9] });
+    expect(one.finalVisualLen).toBe(plain.finalVisualLen);
+    // more recent frames than slots: the newest N_h
+    expect(composeContext({ ...input, recentHigh: 5 }, o).qgs?.highresPositions).toEqual([8, 9]);
+    expect(composeContext({ ...input, recentHigh: 0 }, o).qgs?.highresPositions).toEqual([2, 7]);
+  });
+
   it('names the offending field on bad input', () => {
     const o = longVuOptions();
     const base = {

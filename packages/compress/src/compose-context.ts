@@ -39,6 +39,11 @@ export interface ComposeInput {
    * an earlier call with the same frames (they depend on nothing else); `compute` makes them.
    */
   stcChunk?: (res: FrameRes, start: number, end: number, compute: () => StcChunk) => StcChunk;
+  /**
+   * Not LongVU (`recentHighResSeconds`): in mix mode the last `recentHigh` positions take the N_h high-resolution
+   * slots first (the most recent first when they are more than N_h), the rest go to the best query scores.
+   */
+  recentHigh?: number;
 }
 
 export type FrameRes = 'H' | 'L';
@@ -202,7 +207,7 @@ export function composeContext(input: ComposeInput, o: LongVuOptions): ComposedC
     };
     if (count.count >= 1) {
       const sim = queryScores(lowGrids, lo, nl, input.textPost, dim);
-      const positions = topKAscending(sim, count.count);
+      const positions = highresPositions(sim, count.count, input.recentHigh ?? 0);
       for (const p of positions) frameRes[p] = 'H';
       qgs = {
         ...qgs,
@@ -288,6 +293,15 @@ export function composeContext(input: ComposeInput, o: LongVuOptions): ComposedC
     visualStartPosition: input.textPreLen,
     sources,
   };
+}
+
+/** N_h positions (ascending): the last `recent` positions first (newest first), then the best scores (LONGVU.md §b). */
+function highresPositions(sim: Float64Array, count: number, recent: number): number[] {
+  const r = Math.min(Math.max(0, Math.floor(recent)), count, sim.length);
+  if (r === 0) return topKAscending(sim, count);
+  const forced = Array.from({ length: r }, (_, i) => sim.length - 1 - i);
+  const rest = sim.subarray(0, sim.length - r);
+  return [...topKAscending(rest, count - r), ...forced.reverse()];
 }
 
 /** Throws NON_FINITE_INPUT unless both grids of a frame are free of NaN and ±Infinity (check once, at ingest). */

@@ -18,6 +18,7 @@ describe('longVuOptions', () => {
       cosineEps: 1e-8,
       newlineToken: true,
       unpad: 'official',
+      recentHighResSeconds: 0,
     });
   });
 

@@ -50,6 +50,14 @@ export const longVuOptionsSchema = defineSchema(
           'official: the frame (H, W) is read as (width, height) like the released code; geometric: the correct ' +
             'orientation; none: keep the whole grid (§b)',
         ),
+      recentHighResSeconds: z
+        .number()
+        .min(0)
+        .default(0)
+        .describe(
+          'not LongVU: in mix mode the frames of the last N seconds take the high-resolution slots first, whatever ' +
+            'their query score (N_h unchanged; 0 = off, LongVU-compatible)',
+        ),
     })
     .refine((o) => o.lowGridSide <= o.highGridSide, {
       message: 'lowGridSide must not exceed highGridSide',

@@ -42,6 +42,8 @@ export interface LvuEventMap {
   'stream.added': { streamId: string; source: string };
   'stream.removed': { streamId: string };
   'stream.failed': { streamId: string; code: string; message: string };
+  /** A stream's saved state (stateDir) could not be read or written; an unreadable file is set aside as `file`. */
+  'state.unreadable': { streamId: string; file: string; message: string };
   /** An edge publishing the stream restarted (a new epoch): its frames continue the stream's seq and media time. */
   'stream.edge-restarted': { streamId: string; epoch: number; previousEpoch: number; seq: number };
 }

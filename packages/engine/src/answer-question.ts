@@ -28,7 +28,17 @@ export interface QuestionInput {
   stcCache?: StcCache;
 }
 
+/** How a question over several streams differs from one over one stream (`Engine.queryStreams`). */
+export interface CrossStreamInput {
+  /** The streams, in the order asked. */
+  streams: string[];
+  /** The text the text encoder sees in place of the question (the question with the streams named). */
+  prompt: string;
+}
+
 export interface EvidenceFrame {
+  /** The stream the frame is from (questions over several streams mix them). */
+  streamId: string;
   seq: number;
   ptsMs: number;
   wallMs: number;
@@ -37,7 +47,10 @@ export interface EvidenceFrame {
 }
 
 export interface QueryResult {
+  /** The stream asked about; over several streams, their ids joined by commas (`streams` lists them). */
   streamId: string;
+  /** Only for a question over several streams: their ids, in the order asked. */
+  streams?: string[];
   question: string;
   /** The LLM's answer; null with the `none` backend (evidence only). */
   answer: string | null;
@@ -47,6 +60,7 @@ export interface QueryResult {
   mode: ComposedContext['mode']['mode'];
   /** Frames the question was asked over (retained, in the time range). */
   frames: number;
+  /** Media time of the first and last frame; over several streams, wall-clock time (ms since the epoch). */
   range: { fromMs: number; toMs: number };
   evidence: {
     /** Frames with 12×12 tokens (all in high/overflow mode, the query-guided N_h in mix mode), in time order. */
@@ -107,8 +121,11 @@ export async function answerQuestion(
   o: LongVuOptions,
   input: QuestionInput,
   evidenceFrames = 5,
+  cross: CrossStreamInput | null = null,
 ): Promise<QueryResult> {
   const t0 = now();
+  // one stream is on its media clock; several streams share only the wall clock
+  const time = cross ? (f: RetainedFrame) => f.wallMs : (f: RetainedFrame) => f.ptsMs;
   if (frames.length === 0) {
     const ranged = input.sinceMs !== undefined || input.untilMs !== undefined;
     // a stream that exists but has kept nothing yet is a conflict of timing (409, retriable), not a missing resource
@@ -126,7 +143,7 @@ export async function answerQuestion(
     );
   }
   const dim = vision.dim;
-  const { pre, post } = text.prompt(input.question);
+  const { pre, post } = text.prompt(cross?.prompt ?? input.question);
   if (pre.length + 1 + post.length + o.reserveTokens > o.contextTokens) {
     throw new LvuError(
       'CONTEXT_OVERFLOW',
@@ -148,6 +165,7 @@ export async function answerQuestion(
       textPost: postEmb,
       norms: (g) => cachedNorms(g, dim),
       ...(input.stcCache ? { stcChunk: input.stcCache.provider(frames) } : {}),
+      ...(o.recentHighResSeconds > 0 ? { recentHigh: recentCount(frames, o.recentHighResSeconds, time) } : {}),
     },
     o,
   );
@@ -183,6 +201,7 @@ export async function answerQuestion(
     });
   }
   const ev = (i: number): EvidenceFrame => ({
+    streamId: frames[i]!.streamId,
     seq: frames[i]!.seq,
     ptsMs: frames[i]!.ptsMs,
     wallMs: frames[i]!.wallMs,
@@ -204,19 +223,21 @@ export async function answerQuestion(
       topScored,
       scores: sim,
       question: input.question,
+      ...(cross ? { streams: cross.streams } : {}),
     },
     { signal: input.signal, onText: input.onText },
   );
   const t3 = now();
   return {
     streamId,
+    ...(cross ? { streams: cross.streams } : {}),
     question: input.question,
     answer,
     backend: backend.name,
     encoder: vision.description,
     mode: ctx.mode.mode,
     frames: frames.length,
-    range: { fromMs: first.ptsMs, toMs: frames.at(-1)!.ptsMs },
+    range: { fromMs: time(first), toMs: time(frames.at(-1)!) },
     evidence: { highRes, topScored, ...(input.allScores ? { all: frames.map((_, i) => ev(i)) } : {}) },
     visualTokens: ctx.finalVisualLen,
     textTokens: pre.length + postKept,
@@ -224,4 +245,17 @@ export async function answerQuestion(
     budgetTokens: o.contextTokens,
     timingsMs: { text: t1 - t0, compose: t2 - t1, generate: t3 - t2, total: t3 - t0 },
   };
+}
+
+/** How many of the last frames (time order) lie within `seconds` of the newest one on `time`'s clock. */
+export function recentCount(
+  frames: readonly RetainedFrame[],
+  seconds: number,
+  time: (f: RetainedFrame) => number,
+): number {
+  if (frames.length === 0) return 0;
+  const from = time(frames.at(-1)!) - seconds * 1000;
+  let n = 0;
+  for (let i = frames.length - 1; i >= 0 && time(frames[i]!) >= from; i--) n++;
+  return n;
 }

@@ -1,6 +1,6 @@
 import { LONGVU_PRESETS, longVuOptionsSchema } from '@lvu/compress';
 import { defineSchema, overridesOf, type Registry, SourceRegistry, z } from '@lvu/core';
-import { queryLimitsSchema, retentionOptionsSchema } from './engine-options.js';
+import { durationSchema, queryLimitsSchema, retentionOptionsSchema } from './engine-options.js';
 import { type BackendFactory, llmBackends } from './llm-backends.js';
 import type { ModelKit } from './model-kit.js';
 import { modelKits } from './model-kits.js';
@@ -69,6 +69,24 @@ const baseShape = {
     })
     .optional()
     .describe('append every kept frame to Arrow IPC segments (time-range questions read them)'),
+  stateDir: z
+    .string()
+    .optional()
+    .describe(
+      'durable memory: every stream\'s context is checkpointed to DIR/streams (and standing-question state to ' +
+        'DIR/standing.json); a restart with the same stateDir serves the same frames and continues each live stream',
+    ),
+  checkpointSeconds: z
+    .number()
+    .positive()
+    .default(10)
+    .describe('with stateDir: how often contexts that changed are saved (a SIGKILL loses at most this)'),
+  keepEndedFor: durationSchema
+    .default('24h')
+    .describe(
+      'how long a removed or ended stream stays queryable (seconds, or 90s/30m/24h/7d; 0: forgotten at once); ' +
+        'DELETE …?purge=true forgets it now',
+    ),
   precision: z
     .enum(['float32', 'int8', 'float16'])
     .optional()

@@ -38,3 +38,18 @@ export const queryLimitsSchema = defineSchema(
   }),
 );
 export type QueryLimits = z.output<typeof queryLimitsSchema.schema>;
+
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** A duration as seconds (a number) or text with a unit (`500ms`, `90s`, `30m`, `24h`, `7d`). */
+export const durationSchema = z.union([
+  z.number().min(0),
+  z.string().regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, 'a duration: seconds, or a number with ms, s, m, h or d'),
+]);
+
+/** Milliseconds of a `durationSchema` value. */
+export function durationMs(v: number | string): number {
+  if (typeof v === 'number') return v * 1000;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(v)!;
+  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+}

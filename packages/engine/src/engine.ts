@@ -1,3 +1,4 @@
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FeatureWindow } from '@lvu/arrow';
 import {
@@ -8,21 +9,36 @@ import {
   uniformCap,
 } from '@lvu/compress';
 import { EventBus, type FrameSource, isStreamId, LvuError, type SampledFrame } from '@lvu/core';
-import { answerQuestion, type QueryResult, type QuestionInput, validateQuestion } from './answer-question.js';
-import type { ContextStore, RetainedFrame, StoreStats, TimelineEntry } from './context-store.js';
+import {
+  answerQuestion,
+  type CrossStreamInput,
+  type QueryResult,
+  type QuestionInput,
+  validateQuestion,
+} from './answer-question.js';
+import { ContextStore, type RetainedFrame, type StoreStats, type TimelineEntry } from './context-store.js';
 import {
   builtinPlugins,
   type EngineConfig,
   type EnginePlugins,
   engineConfigSchema,
 } from './engine-config.js';
-import { type QueryLimits, queryLimitsSchema, type RetentionInput } from './engine-options.js';
+import { durationMs, type QueryLimits, queryLimitsSchema, type RetentionInput } from './engine-options.js';
 import type { FrameEncoder, TextEncoder } from './frame-encoder.js';
 import type { LlmBackend } from './llm-backend.js';
 import type { OpenedModels } from './model-kit.js';
 import { openModels } from './open-models.js';
+import { DirSnapshotStore } from './snapshot-store.js';
 import { SpillLog } from './spill-log.js';
-import { type StreamCounters, StreamPipeline, type StreamState, THUMB_SIDE } from './stream-pipeline.js';
+import { evidenceRanges } from './starter-encoder.js';
+import { cachedLowMean } from './token-caches.js';
+import {
+  type LastFrame,
+  type StreamCounters,
+  StreamPipeline,
+  type StreamState,
+  THUMB_SIDE,
+} from './stream-pipeline.js';
 
 export interface StreamSpec {
   id: string;
@@ -36,6 +52,57 @@ export interface StreamSpec {
   retention?: RetentionInput;
   /** A context snapshot (`StreamPipeline.checkpoint`) to start from instead of an empty context. */
   restore?: Uint8Array;
+  /**
+   * Continue the context the engine keeps under this id (a removed or ended stream, or one saved in `stateDir`):
+   * seqs and media time go on after its last frame. Without it such an id is STREAM_EXISTS.
+   */
+  continue?: boolean;
+}
+
+/** One time range of search results: consecutive frames of one stream that score high against the query. */
+export interface SearchRange {
+  streamId: string;
+  /** Media time of the first and last frame of the range. */
+  fromMs: number;
+  toMs: number;
+  wallFromMs: number;
+  wallToMs: number;
+  frames: number;
+  /** The best frame's query score. */
+  score: number;
+  best: {
+    seq: number;
+    ptsMs: number;
+    wallMs: number;
+    /** 32×32 RGB, base64 ('' when its row is gone from disk). */
+    thumb: string;
+    /** What the models say the frame shows (the starter set's class names; empty for other models). */
+    labels: string[];
+  };
+}
+
+export interface SearchResult {
+  q: string;
+  streams: string[];
+  /** What sinceMs/untilMs were compared with: media time (one stream) or wall-clock time (several). */
+  clock: 'media' | 'wall';
+  ranges: SearchRange[];
+  thumbSide: number;
+  /** Frames scored: in memory, and read back from the spill by their summaries. */
+  scanned: { retained: number; spilled: number };
+  ms: number;
+}
+
+type FeatureRowLike = Omit<RetainedFrame, 'ordinal'>;
+
+/** What the engine saves with a stream's context in `stateDir` (the snapshot's `lvu-state` metadata). */
+interface SavedState {
+  state: StreamState;
+  /** How to open the source again (string sources only). */
+  spec: { source: string; sourceOptions?: Record<string, unknown>; retention?: RetentionInput } | null;
+  counters: StreamCounters;
+  lastFrame: LastFrame | null;
+  endedAtMs: number | null;
 }
 
 export interface StreamStatus {
@@ -48,6 +115,13 @@ export interface StreamStatus {
   /** Tokens the retained frames hold at 12×12 (what an unbudgeted context would need) and the budget. */
   retainedTokens: number;
   budgetTokens: number;
+  /**
+   * A context continued from an earlier run (stateDir, or a removed stream added again): the last frame before it
+   * (seqs and media time go on after it); null for a fresh stream.
+   */
+  restored: { afterSeq: number; afterPtsMs: number; afterWallMs: number; fromStateDir: boolean } | null;
+  /** When a removed, ended or failed stream stopped (its keepEndedFor counts from here); null while running. */
+  endedAtMs: number | null;
   source_stats?: unknown;
 }
 
@@ -56,6 +130,13 @@ interface Entry {
   source: string;
   video: FrameSource | null;
   done: Promise<void>;
+  /** How to open the source again after a restart (string sources only). */
+  spec: SavedState['spec'];
+  /** When the stream ended, failed or was removed (the start of its `keepEndedFor`). */
+  endedAtMs: number | null;
+  /** The covered seq and state last written to `stateDir`. */
+  saved: { seq: number; state: StreamState } | null;
+  restored: StreamStatus['restored'];
 }
 
 /**
@@ -71,10 +152,17 @@ export class Engine {
   readonly limits: QueryLimits;
   /** The source factories, model kits and backends this engine was created with. */
   readonly plugins: EnginePlugins;
+  /** Where contexts are saved (`stateDir`), or null. */
+  readonly stateDir: string | null;
   readonly #retention: RetentionInput;
   readonly #spill: EngineConfig['spill'];
   readonly #evidence: { side: number; thumbSide: number } | null;
   readonly #streams = new Map<string, Entry>();
+  /** Durable memory (`stateDir`): one snapshot per stream, saved every `checkpointSeconds`. */
+  readonly #state: DirSnapshotStore | null;
+  readonly #keepEndedMs: number;
+  #timer: NodeJS.Timeout | null = null;
+  #saving: Promise<void> = Promise.resolve();
   readonly #models: OpenedModels;
   /** inputs_embeds buffers (budget × dim) reused across questions, one per question in flight. */
   readonly #scratch: Float32Array[] = [];
@@ -97,6 +185,14 @@ export class Engine {
     this.limits = queryLimitsSchema.parse(c.query);
     this.#retention = c.retention as RetentionInput;
     this.#spill = c.spill;
+    this.#keepEndedMs = durationMs(c.keepEndedFor);
+    this.#state = c.stateDir ? new DirSnapshotStore(join(c.stateDir, 'streams')) : null;
+    this.stateDir = c.stateDir ?? null;
+    if (this.#state || this.#keepEndedMs > 0) {
+      // checkpoints that advanced, and kept streams past keepEndedFor forgotten
+      this.#timer = setInterval(() => void this.#tick(), Math.min(c.checkpointSeconds * 1000, 60_000));
+      this.#timer.unref();
+    }
     const { preset, ...rest } = c.longvu;
     this.longvu = longVuOptions(
       {
@@ -147,6 +243,11 @@ export class Engine {
     }
   }
 
+  /**
+   * Adds and starts a stream. An id the engine holds as removed, ended or failed (its context kept) continues that
+   * context: seqs and media time go on after its last frame. With `stateDir`, a stream saved there continues the
+   * same way (`resume` restores every saved stream at start).
+   */
   addStream(spec: StreamSpec): StreamStatus {
     if (!isStreamId(spec.id)) {
       throw new LvuError(
@@ -155,7 +256,8 @@ export class Engine {
         { field: 'id' },
       );
     }
-    if (this.#streams.has(spec.id)) {
+    const held = this.#streams.get(spec.id);
+    if (held && (held.pipeline.state === 'running' || held.pipeline.state === 'starting')) {
       throw new LvuError(
         'STREAM_EXISTS',
         `stream ${spec.id} already exists: remove it first or pick another id`,
@@ -164,12 +266,28 @@ export class Engine {
         },
       );
     }
+    if (held && !spec.continue) {
+      throw new LvuError(
+        'STREAM_EXISTS',
+        `stream ${spec.id} is kept (${held.pipeline.state}): its context stays queryable until keepEndedFor`,
+        {
+          field: 'id',
+          hint: 'add it with continue: true to go on with that context, or DELETE /v1/streams/ID?purge=true first',
+        },
+      );
+    }
     // a source no factory opens, or options it refuses, fail here, before anything is created
     const factory = typeof spec.source === 'string' ? this.plugins.sources.resolve(spec.source) : null;
     const sourceOptions = factory?.options.parse(spec.sourceOptions ?? {});
-    const spill = this.#spill
-      ? new SpillLog(spec.id, { ...this.#spill, dir: join(this.#spill.dir, spec.id) }, this.events)
-      : null;
+    // continue a kept context: the one held in memory, else the one saved in stateDir
+    const saved = spec.restore || held || !spec.continue ? null : this.#loadSaved(spec.id);
+    const restore = spec.restore ?? (held ? held.pipeline.checkpoint()?.snapshot : saved?.bytes) ?? null;
+    const previous = held
+      ? { counters: held.pipeline.counters, lastFrame: held.pipeline.lastFrame }
+      : saved
+        ? { counters: saved.state.counters, lastFrame: saved.state.lastFrame }
+        : null;
+    const spill = this.#spillFor(spec.id);
     const pipeline = new StreamPipeline(
       spec.id,
       this.vision,
@@ -178,8 +296,12 @@ export class Engine {
       { ...this.#retention, ...spec.retention },
       spill,
       this.#evidence,
-      spec.restore ?? null,
+      restore ?? null,
     );
+    if (previous) {
+      Object.assign(pipeline.counters, previous.counters, { skipped: { ...previous.counters.skipped } });
+      pipeline.lastFrame = previous.lastFrame;
+    }
     let video: FrameSource | null = null;
     let frames: AsyncIterable<SampledFrame> | null;
     let source: string;
@@ -198,16 +320,212 @@ export class Engine {
       frames = spec.source;
       source = 'frames';
     }
+    // a source numbers its frames from 0: after a kept context they continue its seqs and media time
+    const resume = previous !== null && typeof spec.source === 'string';
     const running =
       frames === null
         ? pipeline.runWindows((spec.source as { windows: AsyncIterable<FeatureWindow> }).windows)
-        : pipeline.run(frames);
-    const done = running.catch(() => {
-      // the pipeline records its error and emits stream.failed; other streams go on
-    });
-    this.#streams.set(spec.id, { pipeline, source, video, done });
+        : pipeline.run(frames, resume);
+    const entry: Entry = {
+      pipeline,
+      source,
+      video,
+      done: Promise.resolve(),
+      spec:
+        typeof spec.source === 'string'
+          ? {
+              source: spec.source,
+              ...(spec.sourceOptions ? { sourceOptions: spec.sourceOptions } : {}),
+              ...(spec.retention ? { retention: spec.retention } : {}),
+            }
+          : null,
+      endedAtMs: null,
+      saved: null,
+      restored: previous
+        ? {
+            afterSeq: previous.lastFrame?.seq ?? -1,
+            afterPtsMs: previous.lastFrame?.ptsMs ?? 0,
+            afterWallMs: previous.lastFrame?.wallMs ?? 0,
+            fromStateDir: saved !== null,
+          }
+        : null,
+    };
+    entry.done = running
+      .catch(() => {
+        // the pipeline records its error and emits stream.failed; other streams go on
+      })
+      .then(() => {
+        if (this.#streams.get(spec.id) !== entry) return;
+        entry.endedAtMs ??= Date.now();
+        // an ended or failed stream is saved at once: a restart must not replay the file it ended with
+        if (pipeline.state === 'ended' || pipeline.state === 'failed') this.#save(spec.id);
+      });
+    this.#streams.set(spec.id, entry);
     this.events.emit('stream.added', { streamId: spec.id, source });
     return this.status(spec.id);
+  }
+
+  /** A stream's spill log (null without `spill`); each segment gets the frames' mean low tokens for search. */
+  #spillFor(id: string): SpillLog | null {
+    if (!this.#spill) return null;
+    return new SpillLog(
+      id,
+      { ...this.#spill, dir: join(this.#spill.dir, id), summary: (r) => Float32Array.from(this.#lowMean(r)) },
+      this.events,
+    );
+  }
+
+  /** A frame's mean low-resolution token as the read path lays it out (its query score is one dot product). */
+  #lowMean(f: { lo: Float32Array; frameH: number; frameW: number }): Float64Array {
+    const o = this.longvu;
+    return cachedLowMean(f.lo, [f.frameH, f.frameW], this.vision.dim, o.newlineToken ? this.vision.newline : null, o);
+  }
+
+  /**
+   * How a question scores frames (LONGVU.md §b outside mix mode, and the evidence's scores): the dot product of a
+   * frame's mean low-resolution token with the mean embedding of the question's prompt text. `row` scores a frame,
+   * `mean` a mean token already computed (a spilled frame's summary).
+   */
+  async frameScorer(question: string): Promise<{
+    row: (f: { lo: Float32Array; frameH: number; frameW: number }) => number;
+    mean: (v: ArrayLike<number>) => number;
+  }> {
+    const { post } = this.text.prompt(question);
+    const postEmb = await this.text.embed(post);
+    const dim = this.vision.dim;
+    const qbar = new Float64Array(dim);
+    const lq = postEmb.length / dim;
+    for (let t = 0; t < lq; t++) for (let d = 0; d < dim; d++) qbar[d] = qbar[d]! + postEmb[t * dim + d]! / lq;
+    const mean = (v: ArrayLike<number>) => {
+      let s = 0;
+      for (let d = 0; d < dim; d++) s += v[d]! * qbar[d]!;
+      return s;
+    };
+    return { mean, row: (f) => mean(this.#lowMean(f)) };
+  }
+
+  /**
+   * Search over history: every retained and spilled frame of the streams in the range (media time for one stream,
+   * wall-clock time across several) scored against `q` as questions score frames (mean low-resolution token · mean
+   * question embedding), merged into time ranges of consecutive high-scoring frames (`evidenceRanges`), best first,
+   * each with its best frame's thumbnail and, where the models can name what they see, labels. Spilled frames are
+   * read by their `.means` summaries, one segment at a time; only the best frames' rows are read back.
+   */
+  async search(
+    ids: readonly string[],
+    o: { q: string; sinceMs?: number; untilMs?: number; limit?: number },
+  ): Promise<SearchResult> {
+    const t0 = performance.now();
+    if (!Array.isArray(ids) || ids.length === 0 || ids.length > 64) {
+      throw new LvuError('INVALID_ARGUMENT', 'streams must be a list of 1 to 64 stream ids', { field: 'streams' });
+    }
+    try {
+      validateQuestion(o.q, this.limits.maxQuestionChars);
+    } catch (err) {
+      throw new LvuError('INVALID_ARGUMENT', (err as LvuError).message.replace(/^question/, 'q'), { field: 'q' });
+    }
+    const limit = o.limit ?? 10;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+      throw new LvuError('INVALID_ARGUMENT', 'limit must be an integer from 1 to 100', { field: 'limit' });
+    }
+    for (const [k, v] of Object.entries({ sinceMs: o.sinceMs, untilMs: o.untilMs })) {
+      if (v !== undefined && !Number.isFinite(v)) {
+        throw new LvuError('INVALID_ARGUMENT', `${k} must be a number of milliseconds`, { field: k });
+      }
+    }
+    const entries = ids.map((id) => [id, this.#entry(id)] as const);
+    const wall = ids.length > 1;
+    const lo = o.sinceMs ?? Number.NEGATIVE_INFINITY;
+    const hi = o.untilMs ?? Number.POSITIVE_INFINITY;
+    const score = await this.frameScorer(o.q);
+    const dot = (v: ArrayLike<number>) => score.mean(v);
+    type Hit = { streamId: string; seq: number; ptsMs: number; wallMs: number; score: number; row?: RetainedFrame; segment?: string };
+    const ranges: (SearchRange & { hits: Hit[]; bestHit: Hit })[] = [];
+    let retained = 0;
+    let spilled = 0;
+    for (const [id, e] of entries) {
+      const hits = new Map<number, Hit>();
+      for (const f of e.pipeline.store.frames()) {
+        const t = wall ? f.wallMs : f.ptsMs;
+        if (t < lo || t > hi) continue;
+        hits.set(f.seq, { streamId: id, seq: f.seq, ptsMs: f.ptsMs, wallMs: f.wallMs, score: dot(this.#lowMean(f)), row: f });
+        retained++;
+      }
+      // the spill holds every kept frame: those retention thinned out come from it
+      const spill = e.pipeline.spill;
+      if (spill) {
+        spill.flush();
+        for (const s of spill.summaries(wall ? Number.NEGATIVE_INFINITY : lo, wall ? Number.POSITIVE_INFINITY : hi)) {
+          const t = wall ? s.wallMs : s.ptsMs;
+          if (t < lo || t > hi || hits.has(s.seq)) continue;
+          hits.set(s.seq, { streamId: id, seq: s.seq, ptsMs: s.ptsMs, wallMs: s.wallMs, score: dot(s.summary), segment: s.segment });
+          spilled++;
+        }
+      }
+      const list = [...hits.values()].sort((a, b) => a.seq - b.seq);
+      for (const r of evidenceRanges(
+        list.map((h) => h.ptsMs),
+        list.map((h) => h.score),
+      )) {
+        const span = list.slice(r.first, r.last + 1);
+        const best = list[r.best]!;
+        ranges.push({
+          streamId: id,
+          fromMs: r.fromMs,
+          toMs: r.toMs,
+          wallFromMs: span[0]!.wallMs,
+          wallToMs: span.at(-1)!.wallMs,
+          frames: span.length,
+          score: best.score,
+          best: { seq: best.seq, ptsMs: best.ptsMs, wallMs: best.wallMs, thumb: '', labels: [] },
+          hits: span,
+          bestHit: best,
+        });
+      }
+    }
+    ranges.sort((a, b) => b.score - a.score || a.wallFromMs - b.wallFromMs);
+    const top = ranges.slice(0, limit);
+    // only the best frames' rows are read back (thumbnail, labels)
+    const bySegment = new Map<string, { spill: SpillLog; seqs: Set<number>; hits: Hit[] }>();
+    for (const r of top) {
+      const h = r.bestHit;
+      if (h.row || !h.segment) continue;
+      const spill = this.#entry(h.streamId).pipeline.spill!;
+      const k = `${h.streamId}/${h.segment}`;
+      const g = bySegment.get(k) ?? { spill, seqs: new Set(), hits: [] };
+      g.seqs.add(h.seq);
+      g.hits.push(h);
+      bySegment.set(k, g);
+    }
+    for (const [k, g] of bySegment) {
+      let rows: FeatureRowLike[] = [];
+      try {
+        rows = g.spill.rows(k.slice(k.indexOf('/') + 1), g.seqs);
+      } catch {
+        // deleted by disk retention meanwhile: the range stays, without a thumbnail
+      }
+      for (const h of g.hits) {
+        const row = rows.find((r) => r.seq === h.seq);
+        if (row) h.row = { ...row, ordinal: -1 };
+      }
+    }
+    const labels = this.#models.labels;
+    return {
+      q: o.q,
+      streams: [...ids],
+      clock: wall ? 'wall' : 'media',
+      ranges: top.map(({ hits: _h, bestHit, ...r }) => ({
+        ...r,
+        best: {
+          ...r.best,
+          thumb: bestHit.row ? Buffer.from(bestHit.row.thumb).toString('base64') : '',
+          labels: bestHit.row && labels ? labels(bestHit.row.hi).map((l) => l.label) : [],
+        },
+      })),
+      thumbSide: THUMB_SIDE,
+      scanned: { retained, spilled },
+      ms: performance.now() - t0,
+    };
   }
 
   #entry(id: string): Entry {
@@ -230,12 +548,30 @@ export class Engine {
     await this.#entry(id).done;
   }
 
-  async removeStream(id: string): Promise<void> {
+  /**
+   * Stops a stream. Its context stays queryable (state `removed`) for `keepEndedFor`, unless `purge` (or
+   * keepEndedFor 0): then it is forgotten now, with its saved state and spilled frames.
+   */
+  async removeStream(id: string, o: { purge?: boolean } = {}): Promise<void> {
     const e = this.#entry(id);
-    e.pipeline.stop();
+    e.pipeline.stop('removed');
     await e.video?.stop();
-    this.#streams.delete(id);
+    if (o.purge || this.#keepEndedMs === 0) {
+      if (this.#streams.get(id) === e) this.#streams.delete(id);
+      this.#forget(id, e);
+    } else {
+      e.endedAtMs ??= Date.now();
+      this.#save(id);
+    }
     this.events.emit('stream.removed', { streamId: id });
+  }
+
+  /** A stream's saved state and spilled frames deleted (after a purge or its keepEndedFor). */
+  #forget(id: string, e: Entry | null): void {
+    this.#saving = this.#saving.then(async () => {
+      await this.#state?.remove(id);
+      if (e?.pipeline.spill) rmSync(e.pipeline.spill.dir, { recursive: true, force: true });
+    });
   }
 
   listStreams(): StreamStatus[] {
@@ -263,6 +599,8 @@ export class Engine {
       store: p.store.stats,
       retainedTokens: perFrame * frames.length,
       budgetTokens: this.longvu.contextTokens,
+      restored: e.restored,
+      endedAtMs: p.state === 'running' || p.state === 'starting' ? null : e.endedAtMs,
       ...(e.video ? { source_stats: e.video.stats } : {}),
     };
   }
@@ -297,6 +635,53 @@ export class Engine {
   }
 
   /**
+   * One question over several streams under one budget: their retained frames (sinceMs/untilMs on the wall clock,
+   * ms since the epoch, since streams' media clocks do not line up) interleaved by wall-clock time and capped to
+   * LongVU's `maxFrames` over the union (`int(interval · i)`), then the same read path — one N_h, one STC, one
+   * budget over the union. Evidence names each frame's stream; the prompt names the streams.
+   */
+  async queryStreams(ids: readonly string[], input: QuestionInput): Promise<QueryResult> {
+    if (!Array.isArray(ids) || ids.length === 0 || ids.length > 64 || ids.some((x) => typeof x !== 'string')) {
+      throw new LvuError('INVALID_ARGUMENT', 'streams must be a list of 1 to 64 stream ids', {
+        field: 'streams',
+      });
+    }
+    if (new Set(ids).size !== ids.length) {
+      throw new LvuError('INVALID_ARGUMENT', 'streams names a stream twice', { field: 'streams' });
+    }
+    if (ids.length === 1) return this.query(ids[0]!, input);
+    validateQuestion(input.question, this.limits.maxQuestionChars);
+    const lo = input.sinceMs ?? Number.NEGATIVE_INFINITY;
+    const hi = input.untilMs ?? Number.POSITIVE_INFINITY;
+    for (const [k, v] of Object.entries({ sinceMs: input.sinceMs, untilMs: input.untilMs })) {
+      if (v !== undefined && !Number.isFinite(v)) {
+        throw new LvuError('INVALID_ARGUMENT', `${k} must be a number of milliseconds`, { field: k });
+      }
+    }
+    const per = ids.map((id) => this.#entry(id).pipeline.store.frames().filter((f) => f.wallMs >= lo && f.wallMs <= hi));
+    const sizes = new Set(per.flatMap((fs) => (fs[0] ? [`${fs[0].frameW}x${fs[0].frameH}`] : [])));
+    if (sizes.size > 1) {
+      throw new LvuError(
+        'INVALID_ARGUMENT',
+        `the streams have frames of different sizes (${[...sizes].join(', ')}): one layout needs one frame size`,
+        { field: 'streams', hint: 'ask streams of one resolution together, or each stream on its own' },
+      );
+    }
+    const order = new Map(ids.map((id, i) => [id, i]));
+    const union = per
+      .flat()
+      .sort((a, b) => a.wallMs - b.wallMs || order.get(a.streamId)! - order.get(b.streamId)! || a.seq - b.seq);
+    const pick =
+      union.length > this.longvu.maxFrames ? uniformCap(union.length, this.longvu.maxFrames) : union.keys();
+    const frames = [...pick].map((i) => union[i]!);
+    const cross: CrossStreamInput = {
+      streams: [...ids],
+      prompt: `Frames from ${ids.length} streams (${ids.join(', ')}), interleaved by time. ${input.question}`,
+    };
+    return this.#answer(ids.join(','), frames, input, cross);
+  }
+
+  /**
    * A question over a context this engine does not run (another worker's snapshot): the same read path over the
    * store's frames.
    */
@@ -315,7 +700,12 @@ export class Engine {
     return range;
   }
 
-  async #answer(id: string, frames: readonly RetainedFrame[], input: QuestionInput): Promise<QueryResult> {
+  async #answer(
+    id: string,
+    frames: readonly RetainedFrame[],
+    input: QuestionInput,
+    cross: CrossStreamInput | null = null,
+  ): Promise<QueryResult> {
     const question = input.question;
     const scratch = this.#scratch.pop() ?? new Float32Array(this.longvu.contextTokens * this.vision.dim);
     let r: QueryResult;
@@ -329,6 +719,7 @@ export class Engine {
         this.longvu,
         { ...input, question, scratch },
         this.limits.evidenceFrames,
+        cross,
       );
     } finally {
       if (this.#scratch.length < 2) this.#scratch.push(scratch);
@@ -392,8 +783,167 @@ export class Engine {
     this.events.emit('stream.edge-restarted', { streamId: id, epoch, previousEpoch, seq });
   }
 
+  /**
+   * At start with `stateDir`: the declared streams continue their saved contexts (seqs and media time going on),
+   * except those saved as ended or removed, which are held as they were (a restart never replays a file that
+   * ended); saved streams not declared come back as they were — those added at runtime and still running reopen
+   * their source, the others are held, queryable until `keepEndedFor`.
+   */
+  resume(declared: readonly StreamSpec[] = []): { resumed: string[]; held: string[]; started: string[] } {
+    const out = { resumed: [] as string[], held: [] as string[], started: [] as string[] };
+    const saved = new Map<string, { bytes: Uint8Array; state: SavedState }>();
+    for (const id of this.#state?.list() ?? []) {
+      const s = this.#loadSaved(id);
+      if (s) saved.set(id, s);
+    }
+    const hold = (id: string, s: { bytes: Uint8Array; state: SavedState }) => {
+      const ended = s.state.endedAtMs ?? Date.now();
+      if (this.#keepEndedMs >= 0 && ended + this.#keepEndedMs < Date.now()) {
+        this.#forget(id, null);
+        return;
+      }
+      this.#hold(id, s);
+      out.held.push(id);
+    };
+    for (const d of declared) {
+      const s = saved.get(d.id);
+      saved.delete(d.id);
+      if (s && (s.state.state === 'ended' || s.state.state === 'removed')) hold(d.id, s);
+      else {
+        this.addStream({ ...d, continue: true });
+        (s ? out.resumed : out.started).push(d.id);
+      }
+    }
+    for (const [id, s] of saved) {
+      if ((s.state.state === 'running' || s.state.state === 'starting' || s.state.state === 'failed') && s.state.spec) {
+        this.addStream({ id, ...s.state.spec, continue: true });
+        out.resumed.push(id);
+      } else hold(id, s);
+    }
+    return out;
+  }
+
+  /** A saved context held: queryable, taking no frames, in the state it was saved in. */
+  #hold(id: string, s: { bytes: Uint8Array; state: SavedState }): void {
+    const pipeline = new StreamPipeline(
+      id,
+      this.vision,
+      this.longvu,
+      this.events,
+      this.#retention,
+      this.#spillFor(id),
+      this.#evidence,
+      s.bytes,
+    );
+    const state = s.state.state === 'running' || s.state.state === 'starting' ? 'stopped' : s.state.state;
+    pipeline.hold(state, s.state.counters, s.state.lastFrame);
+    this.#streams.set(id, {
+      pipeline,
+      source: s.state.spec?.source ?? 'saved context',
+      video: null,
+      done: Promise.resolve(),
+      spec: s.state.spec,
+      endedAtMs: s.state.endedAtMs ?? Date.now(),
+      saved: { seq: pipeline.coveredSeq, state },
+      restored: {
+        afterSeq: s.state.lastFrame?.seq ?? -1,
+        afterPtsMs: s.state.lastFrame?.ptsMs ?? 0,
+        afterWallMs: s.state.lastFrame?.wallMs ?? 0,
+        fromStateDir: true,
+      },
+    });
+  }
+
+  /** A stream's saved context and state from `stateDir`; an unreadable file is set aside (`.unreadable`) and reported. */
+  #loadSaved(id: string): { bytes: Uint8Array; state: SavedState } | null {
+    if (!this.#state) return null;
+    const file = this.#state.file(id);
+    if (!existsSync(file)) return null;
+    try {
+      const bytes = readFileSync(file);
+      const meta = ContextStore.snapshotMeta(bytes)['lvu-state'];
+      if (!meta) throw new Error('no lvu-state metadata');
+      const state = JSON.parse(meta) as SavedState;
+      // the snapshot itself must restore too
+      ContextStore.restore(bytes);
+      return { bytes, state };
+    } catch (err) {
+      const aside = `${file}.unreadable-${Date.now()}`;
+      try {
+        renameSync(file, aside);
+      } catch {
+        // gone meanwhile
+      }
+      this.events.emit('state.unreadable', { streamId: id, file: aside, message: (err as Error).message });
+      return null;
+    }
+  }
+
+  /**
+   * Saves a stream's context and state to `stateDir` when its covered seq or state changed since the last save
+   * (atomically: a reader or a SIGKILL never sees half a file). Saves run one at a time, in order.
+   */
+  #save(id: string, state?: StreamState): Promise<void> {
+    const e = this.#streams.get(id);
+    if (!this.#state || !e) return this.#saving;
+    const st = state ?? e.pipeline.state;
+    const meta: SavedState = {
+      state: st,
+      spec: e.spec,
+      counters: e.pipeline.counters,
+      lastFrame: e.pipeline.lastFrame,
+      endedAtMs: st === 'running' || st === 'starting' ? null : e.endedAtMs,
+    };
+    const after = e.saved && e.saved.state === st ? e.saved.seq : Number.NEGATIVE_INFINITY;
+    const cp = e.pipeline.checkpoint(() => ({ 'lvu-state': JSON.stringify(meta) }), after);
+    if (!cp) return this.#saving;
+    e.saved = { seq: cp.seq, state: st };
+    const store = this.#state;
+    this.#saving = this.#saving.then(() =>
+      store.save(id, cp.snapshot).catch((err: Error) => {
+        e.saved = null; // try again next time
+        this.events.emit('state.unreadable', { streamId: id, file: store.file(id), message: err.message });
+      }),
+    );
+    return this.#saving;
+  }
+
+  /** Every checkpointSeconds: contexts that changed saved; held streams past keepEndedFor forgotten. */
+  async #tick(): Promise<void> {
+    const now = Date.now();
+    for (const [id, e] of [...this.#streams]) {
+      const s = e.pipeline.state;
+      if (s === 'running' || s === 'starting') {
+        void this.#save(id);
+      } else if (e.endedAtMs !== null && e.endedAtMs + this.#keepEndedMs < now) {
+        this.#streams.delete(id);
+        this.#forget(id, e);
+        this.events.emit('stream.removed', { streamId: id });
+      }
+    }
+    await this.#saving;
+  }
+
+  /** Waits for the saves under way (tests, and shutdown). */
+  async flushState(): Promise<void> {
+    for (const id of this.#streams.keys()) void this.#save(id);
+    await this.#saving;
+  }
+
+  /**
+   * Stops every stream and closes the models. With `stateDir`, each context is saved first in the state it was in
+   * (a running stream is saved as running, so a restart continues it).
+   */
   async close(): Promise<void> {
-    for (const id of [...this.#streams.keys()]) await this.removeStream(id);
+    if (this.#timer) clearInterval(this.#timer);
+    for (const [id, e] of [...this.#streams]) {
+      const was = e.pipeline.state;
+      e.pipeline.stop();
+      await e.video?.stop();
+      void this.#save(id, was);
+    }
+    await this.#saving;
+    this.#streams.clear();
     await this.#models.close();
   }
 }

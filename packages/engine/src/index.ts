@@ -1,5 +1,6 @@
 export {
   answerQuestion,
+  type CrossStreamInput,
   type EvidenceFrame,
   type QueryResult,
   type QuestionInput,
@@ -7,7 +8,7 @@ export {
 } from './answer-question.js';
 export { BUILTIN_FEATURES, BuiltinFrameEncoder, BuiltinTextEncoder } from './builtin-encoder.js';
 export { ContextStore, type RetainedFrame, type StoreStats, type TimelineEntry } from './context-store.js';
-export { Engine, type StreamSpec, type StreamStatus } from './engine.js';
+export { Engine, type SearchRange, type SearchResult, type StreamSpec, type StreamStatus } from './engine.js';
 export {
   builtinPlugins,
   type EngineConfig,
@@ -15,6 +16,8 @@ export {
   engineConfigSchema,
 } from './engine-config.js';
 export {
+  durationMs,
+  durationSchema,
   type QueryLimits,
   queryLimitsSchema,
   type RetentionInput,
@@ -43,7 +46,7 @@ export {
 } from './openai-backend.js';
 export { type RetentionCandidate, type RetentionPolicy, retentionPolicies } from './retention-policies.js';
 export { DirSnapshotStore } from './snapshot-store.js';
-export { SpillLog, type SpillOptions } from './spill-log.js';
+export { SpillLog, type SpillOptions, type SpillSummary } from './spill-log.js';
 export {
   type StandingAnswer,
   type StandingQuestion,
@@ -59,7 +62,9 @@ export {
 } from './starter-encoder.js';
 export { StcCache } from './stc-cache.js';
 export {
+  continueAfter,
   keptRow,
+  type LastFrame,
   type StreamCounters,
   StreamPipeline,
   type StreamState,

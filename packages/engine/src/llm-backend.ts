@@ -14,6 +14,11 @@ export interface AnswerRequest {
   /** The query score of every frame of `frames` (same order). */
   scores: ArrayLike<number>;
   question: string;
+  /**
+   * A question over several streams: their ids. `frames` then interleaves them by wall-clock time and each frame's
+   * `streamId` labels it (a backend that shows frames says which stream each is from).
+   */
+  streams?: string[];
 }
 
 export interface AnswerOptions {

@@ -14,6 +14,8 @@ export interface OpenedModels {
   readonly longvu: Partial<LongVuOptions>;
   /** The kit's own handle (sessions, tokenizer) for backends that run on these models (`instanceof` it). */
   readonly handle: unknown;
+  /** What a frame shows, in words, where the models can say (the starter set's class names); for search results. */
+  readonly labels?: (hi: Float32Array) => { label: string; similarity: number }[];
   close(): Promise<void>;
 }
 

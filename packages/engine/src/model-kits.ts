@@ -3,7 +3,7 @@ import { isStarterDir, LongVuModels, StarterModels } from '@lvu/models';
 import { BuiltinFrameEncoder, BuiltinTextEncoder } from './builtin-encoder.js';
 import type { ModelKit } from './model-kit.js';
 import { OnnxFrameEncoder, OnnxTextEncoder } from './onnx-encoder.js';
-import { StarterFrameEncoder, StarterTextEncoder } from './starter-encoder.js';
+import { StarterFrameEncoder, StarterTextEncoder, starterLabels } from './starter-encoder.js';
 
 /**
  * The temporal-reduction threshold for the starter set's MobileNetV2 features (cosine of flattened 12×12×1280 maps;
@@ -47,6 +47,7 @@ const starterKit: ModelKit = {
       defaultBackend: 'evidence',
       longvu: {},
       handle: starter,
+      labels: (hi) => starterLabels(starter, hi),
       close: () => vision.close(),
     };
   },

@@ -53,28 +53,33 @@ export class OpenAiBackend implements LlmBackend {
   request(req: AnswerRequest): Record<string, unknown> {
     const o = this.options;
     // the best-scoring of the frames the read path gave 12×12 tokens
-    const hiSeqs = new Set(
+    // a frame is (stream, seq): a question over several streams mixes their seqs
+    const key = (f: { streamId: string; seq: number }) => `${f.streamId}\u0000${f.seq}`;
+    const hiKeys = new Set(
       [...req.highRes]
         .sort((x, y) => (y.score ?? 0) - (x.score ?? 0) || x.seq - y.seq)
         .slice(0, Math.min(o.maxHighResImages, o.maxImages))
-        .map((f) => f.seq),
+        .map(key),
     );
-    const rest = req.frames.filter((f) => !hiSeqs.has(f.seq) && (f.jpegSmall?.length ?? 0) > 0);
-    const room = o.maxImages - hiSeqs.size;
-    const thumbs = new Set<number>();
+    const rest = req.frames.filter((f) => !hiKeys.has(key(f)) && (f.jpegSmall?.length ?? 0) > 0);
+    const room = o.maxImages - hiKeys.size;
+    const thumbs = new Set<string>();
     for (let i = 0; i < Math.min(room, rest.length); i++)
-      thumbs.add(rest[Math.floor((i * rest.length) / Math.min(room, rest.length))]!.seq);
+      thumbs.add(key(rest[Math.floor((i * rest.length) / Math.min(room, rest.length))]!));
+    const multi = (req.streams?.length ?? 0) > 1;
     const content: Record<string, unknown>[] = [
       {
         type: 'text',
-        text: `${req.frames.length} frames from ${clock(req.frames[0]?.ptsMs ?? 0)} to ${clock(req.frames.at(-1)?.ptsMs ?? 0)}:`,
+        text: multi
+          ? `${req.frames.length} frames from streams ${req.streams!.join(', ')}, interleaved by wall-clock time, each labelled [stream media-time]:`
+          : `${req.frames.length} frames from ${clock(req.frames[0]?.ptsMs ?? 0)} to ${clock(req.frames.at(-1)?.ptsMs ?? 0)}:`,
       },
     ];
     for (const f of req.frames) {
-      const hi = hiSeqs.has(f.seq);
-      const img = hi ? f.jpeg : thumbs.has(f.seq) ? f.jpegSmall : undefined;
+      const hi = hiKeys.has(key(f));
+      const img = hi ? f.jpeg : thumbs.has(key(f)) ? f.jpegSmall : undefined;
       if (!img?.length) continue;
-      content.push({ type: 'text', text: `[${clock(f.ptsMs)}]` });
+      content.push({ type: 'text', text: multi ? `[${f.streamId} ${clock(f.ptsMs)}]` : `[${clock(f.ptsMs)}]` });
       content.push({
         type: 'image_url',
         image_url: {

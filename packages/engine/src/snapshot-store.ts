@@ -4,8 +4,10 @@ import {
   fsyncSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
+  rmSync,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -20,14 +22,15 @@ export class DirSnapshotStore implements SnapshotStore {
     mkdirSync(location, { recursive: true });
   }
 
-  #file(id: string): string {
+  /** The file of a stream's snapshot. */
+  file(id: string): string {
     if (!isStreamId(id))
       throw new LvuError('INVALID_ARGUMENT', `invalid stream id ${id.slice(0, 40)}`, { field: 'id' });
     return join(this.location, `${id}.arrow`);
   }
 
   async save(id: string, snapshot: Uint8Array): Promise<void> {
-    const file = this.#file(id);
+    const file = this.file(id);
     const fd = openSync(`${file}.tmp`, 'w');
     try {
       writeSync(fd, snapshot);
@@ -39,8 +42,21 @@ export class DirSnapshotStore implements SnapshotStore {
   }
 
   async load(id: string): Promise<Uint8Array | null> {
-    const file = this.#file(id);
+    const file = this.file(id);
     return existsSync(file) ? readFileSync(file) : null;
+  }
+
+  /** The ids of the snapshots in the directory. */
+  list(): string[] {
+    return readdirSync(this.location)
+      .filter((f) => f.endsWith('.arrow'))
+      .map((f) => f.slice(0, -'.arrow'.length))
+      .filter(isStreamId);
+  }
+
+  /** Deletes a stream's snapshot (no error when there is none). */
+  async remove(id: string): Promise<void> {
+    rmSync(this.file(id), { force: true });
   }
 
   async close(): Promise<void> {}

@@ -10,6 +10,21 @@ export interface SpillOptions {
   segmentFrames?: number;
   /** Bytes of segments kept on disk; the oldest segments are deleted beyond it (default 10 GiB). */
   maxDiskBytes?: number;
+  /**
+   * A small vector per frame written beside each segment (`.means`: the engine's mean low-resolution token), so
+   * that searching a day of spill reads kilobytes per frame instead of its grids.
+   */
+  summary?: (row: FeatureRow) => Float32Array;
+}
+
+/** One spilled frame's summary (`SpillOptions.summary`) and where its row is. */
+export interface SpillSummary {
+  seq: number;
+  ptsMs: number;
+  wallMs: number;
+  summary: Float32Array;
+  /** The segment file holding the frame's row (`SpillLog.rows`). */
+  segment: string;
 }
 
 interface Segment {
@@ -35,6 +50,7 @@ export class SpillLog {
   readonly maxDiskBytes: number;
   readonly #streamId: string;
   readonly #events: EventBus | null;
+  readonly #summary: SpillOptions['summary'];
   #segments: Segment[] = [];
   #pending: FeatureRow[] = [];
   #bytes = 0;
@@ -45,6 +61,7 @@ export class SpillLog {
     this.dir = o.dir;
     this.segmentFrames = o.segmentFrames ?? 32;
     this.maxDiskBytes = o.maxDiskBytes ?? 10 * 1024 ** 3;
+    this.#summary = o.summary;
     try {
       mkdirSync(this.dir, { recursive: true });
     } catch (err) {
@@ -112,6 +129,7 @@ export class SpillLog {
       bytes: bytes.byteLength,
     };
     writeFileSync(join(this.dir, seg.file), bytes);
+    if (this.#summary) writeFileSync(join(this.dir, summaryFile(seg.file)), encodeSummaries(rows, this.#summary));
     this.#segments.push(seg);
     this.#bytes += seg.bytes;
     while (this.#bytes > this.maxDiskBytes && this.#segments.length > 1) {
@@ -119,6 +137,7 @@ export class SpillLog {
       this.#bytes -= old.bytes;
       try {
         unlinkSync(join(this.dir, old.file));
+        unlinkSync(join(this.dir, summaryFile(old.file)));
       } catch {
         // already gone
       }
@@ -148,4 +167,65 @@ export class SpillLog {
     for (const r of this.#pending) if (r.ptsMs >= sinceMs && r.ptsMs <= untilMs) out.push(r);
     return out;
   }
+
+  /**
+   * The summaries of every spilled frame with sinceMs ≤ ptsMs ≤ untilMs (pending frames excluded), one segment in
+   * memory at a time: from the `.means` files, or computed from the segment where there is none (older spills).
+   */
+  *summaries(sinceMs = Number.NEGATIVE_INFINITY, untilMs = Number.POSITIVE_INFINITY): Generator<SpillSummary> {
+    for (const s of [...this.#segments]) {
+      if (s.toMs < sinceMs || s.fromMs > untilMs) continue;
+      let items: Omit<SpillSummary, 'segment'>[];
+      try {
+        items = decodeSummaries(readFileSync(join(this.dir, summaryFile(s.file))));
+      } catch {
+        if (!this.#summary) continue;
+        try {
+          items = this.rows(s.file).map((r) => ({ ...r, summary: this.#summary!(r) }));
+        } catch {
+          continue; // deleted by retention meanwhile
+        }
+      }
+      for (const it of items) if (it.ptsMs >= sinceMs && it.ptsMs <= untilMs) yield { ...it, segment: s.file };
+    }
+  }
+
+  /** The rows of one segment (`SpillSummary.segment`), optionally only some seqs. */
+  rows(segment: string, seqs?: ReadonlySet<number>): FeatureRow[] {
+    if (!NAME.test(segment)) throw new LvuError('INVALID_ARGUMENT', `not a segment: ${segment}`, { field: 'segment' });
+    const out: FeatureRow[] = [];
+    for (const b of fromIpc(readFileSync(join(this.dir, segment))).batches)
+      for (const r of featureRows(b)) if (!seqs || seqs.has(r.seq)) out.push(r);
+    return out;
+  }
+}
+
+const summaryFile = (segment: string) => segment.replace(/\.arrow$/, '.means');
+
+/** `.means`: Int32 [frames, dim], then Float64 (seq, ptsMs, wallMs) per frame, then Float32 frames × dim. */
+function encodeSummaries(rows: readonly FeatureRow[], f: (r: FeatureRow) => Float32Array): Uint8Array {
+  const vs = rows.map(f);
+  const dim = vs[0]?.length ?? 0;
+  const buf = new ArrayBuffer(8 + rows.length * 24 + rows.length * dim * 4);
+  new Int32Array(buf, 0, 2).set([rows.length, dim]);
+  const meta = new Float64Array(buf, 8, rows.length * 3);
+  const data = new Float32Array(buf, 8 + rows.length * 24, rows.length * dim);
+  rows.forEach((r, i) => {
+    meta.set([r.seq, r.ptsMs, r.wallMs], i * 3);
+    data.set(vs[i]!, i * dim);
+  });
+  return new Uint8Array(buf);
+}
+
+function decodeSummaries(bytes: Uint8Array): Omit<SpillSummary, 'segment'>[] {
+  const b = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  const [n, dim] = new Int32Array(b, 0, 2) as unknown as [number, number];
+  if (b.byteLength !== 8 + n * 24 + n * dim * 4) throw new Error('truncated summaries');
+  const meta = new Float64Array(b, 8, n * 3);
+  return Array.from({ length: n }, (_, i) => ({
+    seq: meta[i * 3]!,
+    ptsMs: meta[i * 3 + 1]!,
+    wallMs: meta[i * 3 + 2]!,
+    summary: new Float32Array(b, 8 + n * 24 + i * dim * 4, dim),
+  }));
 }

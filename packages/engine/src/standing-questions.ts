@@ -1,3 +1,5 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { defineSchema, LvuError, retry, z } from '@lvu/core';
 import { Subject } from 'rxjs';
 import type { QueryResult } from './answer-question.js';
@@ -19,10 +21,32 @@ export const standingQuestionSchema = defineSchema(
       sceneChangeRatio: z.number().min(0).max(1).default(0.5),
       sinceSeconds: z.number().positive().optional().describe('ask about the last N seconds only'),
       webhook: z.url().optional().describe('POST each answer here as JSON'),
+      when: z
+        .strictObject({
+          scoreAbove: z.number().finite().describe("fire when a new window's best query score rises above this"),
+          clearBelow: z
+            .number()
+            .finite()
+            .optional()
+            .describe('re-arm only once windows score below this (default scoreAbove)'),
+          quietWindows: z
+            .int()
+            .min(1)
+            .default(2)
+            .describe('consecutive windows below clearBelow (or without a kept frame) that re-arm it'),
+        })
+        .optional()
+        .describe(
+          'an alert: silent until a window scores above scoreAbove, then fires once, with its evidence, until re-armed',
+        ),
     })
-    .refine((s) => s.everySeconds !== undefined || s.onSceneChange, {
-      message: 'a standing question needs everySeconds or onSceneChange',
+    .refine((s) => s.everySeconds !== undefined || s.onSceneChange || s.when !== undefined, {
+      message: 'a standing question needs everySeconds, onSceneChange or when',
       path: ['everySeconds'],
+    })
+    .refine((s) => !s.when || s.when.clearBelow === undefined || s.when.clearBelow <= s.when.scoreAbove, {
+      message: 'when.clearBelow must not exceed when.scoreAbove',
+      path: ['when', 'clearBelow'],
     }),
 );
 export type StandingQuestion = z.output<typeof standingQuestionSchema.schema>;
@@ -31,34 +55,139 @@ export type StandingQuestionInput = z.input<typeof standingQuestionSchema.schema
 export interface StandingAnswer {
   id: number;
   stream: string;
-  trigger: 'period' | 'scene-change';
+  question: string;
+  trigger: 'period' | 'scene-change' | 'alert';
   atMs: number;
+  /** Only for `alert`: the window's best frame and its score, which crossed `when.scoreAbove`. */
+  alert?: { score: number; scoreAbove: number; seq: number; ptsMs: number; wallMs: number; window: number };
   result: QueryResult | null;
   error: { code: string; message: string } | null;
 }
 
+/** An alert's state: armed (waiting for a window above scoreAbove) or fired (waiting for quiet windows). */
+interface AlertState {
+  fired: boolean;
+  quiet: number;
+  lastFiredAtMs: number | null;
+}
+
+/** What `stateFile` keeps: each alert's state by (stream, question), and the answers' numbering. */
+interface SavedStanding {
+  next: number;
+  alerts: Record<string, AlertState>;
+}
+
 /**
- * Questions asked by themselves: every N seconds and/or when the stream's kept-frame ratio jumps (a scene change as
- * the temporal reduction measures it). Answers go to `answers$` (the HTTP server streams them as server-sent
+ * Questions asked by themselves: every N seconds, when the stream's kept-frame ratio jumps (a scene change as
+ * the temporal reduction measures it), and/or as an alert (`when`): silent until a new window's best query score
+ * crosses `scoreAbove`, then once, until `quietWindows` windows below `clearBelow` re-arm it. Answers go to `answers$` (the HTTP server streams them as server-sent
  * events) and to the question's webhook (retried with backoff; a dead webhook never stops the questions).
  */
 export class StandingQuestions {
   readonly answers$ = new Subject<StandingAnswer>();
+  /** The latest answers, newest last (the timeline page draws the alerts among them). */
+  readonly recent: StandingAnswer[] = [];
   readonly #engine: Engine;
+  readonly #stateFile: string | null;
+  readonly #alerts = new Map<string, AlertState>();
   /** Per question id: what stops it (its timer and its scene-change subscription). */
   readonly #stops = new Map<number, { stream: string; stop: () => void }>();
   readonly #busy = new Set<number>();
   #next = 1;
   #closed = false;
 
-  constructor(engine: Engine) {
+  /**
+   * With `stateFile` (durable memory: `STATEDIR/standing.json`), each alert's state survives restarts, so an event
+   * under way when the server stopped does not fire again when it comes back.
+   */
+  constructor(engine: Engine, o: { stateFile?: string } = {}) {
     this.#engine = engine;
+    this.#stateFile = o.stateFile ?? null;
+    if (this.#stateFile && existsSync(this.#stateFile)) {
+      try {
+        const saved = JSON.parse(readFileSync(this.#stateFile, 'utf8')) as SavedStanding;
+        this.#next = saved.next;
+        for (const [k, v] of Object.entries(saved.alerts)) this.#alerts.set(k, v);
+      } catch {
+        // an unreadable state file: alerts start armed
+      }
+    }
+  }
+
+  #save(): void {
+    if (!this.#stateFile) return;
+    const saved: SavedStanding = { next: this.#next, alerts: Object.fromEntries(this.#alerts) };
+    try {
+      mkdirSync(dirname(this.#stateFile), { recursive: true });
+      writeFileSync(`${this.#stateFile}.tmp`, JSON.stringify(saved));
+      renameSync(`${this.#stateFile}.tmp`, this.#stateFile);
+    } catch {
+      // the state is saved again on the next change
+    }
+  }
+
+  /** An alert's state: what it was before a restart, else armed. */
+  alertState(stream: string, question: string): AlertState {
+    const key = `${stream}\u0000${question}`;
+    let a = this.#alerts.get(key);
+    if (!a) {
+      a = { fired: false, quiet: 0, lastFiredAtMs: null };
+      this.#alerts.set(key, a);
+    }
+    return a;
   }
 
   add(input: StandingQuestionInput): StandingQuestion {
     const q = standingQuestionSchema.parse(input);
     const id = this.#next++;
+    this.#save();
     const stops: (() => void)[] = [];
+    if (q.when) {
+      const when = q.when;
+      const clear = when.clearBelow ?? when.scoreAbove;
+      const state = this.alertState(q.stream, q.question);
+      const scorer = this.#engine.frameScorer(q.question);
+      scorer.catch(() => {}); // a text-encoder failure shows when the first window is scored
+      let chain = Promise.resolve();
+      const sub = this.#engine.windows$(q.stream).subscribe((w) => {
+        // windows are judged one at a time, in order
+        chain = chain.then(async () => {
+          if (this.#closed) return;
+          const score = await scorer;
+          let best = Number.NEGATIVE_INFINITY;
+          let at = -1;
+          w.rows.forEach((r, i) => {
+            const v = score.row(r);
+            if (v > best) [best, at] = [v, i];
+          });
+          if (!state.fired) {
+            if (at < 0 || best <= when.scoreAbove) return;
+            state.fired = true;
+            state.quiet = 0;
+            state.lastFiredAtMs = Date.now();
+            this.#save();
+            const r = w.rows[at]!;
+            void this.#ask(id, q, 'alert', {
+              score: best,
+              scoreAbove: when.scoreAbove,
+              seq: r.seq,
+              ptsMs: r.ptsMs,
+              wallMs: r.wallMs,
+              window: w.window,
+            });
+          } else {
+            // hysteresis: fired once, it re-arms only after quietWindows windows below clearBelow
+            state.quiet = at < 0 || best < clear ? state.quiet + 1 : 0;
+            if (state.quiet >= when.quietWindows) {
+              state.fired = false;
+              state.quiet = 0;
+            }
+            this.#save();
+          }
+        }).catch(() => {});
+      });
+      stops.push(() => sub.unsubscribe());
+    }
     if (q.everySeconds !== undefined) {
       const t = setInterval(() => void this.#ask(id, q, 'period'), q.everySeconds * 1000);
       t.unref();
@@ -89,14 +218,22 @@ export class StandingQuestions {
     }
   }
 
-  async #ask(id: number, q: StandingQuestion, trigger: StandingAnswer['trigger']): Promise<void> {
-    if (this.#closed || this.#busy.has(id)) return; // one answer at a time per question
+  async #ask(
+    id: number,
+    q: StandingQuestion,
+    trigger: StandingAnswer['trigger'],
+    alert?: StandingAnswer['alert'],
+  ): Promise<void> {
+    // one answer at a time per question (an alert is never dropped: it fired once and will not again)
+    if (this.#closed || (this.#busy.has(id) && trigger !== 'alert')) return;
     this.#busy.add(id);
     const answer: StandingAnswer = {
       id,
       stream: q.stream,
+      question: q.question,
       trigger,
       atMs: Date.now(),
+      ...(alert ? { alert } : {}),
       result: null,
       error: null,
     };
@@ -113,6 +250,8 @@ export class StandingQuestions {
       this.#busy.delete(id);
     }
     if (this.#closed || !this.#stops.has(id)) return; // removed while answering
+    this.recent.push(answer);
+    if (this.recent.length > 200) this.recent.splice(0, this.recent.length - 200);
     this.answers$.next(answer);
     if (q.webhook) void this.#post(q.webhook, answer);
   }

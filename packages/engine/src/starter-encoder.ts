@@ -117,33 +117,22 @@ export class EvidenceBackend implements LlmBackend {
     this.#m = models;
   }
 
-  /** The class names nearest a frame's mean high-resolution token, with their cosine similarity. */
-  labelsOf(hi: Float32Array, k = 3): { label: string; similarity: number }[] {
-    const dim = this.#m.dim;
-    const cells = hi.length / dim;
-    const mean = new Float32Array(dim);
-    for (let t = 0; t < cells; t++)
-      for (let d = 0; d < dim; d++) mean[d] = mean[d]! + hi[t * dim + d]! / cells;
-    const norm = Math.hypot(...mean) || 1;
-    const E = this.#m.labelEmbeddings;
-    const sims = new Float32Array(this.#m.labels.length);
-    for (let c = 0; c < sims.length; c++) {
-      let s = 0;
-      for (let d = 0; d < dim; d++) s += mean[d]! * E[c * dim + d]!;
-      sims[c] = s / norm;
-    }
-    return topIndices(sims, k).map((c) => ({ label: this.#m.labels[c]!, similarity: sims[c]! }));
-  }
-
   async answer(req: AnswerRequest, o: { onText?: (t: string) => void }): Promise<string> {
-    const ranges = evidenceRanges(
-      req.frames.map((f) => f.ptsMs),
-      req.scores,
-    );
+    // ranges are runs of one stream's frames: over several streams each stream's frames are ranged apart
+    const multi = (req.streams?.length ?? 0) > 1;
+    const ranges = (multi ? req.streams! : [null]).flatMap((stream) => {
+      const idx = req.frames.flatMap((f, i) => (stream === null || f.streamId === stream ? [i] : []));
+      return evidenceRanges(
+        idx.map((i) => req.frames[i]!.ptsMs),
+        idx.map((i) => Number(req.scores[i])),
+      ).map((r) => ({ ...r, best: idx[r.best]! }));
+    });
+    ranges.sort((a, b) => Number(req.scores[b.best]) - Number(req.scores[a.best]) || a.fromMs - b.fromMs);
     const parts = ranges.slice(0, 3).map((r) => {
-      const labels = this.labelsOf(req.frames[r.best]!.hi);
-      const when =
+      const labels = starterLabels(this.#m, req.frames[r.best]!.hi);
+      const span =
         r.fromMs === r.toMs ? formatClock(r.fromMs) : `${formatClock(r.fromMs)}–${formatClock(r.toMs)}`;
+      const when = multi ? `${req.frames[r.best]!.streamId} ${span}` : span;
       return `${when} (score ${Number(req.scores[r.best]).toFixed(3)}): ${labels.map((l) => l.label).join(', ')}`;
     });
     const text = parts.length
@@ -154,20 +143,38 @@ export class EvidenceBackend implements LlmBackend {
   }
 }
 
+/** The class names nearest a frame's mean high-resolution token, with their cosine similarity. */
+export function starterLabels(m: StarterModels, hi: Float32Array, k = 3): { label: string; similarity: number }[] {
+  const dim = m.dim;
+  const cells = hi.length / dim;
+  const mean = new Float32Array(dim);
+  for (let t = 0; t < cells; t++) for (let d = 0; d < dim; d++) mean[d] = mean[d]! + hi[t * dim + d]! / cells;
+  const norm = Math.hypot(...mean) || 1;
+  const E = m.labelEmbeddings;
+  const sims = new Float32Array(m.labels.length);
+  for (let c = 0; c < sims.length; c++) {
+    let s = 0;
+    for (let d = 0; d < dim; d++) s += mean[d]! * E[c * dim + d]!;
+    sims[c] = s / norm;
+  }
+  return topIndices(sims, k).map((c) => ({ label: m.labels[c]!, similarity: sims[c]! }));
+}
+
 /**
  * The time ranges of the best-matching frames: maximal runs of consecutive frames (time order) whose score is
- * within a quarter of the way from the best score down to the median, best range first; `best` indexes its top frame.
+ * within a quarter of the way from the best score down to the median, best range first; `best` indexes its top frame,
+ * `first` and `last` its ends.
  */
 export function evidenceRanges(
   ptsMs: readonly number[],
   scores: ArrayLike<number>,
-): { fromMs: number; toMs: number; best: number }[] {
+): { fromMs: number; toMs: number; best: number; first: number; last: number }[] {
   const n = ptsMs.length;
   if (n === 0) return [];
   const sorted = Array.from({ length: n }, (_, i) => Number(scores[i])).sort((a, b) => a - b);
   const max = sorted[n - 1]!;
   const cut = max - 0.25 * (max - sorted[Math.floor(n / 2)]!);
-  const out: { fromMs: number; toMs: number; best: number }[] = [];
+  const out: { fromMs: number; toMs: number; best: number; first: number; last: number }[] = [];
   for (let i = 0; i < n; i++) {
     if (Number(scores[i]) < cut) continue;
     let j = i;
@@ -176,7 +183,7 @@ export function evidenceRanges(
       j++;
       if (Number(scores[j]) > Number(scores[best])) best = j;
     }
-    out.push({ fromMs: ptsMs[i]!, toMs: ptsMs[j]!, best });
+    out.push({ fromMs: ptsMs[i]!, toMs: ptsMs[j]!, best, first: i, last: j });
     i = j;
   }
   return out.sort((a, b) => Number(scores[b.best]) - Number(scores[a.best]) || a.fromMs - b.fromMs);

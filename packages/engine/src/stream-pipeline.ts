@@ -30,7 +30,34 @@ export interface StreamCounters {
   edgeRestarts: number;
 }
 
-export type StreamState = 'starting' | 'running' | 'ended' | 'failed' | 'stopped';
+/** `removed`: stopped by request, its context kept queryable for `keepEndedFor` (durable memory). */
+export type StreamState = 'starting' | 'running' | 'ended' | 'failed' | 'stopped' | 'removed';
+
+/** Where a stream's numbering and media time stood when its context was saved (a restart continues after it). */
+export interface LastFrame {
+  seq: number;
+  ptsMs: number;
+  wallMs: number;
+}
+
+/**
+ * A fresh source's frames continuing a restored stream: seqs go on after `last.seq`, and media time after
+ * `last.ptsMs` plus the wall-clock time the stream was away (a restart shows as a gap, never as time going back).
+ */
+export async function* continueAfter(
+  frames: AsyncIterable<SampledFrame>,
+  last: LastFrame,
+): AsyncGenerator<SampledFrame> {
+  let seqOff: number | null = null;
+  let ptsOff = 0;
+  for await (const f of frames) {
+    if (seqOff === null) {
+      seqOff = last.seq + 1 - f.seq;
+      ptsOff = last.ptsMs + Math.max(1, f.wallMs - last.wallMs) - f.ptsMs;
+    }
+    yield { ...f, seq: f.seq + seqOff, ptsMs: f.ptsMs + ptsOff };
+  }
+}
 
 export const THUMB_SIDE = 32;
 
@@ -155,11 +182,18 @@ export class StreamPipeline {
     } else this.store = new ContextStore(id, retention, events);
   }
 
-  /** Runs the write path over `frames`; resolves when the source ends or `stop()` is called, rejects on failure. */
-  run(frames: AsyncIterable<SampledFrame>): Promise<void> {
+  /** The last frame this stream took (null: none yet). */
+  lastFrame: LastFrame | null = null;
+
+  /**
+   * Runs the write path over `frames`; resolves when the source ends or `stop()` is called, rejects on failure.
+   * With `resume`, the frames continue a restored stream (`continueAfter` its last frame).
+   */
+  run(frames: AsyncIterable<SampledFrame>, resume = false): Promise<void> {
     if (this.#done) return this.#done;
     const o = this.#o;
-    const windows$ = runWritePath(frames, {
+    const last = this.lastFrame;
+    const windows$ = runWritePath(resume && last ? continueAfter(frames, last) : frames, {
       streamId: this.id,
       windowFrames: o.dinoWindowFrames,
       threshold: o.dinoThreshold,
@@ -169,6 +203,7 @@ export class StreamPipeline {
         this.counters.sampled++;
         this.counters.lastFrameWallMs = f.wallMs;
         this.counters.lastPtsMs = f.ptsMs;
+        this.lastFrame = { seq: f.seq, ptsMs: f.ptsMs, wallMs: f.wallMs };
       },
       onFrameError: (f) => this.#frameFailed(f),
     });
@@ -264,6 +299,7 @@ export class StreamPipeline {
           this.counters.sampled += w.frames;
           this.counters.lastFrameWallMs = w.lastWallMs;
           this.counters.lastPtsMs = w.lastPtsMs;
+          this.lastFrame = { seq: w.lastSeq, ptsMs: w.lastPtsMs, wallMs: w.lastWallMs };
           this.#addWindow(w);
         }
         this.spill?.flush();
@@ -318,9 +354,20 @@ export class StreamPipeline {
       });
   }
 
+  /**
+   * A pipeline that takes no more frames (a saved context read back, a stream removed but kept): `state` as given,
+   * its counters and last frame as they were.
+   */
+  hold(state: StreamState, counters?: StreamCounters, lastFrame?: LastFrame | null): void {
+    this.state = state;
+    if (counters) Object.assign(this.counters, counters, { skipped: { ...counters.skipped } });
+    if (lastFrame !== undefined) this.lastFrame = lastFrame;
+    this.#done ??= Promise.resolve();
+  }
+
   /** Stops pulling frames; what is retained stays queryable. */
-  stop(): void {
-    if (this.state === 'running' || this.state === 'starting') this.state = 'stopped';
+  stop(state: StreamState = 'stopped'): void {
+    if (this.state === 'running' || this.state === 'starting') this.state = state;
     this.#sub?.unsubscribe();
     this.spill?.flush();
     this.windows$.complete();

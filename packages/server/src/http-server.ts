@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { LvuError, type LvuErrorCode } from '@lvu/core';
-import type { Engine, QuestionInput, StandingQuestions } from '@lvu/engine';
+import type { Engine, QueryResult, QuestionInput, StandingQuestions } from '@lvu/engine';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { openApiDocument } from './openapi-document.js';
 import { PrometheusMetrics } from './prometheus-metrics.js';
@@ -58,9 +58,11 @@ const ROUTES: [RegExp, string[]][] = [
   [/^\/(healthz|readyz|metrics|openapi\.json)$/, ['GET', 'HEAD']],
   [/^\/v1\/streams$/, ['GET', 'HEAD', 'POST']],
   [/^\/v1\/streams\/[^/]+$/, ['GET', 'HEAD', 'DELETE']],
-  [/^\/v1\/streams\/[^/]+\/(context|snapshot)$/, ['GET', 'HEAD']],
+  [/^\/v1\/streams\/[^/]+\/(context|snapshot|search)$/, ['GET', 'HEAD']],
   [/^\/v1\/streams\/[^/]+\/query$/, ['POST']],
-  [/^\/v1\/answers$/, ['GET', 'HEAD']],
+  [/^\/v1\/query$/, ['POST']],
+  [/^\/v1\/search$/, ['GET', 'HEAD']],
+  [/^\/v1\/answers(\/recent)?$/, ['GET', 'HEAD']],
 ];
 
 /** A request's path without its query or trailing slashes (`/readyz/?x` → `/readyz`). */
@@ -184,10 +186,38 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
     return reply.code(201).send(status);
   });
   app.get<{ Params: { id: string } }>('/v1/streams/:id', async (req) => engine.status(req.params.id));
-  app.delete<{ Params: { id: string } }>('/v1/streams/:id', async (req, reply) => {
-    await engine.removeStream(req.params.id);
-    return reply.code(204).send();
+  app.delete<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/v1/streams/:id',
+    async (req, reply) => {
+      const purge = flag(req.query.purge, 'purge');
+      if (purge) o.standing?.removeStream(req.params.id);
+      await engine.removeStream(req.params.id, { purge });
+      return reply.code(204).send();
+    },
+  );
+  app.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/v1/streams/:id/search',
+    async (req) => engine.search([req.params.id], searchParams(req.query)),
+  );
+  app.get<{ Querystring: Record<string, string> }>('/v1/search', async (req) => {
+    const streams = (req.query.streams ?? '').split(',').filter(Boolean);
+    if (streams.length === 0) {
+      throw new LvuError('INVALID_ARGUMENT', 'streams is required: a comma-separated list of stream ids', {
+        field: 'streams',
+      });
+    }
+    return engine.search(streams, searchParams(req.query));
   });
+  app.post<{ Body: unknown }>('/v1/query', (req, reply) => {
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    const streams = typeof b === 'object' && !Array.isArray(b) ? b.streams : undefined;
+    if (!Array.isArray(streams) || streams.some((x) => typeof x !== 'string')) {
+      throw new LvuError('INVALID_ARGUMENT', 'streams must be a list of stream ids', { field: 'streams' });
+    }
+    for (const id of streams) engine.status(id as string); // unknown streams are a 404 before anything runs
+    return query(req, reply, (input) => engine.queryStreams(streams as string[], input));
+  });
+  app.get('/v1/answers/recent', async () => ({ answers: o.standing?.recent ?? [] }));
   app.get<{ Params: { id: string } }>('/v1/streams/:id/context', async (req) => {
     const c = engine.context(req.params.id);
     return {
@@ -198,9 +228,23 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
   app.get<{ Params: { id: string } }>('/v1/streams/:id/snapshot', async (req, reply) =>
     reply.type('application/vnd.apache.arrow.stream').send(Buffer.from(engine.snapshot(req.params.id))),
   );
-  app.post<{ Params: { id: string }; Body: unknown }>('/v1/streams/:id/query', (req, reply) =>
-    query(engine, o.fallbackQuery, req, reply),
-  );
+  app.post<{ Params: { id: string }; Body: unknown }>('/v1/streams/:id/query', (req, reply) => {
+    const id = req.params.id;
+    const fallback = o.fallbackQuery;
+    const ask = async (input: QuestionInput) => {
+      try {
+        return await engine.query(id, input);
+      } catch (err) {
+        // a stream another worker runs: the answer from its checkpoint (JSON only)
+        if (fallback && !input.onText && err instanceof LvuError && err.code === 'STREAM_NOT_FOUND')
+          return fallback(id, input) as Promise<QueryResult>;
+        throw err;
+      }
+    };
+    // validate before the stream starts, so a missing stream is still a 404
+    if ((req.headers.accept ?? '').includes('text/event-stream')) engine.status(id);
+    return query(req, reply, ask);
+  });
   app.get('/v1/answers', (req, reply) => {
     if (!o.standing)
       throw new LvuError('NOT_FOUND', 'no standing questions are configured', { field: 'standing' });
@@ -243,11 +287,39 @@ function sse(req: FastifyRequest, reply: FastifyReply): void {
   reply.raw.on('finish', stop);
 }
 
+/** `true`/`false`/`1`/`0` of a query parameter (absent: false). */
+function flag(v: string | undefined, field: string): boolean {
+  if (v === undefined || v === '' || v === 'false' || v === '0') return false;
+  if (v === 'true' || v === '1') return true;
+  throw new LvuError('INVALID_ARGUMENT', `${field} must be true or false`, { field });
+}
+
+/** A number of milliseconds from a query parameter (absent: undefined). */
+function msParam(v: string | undefined, field: string): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new LvuError('INVALID_ARGUMENT', `${field} must be a number of milliseconds`, { field });
+  return n;
+}
+
+function searchParams(q: Record<string, string>) {
+  const limit = q.limit === undefined || q.limit === '' ? undefined : Number(q.limit);
+  return {
+    q: q.q ?? '',
+    sinceMs: msParam(q.sinceMs, 'sinceMs'),
+    untilMs: msParam(q.untilMs, 'untilMs'),
+    ...(limit === undefined ? {} : { limit }),
+  };
+}
+
+/**
+ * A question (one stream or several): `{question, sinceMs?, untilMs?}` answered as JSON, or with
+ * `Accept: text/event-stream` as server-sent events (`token` pieces, then `result` or `error`).
+ */
 async function query(
-  engine: Engine,
-  fallback: HttpServerOptions['fallbackQuery'],
-  req: FastifyRequest<{ Params: { id: string }; Body: unknown }>,
+  req: FastifyRequest<{ Body: unknown }>,
   reply: FastifyReply,
+  ask: (input: QuestionInput) => Promise<QueryResult>,
 ): Promise<unknown> {
   const body = (req.body ?? {}) as Record<string, unknown>;
   if (typeof body !== 'object' || Array.isArray(body)) {
@@ -265,17 +337,7 @@ async function query(
   };
   const input = { question: body.question as string, sinceMs: num('sinceMs'), untilMs: num('untilMs') };
   const streaming = (req.headers.accept ?? '').includes('text/event-stream');
-  if (!streaming) {
-    try {
-      return await engine.query(req.params.id, input);
-    } catch (err) {
-      if (fallback && err instanceof LvuError && err.code === 'STREAM_NOT_FOUND')
-        return fallback(req.params.id, input);
-      throw err;
-    }
-  }
-  // validate before the stream starts, so bad input is still a 4xx
-  engine.status(req.params.id);
+  if (!streaming) return ask(input);
   const abort = new AbortController();
   req.raw.on('close', () => abort.abort());
   let started = false;
@@ -284,7 +346,7 @@ async function query(
     started = true;
   };
   try {
-    const r = await engine.query(req.params.id, {
+    const r = await ask({
       ...input,
       signal: abort.signal,
       onText: (text) => {

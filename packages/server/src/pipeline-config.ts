@@ -38,7 +38,7 @@ export function pipelineConfigSchema(plugins: EnginePlugins) {
 }
 export type PipelineConfig = {
   server: { host: string; port: number; token?: string | null; bodyLimit: number };
-  engine: EngineConfig & { models?: string | null; spill?: { dir: string } };
+  engine: EngineConfig & { models?: string | null; spill?: { dir: string }; stateDir?: string };
   streams: StreamSpecConfig[];
   standing: StandingQuestion[];
 };
@@ -91,6 +91,7 @@ export function loadPipelineConfig(
   if (c.engine.models && !['starter', 'builtin', 'auto'].includes(c.engine.models))
     c.engine.models = local(c.engine.models);
   if (c.engine.spill) c.engine.spill.dir = local(c.engine.spill.dir);
+  if (c.engine.stateDir) c.engine.stateDir = local(c.engine.stateDir);
   for (const s of c.streams) s.source = local(s.source);
   const ids = new Set<string>();
   for (const [i, s] of c.streams.entries()) {

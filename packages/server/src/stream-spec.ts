@@ -7,6 +7,12 @@ const baseShape = {
   retention: overridesOf(retentionOptionsSchema.schema)
     .optional()
     .describe('overrides of the engine retention'),
+  continue: z
+    .boolean()
+    .optional()
+    .describe(
+      'continue the kept context of a removed or ended stream with this id (seqs and media time go on after it)',
+    ),
 };
 
 /**
@@ -28,8 +34,14 @@ export function streamSpecSchema(sources: SourceRegistry) {
 export type StreamSpecConfig = z.output<z.ZodObject<typeof baseShape>> & Record<string, unknown>;
 
 /** The engine's StreamSpec for a declared stream: everything but id, source and retention is the source's. */
-export function toStreamSpec({ id, source, retention, ...sourceOptions }: StreamSpecConfig): StreamSpec {
+export function toStreamSpec({
+  id,
+  source,
+  retention,
+  continue: cont,
+  ...sourceOptions
+}: StreamSpecConfig): StreamSpec {
   // keys left out (undefined) take the source's defaults
   const given = Object.fromEntries(Object.entries(sourceOptions).filter(([, v]) => v !== undefined));
-  return { id, source, sourceOptions: given, ...(retention ? { retention } : {}) };
+  return { id, source, sourceOptions: given, ...(retention ? { retention } : {}), ...(cont ? { continue: true } : {}) };
 }

@@ -234,7 +234,7 @@ export class KafkaWorker {
         this.stats.streams--;
         this.standing.removeStream(id);
         const removal = this.#engine
-          .removeStream(id)
+          .removeStream(id, { purge: true })
           .catch(() => {})
           .finally(() => this.#removing.delete(id));
         this.#removing.set(id, removal);
