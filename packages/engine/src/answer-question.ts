@@ -165,7 +165,9 @@ export async function answerQuestion(
       textPost: postEmb,
       norms: (g) => cachedNorms(g, dim),
       ...(input.stcCache ? { stcChunk: input.stcCache.provider(frames) } : {}),
-      ...(o.recentHighResSeconds > 0 ? { recentHigh: recentCount(frames, o.recentHighResSeconds, time) } : {}),
+      ...(o.recentHighResSeconds > 0
+        ? { recentHigh: recentCount(frames, o.recentHighResSeconds, time) }
+        : {}),
     },
     o,
   );

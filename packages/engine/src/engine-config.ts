@@ -73,7 +73,7 @@ const baseShape = {
     .string()
     .optional()
     .describe(
-      'durable memory: every stream\'s context is checkpointed to DIR/streams (and standing-question state to ' +
+      "durable memory: every stream's context is checkpointed to DIR/streams (and standing-question state to " +
         'DIR/standing.json); a restart with the same stateDir serves the same frames and continues each live stream',
     ),
   checkpointSeconds: z

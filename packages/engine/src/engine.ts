@@ -31,7 +31,6 @@ import { openModels } from './open-models.js';
 import { DirSnapshotStore } from './snapshot-store.js';
 import { SpillLog } from './spill-log.js';
 import { evidenceRanges } from './starter-encoder.js';
-import { cachedLowMean } from './token-caches.js';
 import {
   type LastFrame,
   type StreamCounters,
@@ -39,6 +38,7 @@ import {
   type StreamState,
   THUMB_SIDE,
 } from './stream-pipeline.js';
+import { cachedLowMean } from './token-caches.js';
 
 export interface StreamSpec {
   id: string;
@@ -378,7 +378,13 @@ export class Engine {
   /** A frame's mean low-resolution token as the read path lays it out (its query score is one dot product). */
   #lowMean(f: { lo: Float32Array; frameH: number; frameW: number }): Float64Array {
     const o = this.longvu;
-    return cachedLowMean(f.lo, [f.frameH, f.frameW], this.vision.dim, o.newlineToken ? this.vision.newline : null, o);
+    return cachedLowMean(
+      f.lo,
+      [f.frameH, f.frameW],
+      this.vision.dim,
+      o.newlineToken ? this.vision.newline : null,
+      o,
+    );
   }
 
   /**
@@ -395,7 +401,8 @@ export class Engine {
     const dim = this.vision.dim;
     const qbar = new Float64Array(dim);
     const lq = postEmb.length / dim;
-    for (let t = 0; t < lq; t++) for (let d = 0; d < dim; d++) qbar[d] = qbar[d]! + postEmb[t * dim + d]! / lq;
+    for (let t = 0; t < lq; t++)
+      for (let d = 0; d < dim; d++) qbar[d] = qbar[d]! + postEmb[t * dim + d]! / lq;
     const mean = (v: ArrayLike<number>) => {
       let s = 0;
       for (let d = 0; d < dim; d++) s += v[d]! * qbar[d]!;
@@ -417,12 +424,16 @@ export class Engine {
   ): Promise<SearchResult> {
     const t0 = performance.now();
     if (!Array.isArray(ids) || ids.length === 0 || ids.length > 64) {
-      throw new LvuError('INVALID_ARGUMENT', 'streams must be a list of 1 to 64 stream ids', { field: 'streams' });
+      throw new LvuError('INVALID_ARGUMENT', 'streams must be a list of 1 to 64 stream ids', {
+        field: 'streams',
+      });
     }
     try {
       validateQuestion(o.q, this.limits.maxQuestionChars);
     } catch (err) {
-      throw new LvuError('INVALID_ARGUMENT', (err as LvuError).message.replace(/^question/, 'q'), { field: 'q' });
+      throw new LvuError('INVALID_ARGUMENT', (err as LvuError).message.replace(/^question/, 'q'), {
+        field: 'q',
+      });
     }
     const limit = o.limit ?? 10;
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
@@ -439,7 +450,15 @@ export class Engine {
     const hi = o.untilMs ?? Number.POSITIVE_INFINITY;
     const score = await this.frameScorer(o.q);
     const dot = (v: ArrayLike<number>) => score.mean(v);
-    type Hit = { streamId: string; seq: number; ptsMs: number; wallMs: number; score: number; row?: RetainedFrame; segment?: string };
+    type Hit = {
+      streamId: string;
+      seq: number;
+      ptsMs: number;
+      wallMs: number;
+      score: number;
+      row?: RetainedFrame;
+      segment?: string;
+    };
     const ranges: (SearchRange & { hits: Hit[]; bestHit: Hit })[] = [];
     let retained = 0;
     let spilled = 0;
@@ -448,17 +467,34 @@ export class Engine {
       for (const f of e.pipeline.store.frames()) {
         const t = wall ? f.wallMs : f.ptsMs;
         if (t < lo || t > hi) continue;
-        hits.set(f.seq, { streamId: id, seq: f.seq, ptsMs: f.ptsMs, wallMs: f.wallMs, score: dot(this.#lowMean(f)), row: f });
+        hits.set(f.seq, {
+          streamId: id,
+          seq: f.seq,
+          ptsMs: f.ptsMs,
+          wallMs: f.wallMs,
+          score: dot(this.#lowMean(f)),
+          row: f,
+        });
         retained++;
       }
       // the spill holds every kept frame: those retention thinned out come from it
       const spill = e.pipeline.spill;
       if (spill) {
         spill.flush();
-        for (const s of spill.summaries(wall ? Number.NEGATIVE_INFINITY : lo, wall ? Number.POSITIVE_INFINITY : hi)) {
+        for (const s of spill.summaries(
+          wall ? Number.NEGATIVE_INFINITY : lo,
+          wall ? Number.POSITIVE_INFINITY : hi,
+        )) {
           const t = wall ? s.wallMs : s.ptsMs;
           if (t < lo || t > hi || hits.has(s.seq)) continue;
-          hits.set(s.seq, { streamId: id, seq: s.seq, ptsMs: s.ptsMs, wallMs: s.wallMs, score: dot(s.summary), segment: s.segment });
+          hits.set(s.seq, {
+            streamId: id,
+            seq: s.seq,
+            ptsMs: s.ptsMs,
+            wallMs: s.wallMs,
+            score: dot(s.summary),
+            segment: s.segment,
+          });
           spilled++;
         }
       }
@@ -641,7 +677,12 @@ export class Engine {
    * budget over the union. Evidence names each frame's stream; the prompt names the streams.
    */
   async queryStreams(ids: readonly string[], input: QuestionInput): Promise<QueryResult> {
-    if (!Array.isArray(ids) || ids.length === 0 || ids.length > 64 || ids.some((x) => typeof x !== 'string')) {
+    if (
+      !Array.isArray(ids) ||
+      ids.length === 0 ||
+      ids.length > 64 ||
+      ids.some((x) => typeof x !== 'string')
+    ) {
       throw new LvuError('INVALID_ARGUMENT', 'streams must be a list of 1 to 64 stream ids', {
         field: 'streams',
       });
@@ -658,7 +699,11 @@ export class Engine {
         throw new LvuError('INVALID_ARGUMENT', `${k} must be a number of milliseconds`, { field: k });
       }
     }
-    const per = ids.map((id) => this.#entry(id).pipeline.store.frames().filter((f) => f.wallMs >= lo && f.wallMs <= hi));
+    const per = ids.map((id) =>
+      this.#entry(id)
+        .pipeline.store.frames()
+        .filter((f) => f.wallMs >= lo && f.wallMs <= hi),
+    );
     const sizes = new Set(per.flatMap((fs) => (fs[0] ? [`${fs[0].frameW}x${fs[0].frameH}`] : [])));
     if (sizes.size > 1) {
       throw new LvuError(
@@ -670,7 +715,9 @@ export class Engine {
     const order = new Map(ids.map((id, i) => [id, i]));
     const union = per
       .flat()
-      .sort((a, b) => a.wallMs - b.wallMs || order.get(a.streamId)! - order.get(b.streamId)! || a.seq - b.seq);
+      .sort(
+        (a, b) => a.wallMs - b.wallMs || order.get(a.streamId)! - order.get(b.streamId)! || a.seq - b.seq,
+      );
     const pick =
       union.length > this.longvu.maxFrames ? uniformCap(union.length, this.longvu.maxFrames) : union.keys();
     const frames = [...pick].map((i) => union[i]!);
@@ -815,7 +862,10 @@ export class Engine {
       }
     }
     for (const [id, s] of saved) {
-      if ((s.state.state === 'running' || s.state.state === 'starting' || s.state.state === 'failed') && s.state.spec) {
+      if (
+        (s.state.state === 'running' || s.state.state === 'starting' || s.state.state === 'failed') &&
+        s.state.spec
+      ) {
         this.addStream({ id, ...s.state.spec, continue: true });
         out.resumed.push(id);
       } else hold(id, s);

@@ -79,7 +79,10 @@ export class OpenAiBackend implements LlmBackend {
       const hi = hiKeys.has(key(f));
       const img = hi ? f.jpeg : thumbs.has(key(f)) ? f.jpegSmall : undefined;
       if (!img?.length) continue;
-      content.push({ type: 'text', text: multi ? `[${f.streamId} ${clock(f.ptsMs)}]` : `[${clock(f.ptsMs)}]` });
+      content.push({
+        type: 'text',
+        text: multi ? `[${f.streamId} ${clock(f.ptsMs)}]` : `[${clock(f.ptsMs)}]`,
+      });
       content.push({
         type: 'image_url',
         image_url: {

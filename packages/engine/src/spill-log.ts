@@ -129,7 +129,8 @@ export class SpillLog {
       bytes: bytes.byteLength,
     };
     writeFileSync(join(this.dir, seg.file), bytes);
-    if (this.#summary) writeFileSync(join(this.dir, summaryFile(seg.file)), encodeSummaries(rows, this.#summary));
+    if (this.#summary)
+      writeFileSync(join(this.dir, summaryFile(seg.file)), encodeSummaries(rows, this.#summary));
     this.#segments.push(seg);
     this.#bytes += seg.bytes;
     while (this.#bytes > this.maxDiskBytes && this.#segments.length > 1) {
@@ -172,7 +173,10 @@ export class SpillLog {
    * The summaries of every spilled frame with sinceMs ≤ ptsMs ≤ untilMs (pending frames excluded), one segment in
    * memory at a time: from the `.means` files, or computed from the segment where there is none (older spills).
    */
-  *summaries(sinceMs = Number.NEGATIVE_INFINITY, untilMs = Number.POSITIVE_INFINITY): Generator<SpillSummary> {
+  *summaries(
+    sinceMs = Number.NEGATIVE_INFINITY,
+    untilMs = Number.POSITIVE_INFINITY,
+  ): Generator<SpillSummary> {
     for (const s of [...this.#segments]) {
       if (s.toMs < sinceMs || s.fromMs > untilMs) continue;
       let items: Omit<SpillSummary, 'segment'>[];
@@ -186,13 +190,15 @@ export class SpillLog {
           continue; // deleted by retention meanwhile
         }
       }
-      for (const it of items) if (it.ptsMs >= sinceMs && it.ptsMs <= untilMs) yield { ...it, segment: s.file };
+      for (const it of items)
+        if (it.ptsMs >= sinceMs && it.ptsMs <= untilMs) yield { ...it, segment: s.file };
     }
   }
 
   /** The rows of one segment (`SpillSummary.segment`), optionally only some seqs. */
   rows(segment: string, seqs?: ReadonlySet<number>): FeatureRow[] {
-    if (!NAME.test(segment)) throw new LvuError('INVALID_ARGUMENT', `not a segment: ${segment}`, { field: 'segment' });
+    if (!NAME.test(segment))
+      throw new LvuError('INVALID_ARGUMENT', `not a segment: ${segment}`, { field: 'segment' });
     const out: FeatureRow[] = [];
     for (const b of fromIpc(readFileSync(join(this.dir, segment))).batches)
       for (const r of featureRows(b)) if (!seqs || seqs.has(r.seq)) out.push(r);

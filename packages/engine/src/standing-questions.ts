@@ -23,7 +23,10 @@ export const standingQuestionSchema = defineSchema(
       webhook: z.url().optional().describe('POST each answer here as JSON'),
       when: z
         .strictObject({
-          scoreAbove: z.number().finite().describe("fire when a new window's best query score rises above this"),
+          scoreAbove: z
+            .number()
+            .finite()
+            .describe("fire when a new window's best query score rises above this"),
           clearBelow: z
             .number()
             .finite()
@@ -151,40 +154,42 @@ export class StandingQuestions {
       let chain = Promise.resolve();
       const sub = this.#engine.windows$(q.stream).subscribe((w) => {
         // windows are judged one at a time, in order
-        chain = chain.then(async () => {
-          if (this.#closed) return;
-          const score = await scorer;
-          let best = Number.NEGATIVE_INFINITY;
-          let at = -1;
-          w.rows.forEach((r, i) => {
-            const v = score.row(r);
-            if (v > best) [best, at] = [v, i];
-          });
-          if (!state.fired) {
-            if (at < 0 || best <= when.scoreAbove) return;
-            state.fired = true;
-            state.quiet = 0;
-            state.lastFiredAtMs = Date.now();
-            this.#save();
-            const r = w.rows[at]!;
-            void this.#ask(id, q, 'alert', {
-              score: best,
-              scoreAbove: when.scoreAbove,
-              seq: r.seq,
-              ptsMs: r.ptsMs,
-              wallMs: r.wallMs,
-              window: w.window,
+        chain = chain
+          .then(async () => {
+            if (this.#closed) return;
+            const score = await scorer;
+            let best = Number.NEGATIVE_INFINITY;
+            let at = -1;
+            w.rows.forEach((r, i) => {
+              const v = score.row(r);
+              if (v > best) [best, at] = [v, i];
             });
-          } else {
-            // hysteresis: fired once, it re-arms only after quietWindows windows below clearBelow
-            state.quiet = at < 0 || best < clear ? state.quiet + 1 : 0;
-            if (state.quiet >= when.quietWindows) {
-              state.fired = false;
+            if (!state.fired) {
+              if (at < 0 || best <= when.scoreAbove) return;
+              state.fired = true;
               state.quiet = 0;
+              state.lastFiredAtMs = Date.now();
+              this.#save();
+              const r = w.rows[at]!;
+              void this.#ask(id, q, 'alert', {
+                score: best,
+                scoreAbove: when.scoreAbove,
+                seq: r.seq,
+                ptsMs: r.ptsMs,
+                wallMs: r.wallMs,
+                window: w.window,
+              });
+            } else {
+              // hysteresis: fired once, it re-arms only after quietWindows windows below clearBelow
+              state.quiet = at < 0 || best < clear ? state.quiet + 1 : 0;
+              if (state.quiet >= when.quietWindows) {
+                state.fired = false;
+                state.quiet = 0;
+              }
+              this.#save();
             }
-            this.#save();
-          }
-        }).catch(() => {});
+          })
+          .catch(() => {});
       });
       stops.push(() => sub.unsubscribe());
     }

@@ -144,7 +144,11 @@ export class EvidenceBackend implements LlmBackend {
 }
 
 /** The class names nearest a frame's mean high-resolution token, with their cosine similarity. */
-export function starterLabels(m: StarterModels, hi: Float32Array, k = 3): { label: string; similarity: number }[] {
+export function starterLabels(
+  m: StarterModels,
+  hi: Float32Array,
+  k = 3,
+): { label: string; similarity: number }[] {
   const dim = m.dim;
   const cells = hi.length / dim;
   const mean = new Float32Array(dim);

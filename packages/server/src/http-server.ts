@@ -298,7 +298,8 @@ function flag(v: string | undefined, field: string): boolean {
 function msParam(v: string | undefined, field: string): number | undefined {
   if (v === undefined || v === '') return undefined;
   const n = Number(v);
-  if (!Number.isFinite(n)) throw new LvuError('INVALID_ARGUMENT', `${field} must be a number of milliseconds`, { field });
+  if (!Number.isFinite(n))
+    throw new LvuError('INVALID_ARGUMENT', `${field} must be a number of milliseconds`, { field });
   return n;
 }
 

@@ -16,6 +16,18 @@ const idParam = [
     description: 'stream id',
   },
 ];
+const searchQuery = [
+  {
+    name: 'q',
+    in: 'query',
+    required: true,
+    schema: { type: 'string', minLength: 1, maxLength: 4000 },
+    description: 'what to look for',
+  },
+  { name: 'sinceMs', in: 'query', schema: { type: 'number' } },
+  { name: 'untilMs', in: 'query', schema: { type: 'number' } },
+  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 10 } },
+];
 const body = (ref: string) => ({
   required: true,
   content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } },
@@ -109,12 +121,70 @@ export function openApiDocument(o: {
           properties: {
             id: { type: 'string' },
             source: { type: 'string' },
-            state: { enum: ['starting', 'running', 'ended', 'failed', 'stopped'] },
+            state: { enum: ['starting', 'running', 'ended', 'failed', 'stopped', 'removed'] },
             error: { type: ['object', 'null'] },
             counters: { type: 'object' },
             store: { type: 'object' },
             retainedTokens: { type: 'integer' },
             budgetTokens: { type: 'integer' },
+            restored: { type: ['object', 'null'], description: 'the last frame before a continued context' },
+            endedAtMs: { type: ['number', 'null'] },
+          },
+        },
+        CrossQuestion: {
+          type: 'object',
+          required: ['streams', 'question'],
+          properties: {
+            streams: {
+              type: 'array',
+              minItems: 1,
+              maxItems: 64,
+              uniqueItems: true,
+              items: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$' },
+            },
+            question: {
+              type: 'string',
+              minLength: 1,
+              maxLength: o.maxQuestionChars ?? 4000,
+              pattern: QUESTION_PATTERN,
+            },
+            sinceMs: {
+              type: ['number', 'null'],
+              description: 'wall-clock time, ms since the epoch, inclusive',
+            },
+            untilMs: { type: ['number', 'null'] },
+          },
+        },
+        SearchResult: {
+          type: 'object',
+          required: ['q', 'streams', 'clock', 'ranges', 'thumbSide', 'scanned'],
+          properties: {
+            q: { type: 'string' },
+            streams: { type: 'array', items: { type: 'string' } },
+            clock: { enum: ['media', 'wall'] },
+            ranges: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['streamId', 'fromMs', 'toMs', 'frames', 'score', 'best'],
+                properties: {
+                  streamId: { type: 'string' },
+                  fromMs: { type: 'number' },
+                  toMs: { type: 'number' },
+                  wallFromMs: { type: 'number' },
+                  wallToMs: { type: 'number' },
+                  frames: { type: 'integer' },
+                  score: { type: 'number' },
+                  best: {
+                    type: 'object',
+                    description: 'seq, ptsMs, wallMs, thumb (32×32 RGB, base64), labels',
+                  },
+                },
+              },
+            },
+            thumbSide: { type: 'integer' },
+            scanned: { type: 'object' },
+            ms: { type: 'number' },
           },
         },
       },
@@ -181,10 +251,9 @@ export function openApiDocument(o: {
               201: {
                 ...json({ $ref: '#/components/schemas/StreamStatus' }, 'the stream status'),
                 links: Object.fromEntries(
-                  ['getStream', 'removeStream', 'getContext', 'getSnapshot', 'askStream'].map((id) => [
-                    id,
-                    { operationId: id, parameters: { id: '$response.body#/id' } },
-                  ]),
+                  ['getStream', 'removeStream', 'getContext', 'getSnapshot', 'askStream', 'searchStream'].map(
+                    (id) => [id, { operationId: id, parameters: { id: '$response.body#/id' } }],
+                  ),
                 ),
               },
             },
@@ -208,10 +277,80 @@ export function openApiDocument(o: {
         delete: op(
           {
             operationId: 'removeStream',
-            summary: 'remove a stream',
+            summary:
+              'stop a stream; its context stays queryable for engine.keepEndedFor (state removed), unless purge=true',
+            parameters: [
+              {
+                name: 'purge',
+                in: 'query',
+                schema: { type: 'string', enum: ['true', 'false', '1', '0'] },
+                description: 'forget it now, with its saved state and spilled frames',
+              },
+            ],
             responses: { 204: { description: 'removed' } },
           },
+          400,
           404,
+        ),
+      },
+      '/v1/streams/{id}/search': {
+        parameters: idParam,
+        get: op(
+          {
+            operationId: 'searchStream',
+            summary:
+              "search the stream's retained and spilled frames: time ranges (media time) that score high, best first",
+            parameters: searchQuery,
+            responses: { 200: json({ $ref: '#/components/schemas/SearchResult' }) },
+          },
+          400,
+          404,
+        ),
+      },
+      '/v1/search': {
+        get: op(
+          {
+            operationId: 'search',
+            summary: 'search several streams (sinceMs/untilMs on the wall clock)',
+            parameters: [
+              {
+                name: 'streams',
+                in: 'query',
+                required: true,
+                schema: { type: 'string', minLength: 1 },
+                description: 'comma-separated stream ids',
+              },
+              ...searchQuery,
+            ],
+            responses: { 200: json({ $ref: '#/components/schemas/SearchResult' }) },
+          },
+          400,
+          404,
+        ),
+      },
+      '/v1/query': {
+        post: op(
+          {
+            operationId: 'askStreams',
+            summary:
+              'one question over several streams under one budget: frames interleaved by wall-clock time, evidence ' +
+              'with streamId; `Accept: text/event-stream` streams the answer',
+            requestBody: body('CrossQuestion'),
+            responses: {
+              200: {
+                description: 'the answer',
+                content: {
+                  'application/json': { schema: { $ref: '#/components/schemas/QueryResult' } },
+                  'text/event-stream': { schema: { type: 'string' } },
+                },
+              },
+            },
+          },
+          400,
+          404,
+          409,
+          413,
+          415,
         ),
       },
       '/v1/streams/{id}/context': {
@@ -268,6 +407,15 @@ export function openApiDocument(o: {
           413,
           415,
         ),
+      },
+      '/v1/answers/recent': {
+        get: op({
+          operationId: 'recentAnswers',
+          summary: 'the latest standing answers and alerts (JSON, newest last)',
+          responses: {
+            200: json({ type: 'object', required: ['answers'], properties: { answers: { type: 'array' } } }),
+          },
+        }),
       },
       '/v1/answers': {
         get: op(

@@ -43,5 +43,11 @@ export function toStreamSpec({
 }: StreamSpecConfig): StreamSpec {
   // keys left out (undefined) take the source's defaults
   const given = Object.fromEntries(Object.entries(sourceOptions).filter(([, v]) => v !== undefined));
-  return { id, source, sourceOptions: given, ...(retention ? { retention } : {}), ...(cont ? { continue: true } : {}) };
+  return {
+    id,
+    source,
+    sourceOptions: given,
+    ...(retention ? { retention } : {}),
+    ...(cont ? { continue: true } : {}),
+  };
 }
