@@ -74,7 +74,7 @@ describe('engine on a live RTSP camera (gst-rtsp-server)', () => {
 
 describe('pipelines/', () => {
   it('the example pipelines validate (with and without their environment variables)', () => {
-    for (const p of ['replay-file', 'live-rtsp']) {
+    for (const p of ['replay-file', 'live-rtsp', 'memory']) {
       const file = resolve(repoRoot, 'pipelines', p, 'pipeline.yaml');
       const c = loadPipelineConfig(file, defaultPlugins(), {});
       expect(c.streams.length).toBeGreaterThan(0);
@@ -88,5 +88,12 @@ describe('pipelines/', () => {
       expect(custom.server.port).toBe(9001);
       expect(custom.engine.models).toBe(resolve(repoRoot, 'pipelines', p, 'models/small'));
     }
+    const memory = loadPipelineConfig(
+      resolve(repoRoot, 'pipelines/memory/pipeline.yaml'),
+      defaultPlugins(),
+      {},
+    );
+    expect(memory.engine.stateDir).toBe(resolve(repoRoot, 'pipelines/memory/state'));
+    expect(memory.standing[0]!.when).toMatchObject({ scoreAbove: 0.05, quietWindows: 2 });
   });
 });

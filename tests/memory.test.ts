@@ -101,7 +101,7 @@ describe('cross-stream questions through lvu serve', () => {
       const b = await get(`${s.url}/v1/streams/b`);
       const r = await post(`${s.url}/v1/query`, { streams: ['a', 'b'], question: 'When is the scene red?' });
       expect(r.status).toBe(200);
-      const j = await r.json();
+      const j = (await r.json()) as any;
       expect(j).toMatchObject({ streamId: 'a,b', streams: ['a', 'b'], budgetTokens: 4096 });
       expect(j.totalTokens).toBeLessThanOrEqual(4096);
       expect(j.frames).toBe(a.store.retainedFrames + b.store.retainedFrames);
@@ -139,7 +139,7 @@ describe('cross-stream questions through lvu serve', () => {
         [{ streams: ['a', 'b'], question: '' }, 400, 'question'],
       ] as const) {
         const e = await post(`${s.url}/v1/query`, body);
-        expect([e.status, (await e.json()).field], JSON.stringify(body)).toEqual([status, field]);
+        expect([e.status, ((await e.json()) as any).field], JSON.stringify(body)).toEqual([status, field]);
       }
       // streamed like a single-stream answer
       const sse = await post(
@@ -282,7 +282,7 @@ describe('search over history through lvu serve', () => {
         ['/v1/search?q=red', 'streams'],
       ] as const) {
         const e = await fetch(`${s.url}${path}`);
-        expect([e.status, (await e.json()).field], path).toEqual([400, field]);
+        expect([e.status, ((await e.json()) as any).field], path).toEqual([400, field]);
       }
       expect((await fetch(`${s.url}/v1/streams/nope/search?q=red`)).status).toBe(404);
     } finally {

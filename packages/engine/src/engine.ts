@@ -480,7 +480,20 @@ export class Engine {
       // the spill holds every kept frame: those retention thinned out come from it
       const spill = e.pipeline.spill;
       if (spill) {
-        spill.flush();
+        // frames not yet in a segment are scored from memory (a search never writes a short segment)
+        for (const f of spill.pending) {
+          const t = wall ? f.wallMs : f.ptsMs;
+          if (t < lo || t > hi || hits.has(f.seq)) continue;
+          hits.set(f.seq, {
+            streamId: id,
+            seq: f.seq,
+            ptsMs: f.ptsMs,
+            wallMs: f.wallMs,
+            score: dot(this.#lowMean(f)),
+            row: { ...f, ordinal: -1 },
+          });
+          spilled++;
+        }
         for (const s of spill.summaries(
           wall ? Number.NEGATIVE_INFINITY : lo,
           wall ? Number.POSITIVE_INFINITY : hi,

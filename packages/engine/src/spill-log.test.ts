@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FeatureRow } from '@lvu/arrow';
@@ -39,5 +39,28 @@ describe('SpillLog', () => {
     expect(small.segments).toBe(3);
     expect(readdirSync(dir)).toHaveLength(3);
     expect(small.read()[0]!.seq).toBe(80);
+  });
+
+  it('writes a summary file beside each segment; summaries read back exactly, or are computed where one is missing', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'lvu-spill-')), 's');
+    const summary = (r: FeatureRow) => Float32Array.of(r.seq, r.lo[0]!, 0.5);
+    const log = new SpillLog('s', { dir, segmentFrames: 4, summary });
+    for (let i = 0; i < 10; i++) log.append(row(i));
+    expect(readdirSync(dir).filter((f) => f.endsWith('.means'))).toHaveLength(2);
+    expect(log.pending.map((r) => r.seq)).toEqual([8, 9]);
+    const all = [...log.summaries()];
+    expect(all.map((x) => x.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]); // pending frames are the caller's
+    expect([...all[5]!.summary]).toEqual([...summary(row(5))]);
+    expect(all[5]).toMatchObject({ ptsMs: 2500, wallMs: 1e12 + 5 });
+    expect(log.rows(all[5]!.segment, new Set([5])).map((r) => r.seq)).toEqual([5]);
+    // a segment from before summaries existed: computed from its rows
+    unlinkSync(join(dir, all[0]!.segment.replace('.arrow', '.means')));
+    const again = new SpillLog('s', { dir, segmentFrames: 4, summary });
+    expect([...again.summaries(0, 1000)].map((x) => [...x.summary])).toEqual(
+      [0, 1, 2].map((i) => [...summary(row(i))]),
+    );
+    expect(() => again.rows('../../etc/passwd')).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
   });
 });

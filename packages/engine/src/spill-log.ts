@@ -195,6 +195,11 @@ export class SpillLog {
     }
   }
 
+  /** The frames appended but not yet written as a segment (newest last). */
+  get pending(): readonly FeatureRow[] {
+    return this.#pending;
+  }
+
   /** The rows of one segment (`SpillSummary.segment`), optionally only some seqs. */
   rows(segment: string, seqs?: ReadonlySet<number>): FeatureRow[] {
     if (!NAME.test(segment))

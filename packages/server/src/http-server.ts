@@ -190,8 +190,9 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
     '/v1/streams/:id',
     async (req, reply) => {
       const purge = flag(req.query.purge, 'purge');
-      if (purge) o.standing?.removeStream(req.params.id);
       await engine.removeStream(req.params.id, { purge });
+      // its standing questions stop with it (the context stays queryable)
+      o.standing?.removeStream(req.params.id);
       return reply.code(204).send();
     },
   );

@@ -16,18 +16,6 @@ const idParam = [
     description: 'stream id',
   },
 ];
-const searchQuery = [
-  {
-    name: 'q',
-    in: 'query',
-    required: true,
-    schema: { type: 'string', minLength: 1, maxLength: 4000 },
-    description: 'what to look for',
-  },
-  { name: 'sinceMs', in: 'query', schema: { type: 'number' } },
-  { name: 'untilMs', in: 'query', schema: { type: 'number' } },
-  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 10 } },
-];
 const body = (ref: string) => ({
   required: true,
   content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } },
@@ -37,6 +25,20 @@ const body = (ref: string) => ({
 // lone surrogates are refused too, but a pattern cannot name them (UTF-8 cannot carry them; Rust's regex refuses)
 const NOT_TEXT = '\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\ufffd';
 export const QUESTION_PATTERN = `^[^${NOT_TEXT}]*[^\\s\\ufeff${NOT_TEXT}][^${NOT_TEXT}]*$`;
+
+/** The query parameters of a search: q is text like a question. */
+const searchQuery = (maxChars: number) => [
+  {
+    name: 'q',
+    in: 'query',
+    required: true,
+    schema: { type: 'string', minLength: 1, maxLength: maxChars, pattern: QUESTION_PATTERN },
+    description: 'what to look for (text, like a question)',
+  },
+  { name: 'sinceMs', in: 'query', schema: { type: 'number' } },
+  { name: 'untilMs', in: 'query', schema: { type: 'number' } },
+  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 10 } },
+];
 
 /**
  * The OpenAPI 3.1 document of `lvu serve` (served at /openapi.json), as the server it describes behaves: with a
@@ -300,7 +302,7 @@ export function openApiDocument(o: {
             operationId: 'searchStream',
             summary:
               "search the stream's retained and spilled frames: time ranges (media time) that score high, best first",
-            parameters: searchQuery,
+            parameters: searchQuery(o.maxQuestionChars ?? 4000),
             responses: { 200: json({ $ref: '#/components/schemas/SearchResult' }) },
           },
           400,
@@ -320,7 +322,7 @@ export function openApiDocument(o: {
                 schema: { type: 'string', minLength: 1 },
                 description: 'comma-separated stream ids',
               },
-              ...searchQuery,
+              ...searchQuery(o.maxQuestionChars ?? 4000),
             ],
             responses: { 200: json({ $ref: '#/components/schemas/SearchResult' }) },
           },
