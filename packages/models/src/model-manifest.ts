@@ -31,7 +31,11 @@ const modelSpec = z.object({
   variants: z
     .partialRecord(
       z.enum(['int8', 'float16']),
-      z.object({ file: z.string().min(1), maxAbsErrVsFloat32: z.number().optional() }),
+      z.object({
+        file: z.string().min(1),
+        maxAbsErrVsFloat32: z.number().optional(),
+        reduceRange: z.boolean().optional().describe('int8: 7-bit weights (chosen when closer to float32)'),
+      }),
     )
     .optional(),
 });
