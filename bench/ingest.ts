@@ -83,7 +83,11 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
     ],
     ['opencv-doc vtest.avi (768×576 MPEG-4 part 2, 10 fps, 79.5 s)', VTEST],
   ];
-  for (const [label, file] of files) {
+  // LVU_BENCH_FILES=bframes (or plain, vtest): only those files, and no hour-long memory pass
+  const only = process.env.LVU_BENCH_FILES?.split(',');
+  const keys = ['plain', 'bframes', 'vtest'];
+  for (const [k, [label, file]] of files.entries()) {
+    if (only && !only.includes(keys[k]!)) continue;
     const ff = Array.from({ length: runs }, () => ffmpegRun(file));
     const ffWall = median(ff.map((r) => r.wallMs));
     const ffCpu = median(ff.map((r) => r.cpuMs));
@@ -118,6 +122,7 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
       });
     }
   }
+  if (only) return rows;
   // memory over a long file: one exact pass, RSS sampled every minute of media
   const samples: [number, number][] = [];
   const r = await oursRun(sixty, { resize: 'pad', threads: 0 }, (ms, mb) => samples.push([ms, mb]));
