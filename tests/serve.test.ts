@@ -191,7 +191,9 @@ describe('HTTP API', () => {
       await new Promise((r) => setTimeout(r, 100));
     expect((await fetch(`${base}/v1/streams/tmp`, { method: 'DELETE' })).status).toBe(204);
     const kept = await json(await fetch(`${base}/v1/streams/tmp`));
-    expect(kept).toMatchObject({ state: 'removed', endedAtMs: expect.any(Number) });
+    // removed while running, or already ended (a short file replays fast): kept either way
+    expect(['removed', 'ended']).toContain(kept.state);
+    expect(kept.endedAtMs).toEqual(expect.any(Number));
     expect((await post('/v1/streams/tmp/query', { question: 'what happened?' })).status).toBe(200);
     // the same id again: a conflict unless asked to continue; continued, seqs go on after the kept ones
     expect((await post('/v1/streams', { id: 'tmp', source: video })).status).toBe(409);

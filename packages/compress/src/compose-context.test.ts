@@ -29,6 +29,27 @@ function randomFrames(
   }));
 }
 
+/**
+ * Ten 4×4/2×2 frames of width 2 (ids 0, 1000, …): frame 2's low tokens point along the question, frame 7's half
+ * way, the others away from it.
+ */
+function mixInput() {
+  const dim = 2;
+  const frames: ContextFrame[] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => ({
+    id: i * 1000,
+    hi: new Float32Array(16 * dim).fill(i === 2 ? 1 : -1),
+    lo: new Float32Array(4 * dim).fill(i === 2 ? 1 : i === 7 ? 0.5 : -1),
+  }));
+  return {
+    frames,
+    dim,
+    newline: Float32Array.from([0, 0]),
+    frameHW: [384, 384] as const,
+    textPreLen: 10,
+    textPost: Float32Array.from([1, 1, 1, 1]),
+  };
+}
+
 describe('composeContext', () => {
   it('property: the visual tokens never exceed B (when B ≥ 0) and the sequence never exceeds the context', () => {
     const r = rng(99);
@@ -72,22 +93,8 @@ describe('composeContext', () => {
   });
 
   it('mix mode upgrades the N_h frames that score best against the question', () => {
-    const dim = 2;
     const o = longVuOptions({ contextTokens: 400, highGridSide: 4, lowGridSide: 2 });
-    // frame 2's low tokens point along the question; the others away from it
-    const frames: ContextFrame[] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => ({
-      id: i * 1000,
-      hi: new Float32Array(16 * dim).fill(i === 2 ? 1 : -1),
-      lo: new Float32Array(4 * dim).fill(i === 2 ? 1 : i === 7 ? 0.5 : -1),
-    }));
-    const input = {
-      frames,
-      dim,
-      newline: Float32Array.from([0, 0]),
-      frameHW: [384, 384] as const,
-      textPreLen: 10,
-      textPost: Float32Array.from([1, 1, 1, 1]),
-    };
+    const input = mixInput();
     // A = 400 − 13 − 16 = 371: mnf = 23 > 10 frames → high mode. Lower the context to reach mix:
     expect(composeContext(input, o).mode.mode).toBe('high');
     const m = composeContext(input, longVuOptions({ contextTokens: 120, highGridSide: 4, lowGridSide: 2 }));
@@ -100,21 +107,8 @@ describe('composeContext', () => {
   });
 
   it('recentHigh gives the last frames the N_h slots first, the rest to the best scores, at the same cost', () => {
-    const dim = 2;
     const o = longVuOptions({ contextTokens: 120, highGridSide: 4, lowGridSide: 2 });
-    const frames: ContextFrame[] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => ({
-      id: i,
-      hi: new Float32Array(16 * dim).fill(i === 2 ? 1 : -1),
-      lo: new Float32Array(4 * dim).fill(i === 2 ? 1 : i === 7 ? 0.5 : -1),
-    }));
-    const input = {
-      frames,
-      dim,
-      newline: Float32Array.from([0, 0]),
-      frameHW: [384, 384] as const,
-      textPreLen: 10,
-      textPost: Float32Array.from([1, 1, 1, 1]),
-    };
+    const input = mixInput();
     const plain = composeContext(input, o);
     const one = composeContext({ ...input, recentHigh: 1 }, o);
     // N_h = 2: the newest frame (9) and the best-scoring one (2)

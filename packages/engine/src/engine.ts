@@ -464,52 +464,35 @@ export class Engine {
     let spilled = 0;
     for (const [id, e] of entries) {
       const hits = new Map<number, Hit>();
-      for (const f of e.pipeline.store.frames()) {
+      /** A frame in the range not seen yet, scored (`score` runs only then); false when left out. */
+      const take = (
+        f: { seq: number; ptsMs: number; wallMs: number },
+        score: () => number,
+        at: Pick<Hit, 'row' | 'segment'>,
+      ) => {
         const t = wall ? f.wallMs : f.ptsMs;
-        if (t < lo || t > hi) continue;
+        if (t < lo || t > hi || hits.has(f.seq)) return false;
         hits.set(f.seq, {
           streamId: id,
           seq: f.seq,
           ptsMs: f.ptsMs,
           wallMs: f.wallMs,
-          score: dot(this.#lowMean(f)),
-          row: f,
+          score: score(),
+          ...at,
         });
-        retained++;
-      }
-      // the spill holds every kept frame: those retention thinned out come from it
+        return true;
+      };
+      for (const f of e.pipeline.store.frames())
+        if (take(f, () => dot(this.#lowMean(f)), { row: f })) retained++;
+      // the spill holds every kept frame: those retention thinned out come from it; frames not yet in a segment
+      // are scored from memory (a search never writes a short segment)
       const spill = e.pipeline.spill;
       if (spill) {
-        // frames not yet in a segment are scored from memory (a search never writes a short segment)
-        for (const f of spill.pending) {
-          const t = wall ? f.wallMs : f.ptsMs;
-          if (t < lo || t > hi || hits.has(f.seq)) continue;
-          hits.set(f.seq, {
-            streamId: id,
-            seq: f.seq,
-            ptsMs: f.ptsMs,
-            wallMs: f.wallMs,
-            score: dot(this.#lowMean(f)),
-            row: { ...f, ordinal: -1 },
-          });
-          spilled++;
-        }
-        for (const s of spill.summaries(
-          wall ? Number.NEGATIVE_INFINITY : lo,
-          wall ? Number.POSITIVE_INFINITY : hi,
-        )) {
-          const t = wall ? s.wallMs : s.ptsMs;
-          if (t < lo || t > hi || hits.has(s.seq)) continue;
-          hits.set(s.seq, {
-            streamId: id,
-            seq: s.seq,
-            ptsMs: s.ptsMs,
-            wallMs: s.wallMs,
-            score: dot(s.summary),
-            segment: s.segment,
-          });
-          spilled++;
-        }
+        for (const f of spill.pending)
+          if (take(f, () => dot(this.#lowMean(f)), { row: { ...f, ordinal: -1 } })) spilled++;
+        const range = wall ? [] : [lo, hi];
+        for (const s of spill.summaries(...range))
+          if (take(s, () => dot(s.summary), { segment: s.segment })) spilled++;
       }
       const list = [...hits.values()].sort((a, b) => a.seq - b.seq);
       for (const r of evidenceRanges(

@@ -64,6 +64,29 @@ export function openApiDocument(o: {
     };
   };
   const pub = (spec: Record<string, unknown>) => ({ ...spec, security: [] });
+  /** A question operation: its body, the answer as JSON or server-sent events, and its errors. */
+  const ask = (operationId: string, summary: string, question: string) =>
+    op(
+      {
+        operationId,
+        summary,
+        requestBody: body(question),
+        responses: {
+          200: {
+            description: 'the answer',
+            content: {
+              'application/json': { schema: { $ref: '#/components/schemas/QueryResult' } },
+              'text/event-stream': { schema: { type: 'string' } },
+            },
+          },
+        },
+      },
+      400,
+      404,
+      409,
+      413,
+      415,
+    );
   return {
     openapi: '3.1.0',
     info: {
@@ -331,28 +354,11 @@ export function openApiDocument(o: {
         ),
       },
       '/v1/query': {
-        post: op(
-          {
-            operationId: 'askStreams',
-            summary:
-              'one question over several streams under one budget: frames interleaved by wall-clock time, evidence ' +
-              'with streamId; `Accept: text/event-stream` streams the answer',
-            requestBody: body('CrossQuestion'),
-            responses: {
-              200: {
-                description: 'the answer',
-                content: {
-                  'application/json': { schema: { $ref: '#/components/schemas/QueryResult' } },
-                  'text/event-stream': { schema: { type: 'string' } },
-                },
-              },
-            },
-          },
-          400,
-          404,
-          409,
-          413,
-          415,
+        post: ask(
+          'askStreams',
+          'one question over several streams under one budget: frames interleaved by wall-clock time, evidence ' +
+            'with streamId; `Accept: text/event-stream` streams the answer',
+          'CrossQuestion',
         ),
       },
       '/v1/streams/{id}/context': {
@@ -386,28 +392,11 @@ export function openApiDocument(o: {
       },
       '/v1/streams/{id}/query': {
         parameters: idParam,
-        post: op(
-          {
-            operationId: 'askStream',
-            summary:
-              'ask a question about the retained context; with `Accept: text/event-stream` the answer streams ' +
-              '(events `token`, then `result` or `error`)',
-            requestBody: body('Question'),
-            responses: {
-              200: {
-                description: 'the answer',
-                content: {
-                  'application/json': { schema: { $ref: '#/components/schemas/QueryResult' } },
-                  'text/event-stream': { schema: { type: 'string' } },
-                },
-              },
-            },
-          },
-          400,
-          404,
-          409,
-          413,
-          415,
+        post: ask(
+          'askStream',
+          'ask a question about the retained context; with `Accept: text/event-stream` the answer streams ' +
+            '(events `token`, then `result` or `error`)',
+          'Question',
         ),
       },
       '/v1/answers/recent': {
