@@ -439,11 +439,7 @@ export class Engine {
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
       throw new LvuError('INVALID_ARGUMENT', 'limit must be an integer from 1 to 100', { field: 'limit' });
     }
-    for (const [k, v] of Object.entries({ sinceMs: o.sinceMs, untilMs: o.untilMs })) {
-      if (v !== undefined && !Number.isFinite(v)) {
-        throw new LvuError('INVALID_ARGUMENT', `${k} must be a number of milliseconds`, { field: k });
-      }
-    }
+    this.#checkRange(o);
     const entries = ids.map((id) => [id, this.#entry(id)] as const);
     const wall = ids.length > 1;
     const lo = o.sinceMs ?? Number.NEGATIVE_INFINITY;
@@ -687,14 +683,9 @@ export class Engine {
       throw new LvuError('INVALID_ARGUMENT', 'streams names a stream twice', { field: 'streams' });
     }
     if (ids.length === 1) return this.query(ids[0]!, input);
-    validateQuestion(input.question, this.limits.maxQuestionChars);
-    const lo = input.sinceMs ?? Number.NEGATIVE_INFINITY;
-    const hi = input.untilMs ?? Number.POSITIVE_INFINITY;
-    for (const [k, v] of Object.entries({ sinceMs: input.sinceMs, untilMs: input.untilMs })) {
-      if (v !== undefined && !Number.isFinite(v)) {
-        throw new LvuError('INVALID_ARGUMENT', `${k} must be a number of milliseconds`, { field: k });
-      }
-    }
+    const range = this.#checkQuestion(input);
+    const lo = range.sinceMs ?? Number.NEGATIVE_INFINITY;
+    const hi = range.untilMs ?? Number.POSITIVE_INFINITY;
     const per = ids.map((id) =>
       this.#entry(id)
         .pipeline.store.frames()
@@ -734,7 +725,11 @@ export class Engine {
 
   #checkQuestion(input: QuestionInput): { sinceMs?: number; untilMs?: number } {
     validateQuestion(input.question, this.limits.maxQuestionChars);
-    const range = { sinceMs: input.sinceMs, untilMs: input.untilMs };
+    return this.#checkRange(input);
+  }
+
+  #checkRange(o: { sinceMs?: number; untilMs?: number }): { sinceMs?: number; untilMs?: number } {
+    const range = { sinceMs: o.sinceMs, untilMs: o.untilMs };
     for (const [k, v] of Object.entries(range)) {
       if (v !== undefined && !Number.isFinite(v)) {
         throw new LvuError('INVALID_ARGUMENT', `${k} must be a number of milliseconds`, { field: k });
