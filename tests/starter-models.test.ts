@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createEngine } from '@lvu/cli';
 import { formatClock as clock } from '@lvu/core';
+import { StandingQuestions } from '@lvu/engine';
 import { WordPieceTokenizer } from '@lvu/models';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -134,7 +135,7 @@ describe('lvu models fetch starter', () => {
     expect(texts.map((s) => t.encode(s))).toEqual(want);
   }, 300_000);
 
-  it('the engine with --models starter finds known objects in a video assembled from real photos, and says what it saw', async () => {
+  it('the engine with --models starter finds known objects in a video assembled from real photos, says what it saw, searches for them and alerts once on one', async () => {
     // 10 s each: fruits, a baboon, a building, a squirrel, a butterfly, oranges (opencv-doc's photos)
     const video = join(dir, 'photos.mp4');
     const imgs = [
@@ -185,7 +186,38 @@ describe('lvu models fetch starter', () => {
         // the time range of the scene, from the evidence
         expect(r.answer, question).toContain(`${clock(fromMs)}–${clock(fromMs + 9000)}`);
         expect(r.totalTokens).toBeLessThanOrEqual(r.budgetTokens);
+        // search over the history finds the same scene, with a thumbnail and the class names the model sees
+        const found = await engine.search(['photos'], { q: question, limit: 3 });
+        const top = found.ranges[0]!;
+        expect(top.fromMs, question).toBeGreaterThanOrEqual(fromMs);
+        expect(top.toMs, question).toBeLessThan(fromMs + 10_000);
+        expect(top.best.thumb.length).toBeGreaterThan(0);
+        expect(top.best.labels.join(' ').toLowerCase(), question).toContain(label);
       }
+      // an alert on real weights: the threshold between the butterfly's frames and the rest, then the same video
+      // again as a second stream — the alert fires once, inside the butterfly's ten seconds
+      const q = 'Is there a butterfly?';
+      const score = await engine.frameScorer(q);
+      const frames = engine.frames('photos');
+      const inside = frames.filter((f) => f.ptsMs >= 40_000 && f.ptsMs < 50_000).map((f) => score.row(f));
+      const outside = frames.filter((f) => f.ptsMs < 40_000 || f.ptsMs >= 50_000).map((f) => score.row(f));
+      expect(Math.max(...inside)).toBeGreaterThan(Math.max(...outside));
+      const standing = new StandingQuestions(engine);
+      engine.addStream({ id: 'again', source: video });
+      standing.add({
+        stream: 'again',
+        question: q,
+        when: { scoreAbove: (Math.max(...inside) + Math.max(...outside)) / 2 },
+      });
+      await engine.whenDone('again');
+      for (let i = 0; i < 50 && standing.recent.length === 0; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(standing.recent.map((a) => a.trigger)).toEqual(['alert']);
+      expect(standing.recent[0]!.alert!.ptsMs).toBeGreaterThanOrEqual(40_000);
+      expect(standing.recent[0]!.alert!.ptsMs).toBeLessThan(50_000);
+      expect(standing.recent[0]!.result!.answer!.toLowerCase()).toContain('butterfly');
+      standing.close();
     } finally {
       await engine.close();
     }
