@@ -455,7 +455,7 @@ export class Engine {
       row?: RetainedFrame;
       segment?: string;
     };
-    const ranges: (SearchRange & { hits: Hit[]; bestHit: Hit })[] = [];
+    const ranges: (SearchRange & { bestHit: Hit })[] = [];
     let retained = 0;
     let spilled = 0;
     for (const [id, e] of entries) {
@@ -495,18 +495,16 @@ export class Engine {
         list.map((h) => h.ptsMs),
         list.map((h) => h.score),
       )) {
-        const span = list.slice(r.first, r.last + 1);
         const best = list[r.best]!;
         ranges.push({
           streamId: id,
           fromMs: r.fromMs,
           toMs: r.toMs,
-          wallFromMs: span[0]!.wallMs,
-          wallToMs: span.at(-1)!.wallMs,
-          frames: span.length,
+          wallFromMs: list[r.first]!.wallMs,
+          wallToMs: list[r.last]!.wallMs,
+          frames: r.last - r.first + 1,
           score: best.score,
           best: { seq: best.seq, ptsMs: best.ptsMs, wallMs: best.wallMs, thumb: '', labels: [] },
-          hits: span,
           bestHit: best,
         });
       }
@@ -514,21 +512,21 @@ export class Engine {
     ranges.sort((a, b) => b.score - a.score || a.wallFromMs - b.wallFromMs);
     const top = ranges.slice(0, limit);
     // only the best frames' rows are read back (thumbnail, labels)
-    const bySegment = new Map<string, { spill: SpillLog; seqs: Set<number>; hits: Hit[] }>();
+    const bySegment = new Map<string, { spill: SpillLog; segment: string; seqs: Set<number>; hits: Hit[] }>();
     for (const r of top) {
       const h = r.bestHit;
       if (h.row || !h.segment) continue;
       const spill = this.#entry(h.streamId).pipeline.spill!;
       const k = `${h.streamId}/${h.segment}`;
-      const g = bySegment.get(k) ?? { spill, seqs: new Set(), hits: [] };
+      const g = bySegment.get(k) ?? { spill, segment: h.segment, seqs: new Set(), hits: [] };
       g.seqs.add(h.seq);
       g.hits.push(h);
       bySegment.set(k, g);
     }
-    for (const [k, g] of bySegment) {
+    for (const g of bySegment.values()) {
       let rows: FeatureRowLike[] = [];
       try {
-        rows = g.spill.rows(k.slice(k.indexOf('/') + 1), g.seqs);
+        rows = g.spill.rows(g.segment, g.seqs);
       } catch {
         // deleted by disk retention meanwhile: the range stays, without a thumbnail
       }
@@ -542,7 +540,7 @@ export class Engine {
       q: o.q,
       streams: [...ids],
       clock: wall ? 'wall' : 'media',
-      ranges: top.map(({ hits: _h, bestHit, ...r }) => ({
+      ranges: top.map(({ bestHit, ...r }) => ({
         ...r,
         best: {
           ...r.best,
