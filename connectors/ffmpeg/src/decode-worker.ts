@@ -52,6 +52,7 @@ const stopped = () => Atomics.load(ctl, STOP) !== 0;
 function classify(
   err: unknown,
   phase: 'open' | 'read',
+  elapsedMs = 0,
 ): { code: string; message: string; retriable: boolean; hint?: string } {
   const msg = err instanceof Error ? err.message : String(err);
   const code = err instanceof FFmpegError ? err.code : undefined;
@@ -80,6 +81,14 @@ function classify(
   if (m.includes('timed out') || m.includes('timeout') || code === -110) {
     return { code: 'SOURCE_TIMEOUT', message: msg, retriable: true };
   }
+  if (live && phase === 'open' && elapsedMs >= 0.9 * job.timeoutMs) {
+    // a server that accepts the connection and never answers: FFmpeg reports what it failed to parse
+    return {
+      code: 'SOURCE_TIMEOUT',
+      message: `no answer within ${(job.timeoutMs / 1000).toFixed(1)} s (FFmpeg: ${msg})`,
+      retriable: true,
+    };
+  }
   if (live)
     return {
       code: phase === 'open' ? 'SOURCE_UNREACHABLE' : 'SOURCE_STALLED',
@@ -99,10 +108,11 @@ function sleepMs(ms: number): void {
 function run(): void {
   let input: Demuxer;
   let fmt: FormatContext;
+  const openedAt = performance.now();
   try {
     ({ input, fmt } = openInput(job));
   } catch (err) {
-    post({ type: 'error', ...classify(err, 'open') });
+    post({ type: 'error', ...classify(err, 'open', performance.now() - openedAt) });
     return;
   }
   let dec: Decoder | undefined;
@@ -208,6 +218,8 @@ function run(): void {
         curH = frame.height;
         post({ type: 'resized', width: shown(curW, curH).w, height: shown(curW, curH).h });
       }
+      // a recording resumed after a restart: the frames its saved context covers are decoded, not sampled again
+      if (ptsMs <= job.startAfterMs) return;
       const out = sampler.offer(ptsMs);
       if (out === null) return;
       if (job.pacing === 'realtime') {

@@ -1,4 +1,5 @@
 import { defineSchema, type SourceFactory, z } from '@lvu/core';
+import { admitFfmpegSource } from './source-admit.js';
 import { VideoSource } from './video-source.js';
 import { videoSourceOptionsSchema } from './video-source-options.js';
 
@@ -23,12 +24,14 @@ export const ffmpegSource: SourceFactory<typeof ffmpegStreamOptionsSchema.schema
     'file paths, rtsp://, rtsps://, http(s):// (files, HLS) and lavfi: sources, decoded by FFmpeg 8',
   schemes: ['', 'file', 'rtsp', 'rtsps', 'http', 'https', 'lavfi'],
   options: ffmpegStreamOptionsSchema,
+  admit: admitFfmpegSource,
   open(source, { realtime, ...o }, ctx) {
     return new VideoSource(
       source,
       {
         ...o,
         ...(realtime ? { pacing: 'realtime' as const } : {}),
+        ...(ctx.resumeAfterMs !== undefined ? { startAfterMs: ctx.resumeAfterMs } : {}),
         streamId: ctx.streamId,
         sizes: [...ctx.sizes],
       },

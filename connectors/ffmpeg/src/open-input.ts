@@ -11,6 +11,14 @@ export interface InputSpec {
   inputOptions?: Record<string, string>;
 }
 
+/** The protocols each kind of source needs (FFmpeg's `protocol_whitelist`); a lavfi graph opens none through it. */
+export const PROTOCOLS: Record<SourceKind, string> = {
+  file: 'file,crypto,data',
+  rtsp: 'rtsp,rtsps,rtp,srtp,udp,tcp,tls,crypto',
+  http: 'http,https,tcp,tls,crypto,data,httpproxy',
+  lavfi: '',
+};
+
 /**
  * Opens a source with lvu's network defaults (synchronously: call it in a worker). RTSP: the chosen transport, a
  * socket I/O timeout (a silent or frozen server fails reads instead of hanging) and bounded probing (FFmpeg's 5 s
@@ -19,6 +27,10 @@ export interface InputSpec {
  */
 export function openInput(spec: InputSpec): { input: Demuxer; fmt: FormatContext } {
   const options: Record<string, string> = { ...spec.inputOptions };
+  // what FFmpeg may open on the source's behalf (an HLS playlist naming file:// segments, a playlist that
+  // redirects elsewhere): only the protocols of its own kind, whatever the options say
+  if (PROTOCOLS[spec.kind]) options.protocol_whitelist = PROTOCOLS[spec.kind];
+  else delete options.protocol_whitelist;
   const us = String(Math.round(spec.timeoutMs * 1000));
   if (spec.kind === 'rtsp') {
     options.rtsp_transport ??= spec.transport;

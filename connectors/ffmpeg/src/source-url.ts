@@ -1,4 +1,4 @@
-import { LvuError } from '@lvu/core';
+import { LvuError, redactSource } from '@lvu/core';
 
 export type SourceKind = 'file' | 'rtsp' | 'http' | 'lavfi';
 
@@ -13,7 +13,7 @@ export interface ParsedSource {
 
 /** Replaces the user-info of a URL (`rtsp://user:pass@host`) so that credentials are never logged. */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1***@');
+  return redactSource(url);
 }
 
 /**

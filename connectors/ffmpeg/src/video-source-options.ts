@@ -100,6 +100,13 @@ export const videoSourceOptionsSchema = defineSchema(
         'treat the source as live (default: rtsp and live HLS playlists yes, files and other http no)',
       ),
     threads: z.int().min(0).max(16).default(1).describe('decoder threads per source (0 = FFmpeg decides)'),
+    startAfterMs: z
+      .number()
+      .min(0)
+      .optional()
+      .describe(
+        'recordings: sample only frames after this media time (set when a stream resumes after a restart)',
+      ),
     inputOptions: z.record(z.string(), z.string()).default({}).describe('extra FFmpeg input options'),
   }),
 );

@@ -38,6 +38,8 @@ export interface SourceStats {
   info: StreamInfo | null;
   /** A file that ended before its stated duration: where it ended (null: complete, or not a file). */
   truncated: { positionMs: number; durationMs: number } | null;
+  /** The last error while (re)connecting, until frames flow again (a camera or playlist that keeps failing). */
+  lastError: { code: string; message: string; atMs: number } | null;
 }
 
 /** The warning for a file cut short: what was before the cut is used. */
@@ -82,6 +84,7 @@ export class VideoSource implements FrameSource {
     connected: false,
     info: null,
     truncated: null,
+    lastError: null,
   };
   readonly #queue: BoundedQueue<SampledFrame>;
   readonly #abort = new AbortController();
@@ -199,11 +202,15 @@ export class VideoSource implements FrameSource {
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       if (this.#abort.signal.aborted) return resolve();
-      const t = setTimeout(resolve, ms);
       const onAbort = () => {
         clearTimeout(t);
         resolve();
       };
+      // the listener goes with the timer: a camera down for days must not pile one up per attempt
+      const t = setTimeout(() => {
+        this.#abort.signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
       this.#abort.signal.addEventListener('abort', onAbort, { once: true });
     });
   }
@@ -223,6 +230,7 @@ export class VideoSource implements FrameSource {
           `${this.source.redacted}: the playlist has had no new segment since its publisher stopped`,
           { field: 'source', hint: 'lvu keeps polling the playlist and resumes when new segments appear' },
         );
+        this.stats.lastError = { code: err.code, message: err.message, atMs: Date.now() };
         this.events.emit('source.error', {
           streamId: this.streamId,
           code: err.code,
@@ -296,6 +304,7 @@ export class VideoSource implements FrameSource {
       if (err && !err.retriable) throw err;
       failures = this.stats.sampled > before ? 1 : failures + 1;
       if (err) {
+        this.stats.lastError = { code: err.code, message: err.message, atMs: Date.now() };
         this.events.emit('source.error', {
           streamId: this.streamId,
           code: err.code,
@@ -359,6 +368,7 @@ export class VideoSource implements FrameSource {
       control: control.buffer as SharedArrayBuffer,
       threads: this.options.threads,
       autorotate: this.options.autorotate,
+      startAfterMs: this.live ? -1 : (this.options.startAfterMs ?? -1),
     };
     const worker = new Worker(WORKER, { workerData: job });
     VideoSource.activeWorkers++;
@@ -411,8 +421,10 @@ export class VideoSource implements FrameSource {
             this.events.emit('source.connected', {
               streamId: this.streamId,
               url: this.source.redacted,
-              width: m.info.width,
-              height: m.info.height,
+              // a camera that answered the handshake but has sent no picture yet has no size to report
+              ...(m.info.width > 0 && m.info.height > 0
+                ? { width: m.info.width, height: m.info.height }
+                : {}),
               ...(m.info.fps ? { fps: m.info.fps } : {}),
               ...(this.source.kind === 'rtsp' ? { transport: this.#transport } : {}),
             });
@@ -453,9 +465,11 @@ export class VideoSource implements FrameSource {
               width: m.width,
               height: m.height,
               images,
+              ...(this.live ? {} : { positionMs: m.sourcePtsMs }),
             };
             this.stats.sampled++;
             this.stats.lastFrameWallMs = frame.wallMs;
+            this.stats.lastError = null;
             const evicted = this.#queue.push(frame, blocking ? 'block' : 'dropOldest');
             if (evicted) this.#dropped('queue-full', evicted.seq);
             break;

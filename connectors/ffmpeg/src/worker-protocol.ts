@@ -25,6 +25,8 @@ export interface DecodeJob {
   threads: number;
   /** Apply the container's display rotation (quarter turns), like the FFmpeg CLI. */
   autorotate: boolean;
+  /** Recordings: sample only frames after this media time (a stream resumed after a restart); -1: from the start. */
+  startAfterMs: number;
 }
 
 export interface StreamInfo {

@@ -39,9 +39,12 @@ export { formatClock as clock } from '@lvu/core';
 export async function runUntilSignal(status: () => string): Promise<void> {
   const progress = process.stderr.isTTY ? new ProgressLine() : null;
   const timer = setInterval(() => progress?.update(status()), 1000);
+  // a closed terminal (SIGHUP) is a shutdown like SIGTERM: saved, not cut off; writing to it may fail then
+  process.stderr.on('error', () => {});
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
+    process.once('SIGHUP', resolve);
   });
   clearInterval(timer);
   progress?.done();

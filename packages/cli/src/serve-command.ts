@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { LvuError } from '@lvu/core';
 import { type EnginePlugins, StandingQuestions } from '@lvu/engine';
 import {
   createHttpServer,
@@ -55,6 +56,22 @@ export async function serveCommand(args: string[]): Promise<number> {
   });
   c.server.token ??= process.env.LVU_TOKEN || undefined;
   const engine = await createEngine({ ...c.engine, models: c.engine.models ?? undefined, plugins });
+  // what an operator must see even without metrics: durability failing, state set aside, streams failing
+  engine.events.on((e) => {
+    const line =
+      e.type === 'checkpoint.failed'
+        ? `${e.streamId}: checkpoint failed (${e.failures} in a row; the last good one is kept, retrying): ${e.message}`
+        : e.type === 'checkpoint.recovered'
+          ? `${e.streamId}: checkpoints work again after ${e.failures} failures`
+          : e.type === 'spill.failed'
+            ? `${e.streamId}: spill turned off: ${e.message}`
+            : e.type === 'state.unreadable'
+              ? `${e.streamId}: saved state unreadable, set aside as ${e.file} (the stream starts afresh): ${e.message}`
+              : e.type === 'stream.failed'
+                ? `${e.streamId}: failed (${e.code}): ${e.message}`
+                : null;
+    if (line) process.stderr.write(`${new Date().toISOString()} lvu serve: ${line}\n`);
+  });
   const standing = new StandingQuestions(
     engine,
     engine.stateDir ? { stateFile: join(engine.stateDir, 'standing.json') } : {},
@@ -66,8 +83,26 @@ export async function serveCommand(args: string[]): Promise<number> {
       port: c.server.port,
       token: c.server.token ?? undefined,
       bodyLimit: c.server.bodyLimit,
+      ...(c.server.allowedHosts ? { allowedHosts: c.server.allowedHosts } : {}),
+      maxConcurrentQueries: c.server.maxConcurrentQueries,
+      maxConcurrentSearches: c.server.maxConcurrentSearches,
+      maxQueued: c.server.maxQueued,
       standing,
     });
+    // the port first: a server that cannot listen opens no source and writes no state
+    try {
+      await app.listen({ host: c.server.host, port: c.server.port });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') throw err;
+      throw new LvuError('INVALID_CONFIG', `cannot listen on ${c.server.host}:${c.server.port} (${code})`, {
+        field: 'server.port',
+        hint:
+          code === 'EADDRINUSE'
+            ? 'another process (another lvu serve?) uses that port: stop it or pick another with --port'
+            : 'pick another host or port (--host, --port)',
+      });
+    }
     // declared streams (continuing their saved contexts), then those saved from an earlier run
     const r = engine.resume(c.streams.map(toStreamSpec));
     if (engine.stateDir && r.resumed.length + r.held.length > 0) {
@@ -76,7 +111,6 @@ export async function serveCommand(args: string[]): Promise<number> {
       );
     }
     for (const q of c.standing) standing.add(q);
-    await app.listen({ host: c.server.host, port: c.server.port });
   } catch (err) {
     standing.close();
     await engine.close();

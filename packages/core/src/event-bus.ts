@@ -44,6 +44,15 @@ export interface LvuEventMap {
   'stream.failed': { streamId: string; code: string; message: string };
   /** A stream's saved state (stateDir) could not be read or written; an unreadable file is set aside as `file`. */
   'state.unreadable': { streamId: string; file: string; message: string };
+  /**
+   * A stream's context could not be saved to stateDir (disk full, read-only, removed): the last good file is kept,
+   * the save is retried at the next checkpoint; `failures` counts the failures in a row.
+   */
+  'checkpoint.failed': { streamId: string; code: string; message: string; failures: number };
+  /** Saving works again after `failures` failed checkpoints. */
+  'checkpoint.recovered': { streamId: string; failures: number };
+  /** A stream's spill could not be written: spill is off for that stream (its context and questions go on). */
+  'spill.failed': { streamId: string; code: string; message: string };
   /** An edge publishing the stream restarted (a new epoch): its frames continue the stream's seq and media time. */
   'stream.edge-restarted': { streamId: string; epoch: number; previousEpoch: number; seq: number };
 }

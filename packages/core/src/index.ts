@@ -1,3 +1,4 @@
+export { Admission } from './admission.js';
 export { BoundedQueue } from './bounded-queue.js';
 export { type ConfigSchema, defineSchema, overridesOf, z } from './define-schema.js';
 export { EventBus, type LvuEvent, type LvuEventMap, type LvuEventName } from './event-bus.js';
@@ -20,6 +21,17 @@ export {
   SourceRegistry,
   sourceScheme,
 } from './source-factory.js';
+export {
+  admitScheme,
+  policyScheme,
+  redactSource,
+  SAFE_INPUT_OPTIONS,
+  SAFE_LAVFI_FILTERS,
+  type SourcePolicy,
+  sourceHost,
+  sourcePolicySchema,
+  sourceRefused,
+} from './source-policy.js';
 export { type SseEvent, sseEvents } from './sse-events.js';
 export { isStreamId, STREAM_ID_PATTERN } from './stream-id.js';
 export type { FloatArray, SampledFrame, SnapshotStore } from './types.js';

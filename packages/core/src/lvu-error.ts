@@ -41,6 +41,18 @@ export const ERROR_CODES = {
   TRANSPORT_UNAVAILABLE: { retriable: true, hint: 'the message broker is unavailable; lvu retries' },
   MALFORMED_MESSAGE: { retriable: false, hint: 'the message was dead-lettered; check its producer' },
   CANCELLED: { retriable: false, hint: 'the operation was cancelled' },
+  FORBIDDEN: {
+    retriable: false,
+    hint: 'the server refuses this: its operator can allow it in the configuration named in the hint',
+  },
+  OVERLOADED: {
+    retriable: true,
+    hint: 'too many questions or searches are running: wait the Retry-After seconds and ask again',
+  },
+  STORAGE_FAILED: {
+    retriable: true,
+    hint: 'a write to disk failed (full, read-only or removed): free space or fix the directory; lvu keeps the last good file and retries',
+  },
   INTERNAL: { retriable: false, hint: 'this is a bug in lvu: please report it with the details' },
 } as const satisfies Record<string, { retriable: boolean; hint: string }>;
 

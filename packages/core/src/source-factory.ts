@@ -2,6 +2,7 @@ import type { ConfigSchema, z } from './define-schema.js';
 import type { EventBus } from './event-bus.js';
 import { LvuError } from './lvu-error.js';
 import { Registry } from './registry.js';
+import type { SourcePolicy } from './source-policy.js';
 import type { SampledFrame } from './types.js';
 
 /** What a source factory opens: sampled frames until the source ends or `stop` is called. */
@@ -20,6 +21,11 @@ export interface SourceContext {
   /** Square RGB sizes every frame must carry (what the encoders take). */
   sizes: readonly number[];
   events: EventBus;
+  /**
+   * A recording continued after a restart: start after this position (`SampledFrame.positionMs` of the last frame
+   * its saved context covers) instead of from its beginning. Live sources ignore it.
+   */
+  resumeAfterMs?: number;
 }
 
 /**
@@ -37,6 +43,12 @@ export interface SourceFactory<S extends z.ZodObject = z.ZodObject> {
   readonly schemes: readonly string[];
   readonly options: ConfigSchema<S>;
   open(source: string, options: z.output<S>, ctx: SourceContext): FrameSource;
+  /**
+   * Checks a source from an untrusted caller (the HTTP API) against the operator's policy beyond its scheme and
+   * host (which the engine checks): files outside the allowed directories, filters or options that read, write
+   * or listen. Throws a `FORBIDDEN` LvuError saying what the operator would change.
+   */
+  admit?(source: string, options: z.output<S>, policy: SourcePolicy): void;
 }
 
 /** The scheme of a source string (`rtsp://…` → `rtsp`, `lavfi:…` → `lavfi`), or `''` for a path. */

@@ -20,6 +20,11 @@ export interface SampledFrame {
    * stopped), so the open temporal-reduction window closes as it would at the end of a replay.
    */
   sessionEnd?: true;
+  /**
+   * Where the frame lies in a recording, in the file's own media time (before any rebasing): a stream of a file
+   * that is restarted resumes after the last frame its saved context covers instead of from the start.
+   */
+  positionMs?: number;
 }
 
 /**

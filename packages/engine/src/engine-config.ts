@@ -1,5 +1,5 @@
 import { LONGVU_PRESETS, longVuOptionsSchema } from '@lvu/compress';
-import { defineSchema, overridesOf, type Registry, SourceRegistry, z } from '@lvu/core';
+import { defineSchema, overridesOf, type Registry, SourceRegistry, sourcePolicySchema, z } from '@lvu/core';
 import { durationSchema, queryLimitsSchema, retentionOptionsSchema } from './engine-options.js';
 import { type BackendFactory, llmBackends } from './llm-backends.js';
 import type { ModelKit } from './model-kit.js';
@@ -69,6 +69,7 @@ const baseShape = {
     })
     .optional()
     .describe('append every kept frame to Arrow IPC segments (time-range questions read them)'),
+  sourcePolicy: sourcePolicySchema,
   stateDir: z
     .string()
     .optional()
@@ -80,7 +81,17 @@ const baseShape = {
     .number()
     .positive()
     .default(10)
-    .describe('with stateDir: how often contexts that changed are saved (a SIGKILL loses at most this)'),
+    .describe(
+      'with stateDir: how often contexts that changed are saved (a SIGKILL loses at most this; see checkpointOpenWindows)',
+    ),
+  checkpointOpenWindows: z
+    .boolean()
+    .default(true)
+    .describe(
+      'with stateDir: a live DINO window open longer than checkpointSeconds is closed early so that the checkpoint ' +
+        'covers every frame taken (a SIGKILL loses at most checkpointSeconds); false keeps LongVU windows whole ' +
+        '(a SIGKILL then loses up to checkpointSeconds plus one window)',
+    ),
   keepEndedFor: durationSchema
     .default('24h')
     .describe(

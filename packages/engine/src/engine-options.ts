@@ -13,10 +13,11 @@ export const retentionOptionsSchema = defineSchema(
           .map((p) => `${p.name} = ${p.description}`)
           .join('; ')}`,
       ),
-    maxFrames: z.int().min(2).default(400).describe('kept frames retained per stream'),
+    maxFrames: z.int().min(2).max(1_000_000).default(400).describe('kept frames retained per stream'),
     maxBytes: z
       .int()
       .min(1)
+      .max(256 * 1024 ** 3)
       .default(2 * 1024 ** 3)
       .describe('bytes of token grids retained per stream'),
     denseMs: z

@@ -8,7 +8,15 @@ import {
   tokenGridLayout,
   uniformCap,
 } from '@lvu/compress';
-import { EventBus, type FrameSource, isStreamId, LvuError, type SampledFrame } from '@lvu/core';
+import {
+  admitScheme,
+  EventBus,
+  type FrameSource,
+  isStreamId,
+  LvuError,
+  type SampledFrame,
+  type SourcePolicy,
+} from '@lvu/core';
 import {
   answerQuestion,
   type CrossStreamInput,
@@ -17,6 +25,7 @@ import {
   validateQuestion,
 } from './answer-question.js';
 import { ContextStore, type RetainedFrame, type StoreStats, type TimelineEntry } from './context-store.js';
+import { type DurabilityWarning, DurableMemory } from './durable-memory.js';
 import {
   builtinPlugins,
   type EngineConfig,
@@ -28,7 +37,7 @@ import type { FrameEncoder, TextEncoder } from './frame-encoder.js';
 import type { LlmBackend } from './llm-backend.js';
 import type { OpenedModels } from './model-kit.js';
 import { openModels } from './open-models.js';
-import { DirSnapshotStore } from './snapshot-store.js';
+import type { DirSnapshotStore } from './snapshot-store.js';
 import { SpillLog } from './spill-log.js';
 import { evidenceRanges } from './starter-encoder.js';
 import {
@@ -57,6 +66,11 @@ export interface StreamSpec {
    * seqs and media time go on after its last frame. Without it such an id is STREAM_EXISTS.
    */
   continue?: boolean;
+  /**
+   * From a caller who is not the operator (the HTTP API): the source must pass `engine.sourcePolicy` (scheme, host,
+   * and the source factory's own `admit`), else FORBIDDEN. Streams of the pipeline YAML are the operator's.
+   */
+  untrusted?: boolean;
 }
 
 /** One time range of search results: consecutive frames of one stream that score high against the query. */
@@ -102,6 +116,8 @@ interface SavedState {
   spec: { source: string; sourceOptions?: Record<string, unknown>; retention?: RetentionInput } | null;
   counters: StreamCounters;
   lastFrame: LastFrame | null;
+  /** The last frame the saved context covers, with its place in a recording (a file resumes after it). */
+  covered?: LastFrame | null;
   endedAtMs: number | null;
 }
 
@@ -155,11 +171,15 @@ export class Engine {
   /** Where contexts are saved (`stateDir`), or null. */
   readonly stateDir: string | null;
   readonly #retention: RetentionInput;
+  readonly #sourcePolicy: SourcePolicy;
   readonly #spill: EngineConfig['spill'];
   readonly #evidence: { side: number; thumbSide: number } | null;
   readonly #streams = new Map<string, Entry>();
   /** Durable memory (`stateDir`): one snapshot per stream, saved every `checkpointSeconds`. */
   readonly #state: DirSnapshotStore | null;
+  readonly #durable: DurableMemory | null;
+  readonly #closeWindows: boolean;
+  readonly #checkpointMs: number;
   readonly #keepEndedMs: number;
   #timer: NodeJS.Timeout | null = null;
   #saving: Promise<void> = Promise.resolve();
@@ -184,9 +204,13 @@ export class Engine {
     this.#models = models;
     this.limits = queryLimitsSchema.parse(c.query);
     this.#retention = c.retention as RetentionInput;
+    this.#sourcePolicy = c.sourcePolicy;
     this.#spill = c.spill;
     this.#keepEndedMs = durationMs(c.keepEndedFor);
-    this.#state = c.stateDir ? new DirSnapshotStore(join(c.stateDir, 'streams')) : null;
+    this.#durable = c.stateDir ? new DurableMemory(c.stateDir, events) : null;
+    this.#state = this.#durable?.store ?? null;
+    this.#closeWindows = c.checkpointOpenWindows;
+    this.#checkpointMs = c.checkpointSeconds * 1000;
     this.stateDir = c.stateDir ?? null;
     if (this.#state || this.#keepEndedMs > 0) {
       // checkpoints that advanced, and kept streams past keepEndedFor forgotten
@@ -279,15 +303,28 @@ export class Engine {
     // a source no factory opens, or options it refuses, fail here, before anything is created
     const factory = typeof spec.source === 'string' ? this.plugins.sources.resolve(spec.source) : null;
     const sourceOptions = factory?.options.parse(spec.sourceOptions ?? {});
+    if (factory && spec.untrusted) {
+      admitScheme(spec.source as string, this.#sourcePolicy);
+      factory.admit?.(spec.source as string, sourceOptions!, this.#sourcePolicy);
+    }
     // continue a kept context: the one held in memory, else the one saved in stateDir
     const saved = spec.restore || held || !spec.continue ? null : this.#loadSaved(spec.id);
     const restore = spec.restore ?? (held ? held.pipeline.checkpoint()?.snapshot : saved?.bytes) ?? null;
     const previous = held
-      ? { counters: held.pipeline.counters, lastFrame: held.pipeline.lastFrame }
+      ? {
+          counters: held.pipeline.counters,
+          lastFrame: held.pipeline.lastFrame,
+          covered: held.pipeline.coveredFrame,
+        }
       : saved
-        ? { counters: saved.state.counters, lastFrame: saved.state.lastFrame }
+        ? {
+            counters: saved.state.counters,
+            // after a crash, past every seq the stream may have shown before it
+            lastFrame: this.#durable!.continueAfter(spec.id, saved.state.lastFrame),
+            covered: saved.state.covered ?? null,
+          }
         : null;
-    const spill = this.#spillFor(spec.id);
+    const spill = this.#spillFor(spec.id, previous === null);
     const pipeline = new StreamPipeline(
       spec.id,
       this.vision,
@@ -301,7 +338,10 @@ export class Engine {
     if (previous) {
       Object.assign(pipeline.counters, previous.counters, { skipped: { ...previous.counters.skipped } });
       pipeline.lastFrame = previous.lastFrame;
+      pipeline.coveredFrame = previous.covered;
     }
+    const durable = this.#durable;
+    if (durable) pipeline.onSeq = (seq) => durable.taken(spec.id, seq);
     let video: FrameSource | null = null;
     let frames: AsyncIterable<SampledFrame> | null;
     let source: string;
@@ -310,6 +350,10 @@ export class Engine {
         streamId: spec.id,
         sizes: [...new Set([...this.vision.imageSizes, ...(this.#evidence ? [this.#evidence.side] : [])])],
         events: this.events,
+        // a recording continues after the last frame its kept context covers, not from its start
+        ...(previous?.covered?.positionMs !== undefined
+          ? { resumeAfterMs: previous.covered.positionMs }
+          : {}),
       });
       frames = video;
       source = video.description;
@@ -366,8 +410,19 @@ export class Engine {
   }
 
   /** A stream's spill log (null without `spill`); each segment gets the frames' mean low tokens for search. */
-  #spillFor(id: string): SpillLog | null {
+  #spillFor(id: string, fresh = false): SpillLog | null {
     if (!this.#spill) return null;
+    const dir = join(this.#spill.dir, id);
+    if (fresh && existsSync(dir)) {
+      // a stream starting afresh (no context continued) must not read an earlier run's frames as its own: that
+      // run's segments move aside to ID.previous (one earlier run kept)
+      rmSync(`${dir}.previous`, { recursive: true, force: true });
+      try {
+        renameSync(dir, `${dir}.previous`);
+      } catch {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
     return new SpillLog(
       id,
       { ...this.#spill, dir: join(this.#spill.dir, id), summary: (r) => Float32Array.from(this.#lowMean(r)) },
@@ -596,6 +651,7 @@ export class Engine {
   #forget(id: string, e: Entry | null): void {
     this.#saving = this.#saving.then(async () => {
       await this.#state?.remove(id);
+      this.#durable?.forget(id);
       if (e?.pipeline.spill) rmSync(e.pipeline.spill.dir, { recursive: true, force: true });
     });
   }
@@ -875,7 +931,7 @@ export class Engine {
       s.bytes,
     );
     const state = s.state.state === 'running' || s.state.state === 'starting' ? 'stopped' : s.state.state;
-    pipeline.hold(state, s.state.counters, s.state.lastFrame);
+    pipeline.hold(state, s.state.counters, s.state.lastFrame, s.state.covered ?? null);
     this.#streams.set(id, {
       pipeline,
       source: s.state.spec?.source ?? 'saved context',
@@ -931,6 +987,7 @@ export class Engine {
       spec: e.spec,
       counters: e.pipeline.counters,
       lastFrame: e.pipeline.lastFrame,
+      covered: e.pipeline.coveredFrame,
       endedAtMs: st === 'running' || st === 'starting' ? null : e.endedAtMs,
     };
     const after = e.saved && e.saved.state === st ? e.saved.seq : Number.NEGATIVE_INFINITY;
@@ -938,11 +995,16 @@ export class Engine {
     if (!cp) return this.#saving;
     e.saved = { seq: cp.seq, state: st };
     const store = this.#state;
+    const durable = this.#durable!;
     this.#saving = this.#saving.then(() =>
-      store.save(id, cp.snapshot).catch((err: Error) => {
-        e.saved = null; // try again next time
-        this.events.emit('state.unreadable', { streamId: id, file: store.file(id), message: err.message });
-      }),
+      store.save(id, cp.snapshot).then(
+        () => durable.saved(id),
+        (err: unknown) => {
+          // the last good file is kept; reported (event, /readyz, /metrics, log) and tried again next time
+          if (e.saved?.seq === cp.seq) e.saved = null;
+          durable.failed(id, err);
+        },
+      ),
     );
     return this.#saving;
   }
@@ -953,7 +1015,12 @@ export class Engine {
     for (const [id, e] of [...this.#streams]) {
       const s = e.pipeline.state;
       if (s === 'running' || s === 'starting') {
-        void this.#save(id);
+        const since = e.pipeline.openSinceWallMs;
+        if (this.#durable && this.#closeWindows && since !== null && now - since >= this.#checkpointMs) {
+          // the open window is closed so that this checkpoint covers every frame taken (a SIGKILL then loses at
+          // most checkpointSeconds of frames)
+          void e.pipeline.closeOpenWindow().then(() => this.#save(id));
+        } else void this.#save(id);
       } else if (e.endedAtMs !== null && e.endedAtMs + this.#keepEndedMs < now) {
         this.#streams.delete(id);
         this.#forget(id, e);
@@ -975,14 +1042,42 @@ export class Engine {
    */
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
+    // with stateDir, the frames of open windows go into the contexts before they are saved (a graceful stop
+    // loses no frame the streams took); bounded, so a stuck model cannot hold the shutdown
+    if (this.#durable) {
+      await Promise.all(
+        [...this.#streams.values()].map((e) =>
+          Promise.race([e.pipeline.closeOpenWindow(), new Promise((r) => setTimeout(r, 10_000).unref())]),
+        ),
+      );
+    }
     for (const [id, e] of [...this.#streams]) {
       const was = e.pipeline.state;
       e.pipeline.stop();
       await e.video?.stop();
       void this.#save(id, was);
+      const last = e.pipeline.lastFrame;
+      if (this.#durable && last) this.#durable.stopped(id, last.seq);
     }
     await this.#saving;
+    this.#durable?.close();
     this.#streams.clear();
     await this.#models.close();
+  }
+
+  /** What is wrong with durable memory or the spill now (checkpoints failing, spill turned off), per stream. */
+  warnings(): DurabilityWarning[] {
+    const out = this.#durable?.warnings() ?? [];
+    for (const [id, e] of this.#streams) {
+      const f = e.pipeline.spill?.failed;
+      if (f)
+        out.push({ streamId: id, kind: 'spill', code: f.code, message: f.message, sinceMs: 0, failures: 1 });
+    }
+    return out;
+  }
+
+  /** Checkpoints that failed since start, per stream (`lvu_checkpoint_failures_total`). */
+  get checkpointFailures(): ReadonlyMap<string, number> {
+    return this.#durable?.failuresTotal ?? new Map();
   }
 }

@@ -8,6 +8,7 @@ export {
 } from './answer-question.js';
 export { BUILTIN_FEATURES, BuiltinFrameEncoder, BuiltinTextEncoder } from './builtin-encoder.js';
 export { ContextStore, type RetainedFrame, type StoreStats, type TimelineEntry } from './context-store.js';
+export { type DurabilityWarning, DurableMemory, lockStateDir, SEQ_LEASE } from './durable-memory.js';
 export { Engine, type SearchRange, type SearchResult, type StreamSpec, type StreamStatus } from './engine.js';
 export {
   builtinPlugins,
@@ -45,7 +46,7 @@ export {
   openAiOptionsSchema,
 } from './openai-backend.js';
 export { type RetentionCandidate, type RetentionPolicy, retentionPolicies } from './retention-policies.js';
-export { DirSnapshotStore } from './snapshot-store.js';
+export { DirSnapshotStore, writeFileDurably } from './snapshot-store.js';
 export { SpillLog, type SpillOptions, type SpillSummary } from './spill-log.js';
 export {
   type StandingAnswer,

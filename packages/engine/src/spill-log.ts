@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildFeatureBatch, type FeatureRow, featureRows, featureSchema, fromIpc, toIpc } from '@lvu/arrow';
 import { type EventBus, LvuError } from '@lvu/core';
@@ -54,6 +54,11 @@ export class SpillLog {
   #segments: Segment[] = [];
   #pending: FeatureRow[] = [];
   #bytes = 0;
+  /**
+   * Why spilling stopped (a directory removed, read-only or full): spill is then off for this stream, reported
+   * once (`spill.failed`); its context and questions go on from memory.
+   */
+  failed: LvuError | null = null;
 
   constructor(streamId: string, o: SpillOptions, events: EventBus | null = null) {
     this.#streamId = streamId;
@@ -105,16 +110,39 @@ export class SpillLog {
   }
 
   append(row: FeatureRow): void {
-    if (row.seq <= this.lastSeq) return;
+    if (this.failed || row.seq <= this.lastSeq) return;
     this.#pending.push(row);
     if (this.#pending.length >= this.segmentFrames) this.flush();
   }
 
-  /** Writes the pending frames as a segment. */
+  /** Writes the pending frames as a segment; a disk fault turns spill off for this stream (`failed`). */
   flush(): void {
+    if (this.failed || this.#pending.length === 0) return;
+    try {
+      this.#write();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+      this.failed = new LvuError(
+        'STORAGE_FAILED',
+        `spill of ${this.#streamId} stopped: ${(err as Error).message}`,
+        {
+          field: 'spill.dir',
+          cause: err,
+          details: { errno: code },
+          hint: 'fix the spill directory (space, permissions, mount) and re-add the stream; its context goes on in memory',
+        },
+      );
+      this.#pending = [];
+      this.#events?.emit('spill.failed', {
+        streamId: this.#streamId,
+        code: this.failed.code,
+        message: this.failed.message,
+      });
+    }
+  }
+
+  #write(): void {
     const rows = this.#pending;
-    if (rows.length === 0) return;
-    this.#pending = [];
     const schema = featureSchema(
       { hiValues: rows[0]!.hi.length, loValues: rows[0]!.lo.length },
       { streamId: this.#streamId },
@@ -128,9 +156,18 @@ export class SpillLog {
       toMs: rows.at(-1)!.ptsMs,
       bytes: bytes.byteLength,
     };
-    writeFileSync(join(this.dir, seg.file), bytes);
-    if (this.#summary)
-      writeFileSync(join(this.dir, summaryFile(seg.file)), encodeSummaries(rows, this.#summary));
+    try {
+      mkdirSync(this.dir, { recursive: true }); // a directory removed while running comes back
+      writeFileSync(join(this.dir, seg.file), bytes);
+      if (this.#summary)
+        writeFileSync(join(this.dir, summaryFile(seg.file)), encodeSummaries(rows, this.#summary));
+    } catch (err) {
+      // no half segment left behind to be read as one
+      rmSync(join(this.dir, seg.file), { force: true });
+      rmSync(join(this.dir, summaryFile(seg.file)), { force: true });
+      throw err;
+    }
+    this.#pending = [];
     this.#segments.push(seg);
     this.#bytes += seg.bytes;
     while (this.#bytes > this.maxDiskBytes && this.#segments.length > 1) {

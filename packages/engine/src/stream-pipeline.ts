@@ -38,6 +38,49 @@ export interface LastFrame {
   seq: number;
   ptsMs: number;
   wallMs: number;
+  /** Its place in a recording (`SampledFrame.positionMs`; absent for live sources). */
+  positionMs?: number;
+}
+
+/**
+ * A source's frames with markers (`sessionEnd`) slipped in between them on request: a marker closes the open
+ * temporal-reduction window as a source's end does, without waiting for the source's next frame.
+ */
+function withMarkers(
+  frames: AsyncIterable<SampledFrame>,
+  markers: { take(): SampledFrame | null; next(): Promise<void>; wake(): void },
+): AsyncIterable<SampledFrame> {
+  return {
+    [Symbol.asyncIterator]() {
+      const it = frames[Symbol.asyncIterator]();
+      let pending: Promise<IteratorResult<SampledFrame>> | null = null;
+      let done = false;
+      return {
+        async next(): Promise<IteratorResult<SampledFrame>> {
+          for (;;) {
+            if (done) return { done: true, value: undefined };
+            const m = markers.take();
+            if (m) return { done: false, value: m };
+            if (!pending) {
+              pending = it.next();
+              pending.catch(() => {}); // a source failing after return() is no unhandled rejection
+            }
+            const r = await Promise.race([pending, markers.next().then(() => null)]);
+            if (r === null) continue;
+            pending = null;
+            if (r.done) done = true;
+            return r;
+          }
+        },
+        async return(): Promise<IteratorResult<SampledFrame>> {
+          done = true;
+          markers.wake();
+          await it.return?.();
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
 }
 
 /**
@@ -51,6 +94,10 @@ export async function* continueAfter(
   let seqOff: number | null = null;
   let ptsOff = 0;
   for await (const f of frames) {
+    if (f.sessionEnd) {
+      yield f;
+      continue;
+    }
     if (seqOff === null) {
       seqOff = last.seq + 1 - f.seq;
       ptsOff = last.ptsMs + Math.max(1, f.wallMs - last.wallMs) - f.ptsMs;
@@ -184,6 +231,53 @@ export class StreamPipeline {
 
   /** The last frame this stream took (null: none yet). */
   lastFrame: LastFrame | null = null;
+  /** The last frame the store covers (the last frame of the last closed window), with its place in a recording. */
+  coveredFrame: LastFrame | null = null;
+  /** Called with each frame's seq as it is taken (durable memory reserves seqs ahead of them). */
+  onSeq: ((seq: number) => void) | null = null;
+  /** Frames taken whose window has not closed: seq, arrival and place in a recording. */
+  readonly #uncovered: LastFrame[] = [];
+  /** Markers waiting to go into the frames, and who waits for the open window to close. */
+  readonly #markers: SampledFrame[] = [];
+  #markerWake: (() => void) | null = null;
+  #windowWaiters: { seq: number; resolve: () => void }[] = [];
+
+  /** Wall time of the first frame of the open window (null: no frame waits for its window). */
+  get openSinceWallMs(): number | null {
+    return this.#uncovered[0]?.wallMs ?? null;
+  }
+
+  /**
+   * Closes the open temporal-reduction window now, as a source's end would (shutdown, or a checkpoint that must
+   * cover every frame taken); resolves once the frames taken so far are in the store, or the stream stops.
+   */
+  closeOpenWindow(): Promise<void> {
+    const last = this.#uncovered.at(-1);
+    if (!last || this.state !== 'running') return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.#windowWaiters.push({ seq: last.seq, resolve });
+      this.#markers.push({
+        streamId: this.id,
+        seq: last.seq,
+        ptsMs: last.ptsMs,
+        wallMs: Date.now(),
+        width: 0,
+        height: 0,
+        images: {},
+        sessionEnd: true,
+      });
+      this.#markerWake?.();
+    });
+  }
+
+  #releaseWindowWaiters(all = false): void {
+    const covered = this.coveredSeq;
+    this.#windowWaiters = this.#windowWaiters.filter((w) => {
+      if (!all && w.seq > covered) return true;
+      w.resolve();
+      return false;
+    });
+  }
 
   /**
    * Runs the write path over `frames`; resolves when the source ends or `stop()` is called, rejects on failure.
@@ -193,7 +287,16 @@ export class StreamPipeline {
     if (this.#done) return this.#done;
     const o = this.#o;
     const last = this.lastFrame;
-    const windows$ = runWritePath(resume && last ? continueAfter(frames, last) : frames, {
+    const markers = {
+      take: () => this.#markers.shift() ?? null,
+      next: () =>
+        new Promise<void>((r) => {
+          this.#markerWake = r;
+        }),
+      wake: () => this.#markerWake?.(),
+    };
+    const source = resume && last ? continueAfter(frames, last) : frames;
+    const windows$ = runWritePath(withMarkers(source, markers), {
       streamId: this.id,
       windowFrames: o.dinoWindowFrames,
       threshold: o.dinoThreshold,
@@ -203,7 +306,14 @@ export class StreamPipeline {
         this.counters.sampled++;
         this.counters.lastFrameWallMs = f.wallMs;
         this.counters.lastPtsMs = f.ptsMs;
-        this.lastFrame = { seq: f.seq, ptsMs: f.ptsMs, wallMs: f.wallMs };
+        this.lastFrame = {
+          seq: f.seq,
+          ptsMs: f.ptsMs,
+          wallMs: f.wallMs,
+          ...(f.positionMs === undefined ? {} : { positionMs: f.positionMs }),
+        };
+        this.#uncovered.push(this.lastFrame);
+        this.onSeq?.(f.seq);
       },
       onFrameError: (f) => this.#frameFailed(f),
     });
@@ -211,15 +321,27 @@ export class StreamPipeline {
       this.#resolve = resolve;
       this.state = 'running';
       this.#sub = windows$.subscribe({
-        next: (w) => this.#addWindow(w),
+        next: (w) => {
+          try {
+            this.#addWindow(w);
+          } catch (err) {
+            // last resort: whatever goes wrong in one stream's window fails that stream, never the process
+            this.#sub?.unsubscribe();
+            this.windows$.complete();
+            this.#releaseWindowWaiters(true);
+            reject(this.#fail(err));
+          }
+        },
         error: (err) => {
           this.windows$.complete();
+          this.#releaseWindowWaiters(true);
           reject(this.#fail(err));
         },
         complete: () => {
           this.spill?.flush();
           if (this.state === 'running') this.state = 'ended';
           this.windows$.complete();
+          this.#releaseWindowWaiters(true);
           resolve();
         },
       });
@@ -278,9 +400,17 @@ export class StreamPipeline {
       this.counters.kept++;
       this.#events.emit('frame.kept', { streamId: this.id, seq: row.seq, score: w.scores[i]! });
     });
-    this.windows$.next(w);
     // every frame up to the window's last is now reflected in the store
     this.#checkpointSeq = w.lastSeq;
+    const i = this.#uncovered.findIndex((f) => f.seq > w.lastSeq);
+    const done = this.#uncovered.splice(0, i < 0 ? this.#uncovered.length : i);
+    this.coveredFrame = done.at(-1) ?? {
+      seq: w.lastSeq,
+      ptsMs: w.lastPtsMs,
+      wallMs: w.lastWallMs,
+    };
+    this.#releaseWindowWaiters();
+    this.windows$.next(w);
     if (w.rows.length) this.#prepareQuestions();
   }
 
@@ -300,6 +430,7 @@ export class StreamPipeline {
           this.counters.lastFrameWallMs = w.lastWallMs;
           this.counters.lastPtsMs = w.lastPtsMs;
           this.lastFrame = { seq: w.lastSeq, ptsMs: w.lastPtsMs, wallMs: w.lastWallMs };
+          this.onSeq?.(w.lastSeq);
           this.#addWindow(w);
         }
         this.spill?.flush();
@@ -358,10 +489,16 @@ export class StreamPipeline {
    * A pipeline that takes no more frames (a saved context read back, a stream removed but kept): `state` as given,
    * its counters and last frame as they were.
    */
-  hold(state: StreamState, counters?: StreamCounters, lastFrame?: LastFrame | null): void {
+  hold(
+    state: StreamState,
+    counters?: StreamCounters,
+    lastFrame?: LastFrame | null,
+    coveredFrame?: LastFrame | null,
+  ): void {
     this.state = state;
     if (counters) Object.assign(this.counters, counters, { skipped: { ...counters.skipped } });
     if (lastFrame !== undefined) this.lastFrame = lastFrame;
+    if (coveredFrame !== undefined) this.coveredFrame = coveredFrame;
     this.#done ??= Promise.resolve();
   }
 
@@ -371,6 +508,7 @@ export class StreamPipeline {
     this.#sub?.unsubscribe();
     this.spill?.flush();
     this.windows$.complete();
+    this.#releaseWindowWaiters(true);
     this.#resolve?.();
   }
 }

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { LvuError, type LvuErrorCode } from '@lvu/core';
+import { Admission, LvuError, type LvuErrorCode } from '@lvu/core';
 import type { Engine, QueryResult, QuestionInput, StandingQuestions } from '@lvu/engine';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { openApiDocument } from './openapi-document.js';
@@ -15,6 +15,17 @@ export interface HttpServerOptions {
   /** Largest request body in bytes (default 64 KiB). */
   bodyLimit?: number;
   standing?: StandingQuestions;
+  /**
+   * Names clients may reach the server by (`Host`, and `Origin` for browsers: a page elsewhere, or one reached by
+   * DNS rebinding, is refused). Default: the loopback names on a loopback host; the host itself on another
+   * address; any when binding 0.0.0.0 or `::` (set it there).
+   */
+  allowedHosts?: string[];
+  /** Questions answered at once (default 2) and searches run at once (default 2). */
+  maxConcurrentQueries?: number;
+  maxConcurrentSearches?: number;
+  /** Questions, and apart searches, waiting for a slot; past it 429 with Retry-After (default 16). */
+  maxQueued?: number;
   /** Answers a question about a stream this engine does not run (a Kafka worker: the owner's checkpoint). */
   fallbackQuery?: (id: string, input: QuestionInput) => Promise<unknown>;
 }
@@ -27,6 +38,8 @@ const STATUS: Partial<Record<LvuErrorCode, number>> = {
   NON_FINITE_INPUT: 400,
   MALFORMED_MESSAGE: 400,
   AUTH_REQUIRED: 401,
+  FORBIDDEN: 403,
+  OVERLOADED: 429,
   NOT_FOUND: 404,
   STREAM_NOT_FOUND: 404,
   CONTEXT_EMPTY: 409,
@@ -38,6 +51,38 @@ const STATUS: Partial<Record<LvuErrorCode, number>> = {
 };
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** The names a server on `host` answers to by default (empty: any). */
+function defaultAllowedHosts(host: string): string[] {
+  if (LOOPBACK.has(host)) return ['localhost', '127.0.0.1', '::1'];
+  if (host === '0.0.0.0' || host === '::') return [];
+  return [host];
+}
+
+/** The host name of a `Host` header or an `Origin` (`http://name:port`), lower case, without brackets or port. */
+export function hostName(value: string, origin = false): string | null {
+  let v = value.trim().toLowerCase();
+  if (origin) {
+    const m = /^[a-z][a-z0-9+.-]*:\/\/([^/]*)$/.exec(v.replace(/\/$/, ''));
+    if (!m) return null;
+    v = m[1]!;
+  }
+  const m6 = /^\[([0-9a-f:.]+)\](?::\d+)?$/.exec(v);
+  if (m6) return m6[1]!;
+  const m = /^([a-z0-9._-]+)(?::\d+)?$/.exec(v);
+  return m ? m[1]! : null;
+}
+
+/** Headers every answer carries: no sniffing, no framing, no referrer; the page may load and call only itself. */
+const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-resource-policy': 'same-origin',
+};
+const PAGE_CSP =
+  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; " +
+  "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /** Every error the API answers has this one shape (the OpenAPI `Error` schema). */
 function errorBody(err: LvuError) {
@@ -133,16 +178,50 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
     metrics.close();
   });
   const token = o.token ? Buffer.from(o.token.trim()) : null;
+  const allowedHosts = new Set(
+    (o.allowedHosts ?? defaultAllowedHosts(host)).map((h) => h.toLowerCase().replace(/^\[|\]$/g, '')),
+  );
+  const queries = new Admission('questions', o.maxConcurrentQueries ?? 2, o.maxQueued ?? 16);
+  const searches = new Admission('searches', o.maxConcurrentSearches ?? 2, o.maxQueued ?? 16);
+  metrics.admission = [queries, searches];
+  const authorized = (req: FastifyRequest) => {
+    if (!token) return true;
+    const given = Buffer.from(bearerOf(req.headers.authorization));
+    return given.length === token.length && timingSafeEqual(given, token);
+  };
 
   app.addHook('onRequest', async (req, reply) => {
+    void reply.headers(SECURITY_HEADERS);
+    // reached by a name the server does not answer to (DNS rebinding), or called by a page of another origin
+    const name = hostName(req.headers.host ?? '');
+    if (allowedHosts.size > 0 && (name === null || !allowedHosts.has(name))) {
+      throw new LvuError(
+        'FORBIDDEN',
+        `this server does not answer to the host name ${String(req.headers.host).slice(0, 80)}`,
+        {
+          field: 'host',
+          hint: `reach it as ${[...allowedHosts].join(', ')}, or add the name to server.allowedHosts`,
+        },
+      );
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      const o2 = hostName(origin, true);
+      const same = o2 !== null && o2 === name;
+      if (!same && (o2 === null || allowedHosts.size === 0 || !allowedHosts.has(o2))) {
+        throw new LvuError('FORBIDDEN', `requests from pages of ${origin.slice(0, 80)} are refused`, {
+          field: 'origin',
+          hint: "open the timeline page from this server itself, or add the page's host to server.allowedHosts",
+        });
+      }
+    }
     // a method a known path does not take: 405 before anything reads the body
     const path = pathOf(req.url);
     const allowed = ROUTES.find(([re]) => re.test(path))?.[1];
     if (allowed && !allowed.includes(req.method)) return methodNotAllowed(req.method, path, allowed, reply);
     // the matched route, not the raw URL: `/healthz?x=1` and `/readyz/` are the public routes too
     if (!token || PUBLIC_ROUTES.has(req.routeOptions.url ?? '')) return;
-    const given = Buffer.from(bearerOf(req.headers.authorization));
-    if (given.length !== token.length || !timingSafeEqual(given, token)) {
+    if (!authorized(req)) {
       throw new LvuError('AUTH_REQUIRED', 'missing or wrong bearer token', {
         field: 'authorization',
         hint: "send the server's token as `Authorization: Bearer TOKEN` (server.token / LVU_TOKEN where it runs); the timeline page takes it as /#token=TOKEN",
@@ -151,6 +230,8 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
   });
   app.setErrorHandler((err, _req, reply) => {
     const e = asLvuError(err);
+    const retry = (e.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+    if (retry !== undefined) void reply.header('retry-after', String(retry));
     void reply.code(statusOf(e)).send(errorBody(e));
   });
   app.setNotFoundHandler((req, reply) => {
@@ -165,10 +246,16 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
   app.get('/healthz', async () => ({ ok: true }));
   // readiness is the server's: it serves questions until it shuts down; a failed stream fails alone and is
   // reported here and per stream (GET /v1/streams/{id}: state, error), never taking the others out of rotation
-  app.get('/readyz', async (_req, reply) => {
+  // without the token (when one is set) it says only whether the server is ready: streams' sources and errors are
+  // stream data; durability warnings (a checkpoint or spill failing) come with the details
+  app.get('/readyz', async (req, reply) => {
+    const code = closing ? 503 : 200;
+    if (!authorized(req)) return reply.code(code).send({ ready: !closing });
     const streams = engine.listStreams();
     const failed = streams.filter((s) => s.state === 'failed').map((s) => ({ id: s.id, error: s.error }));
-    return reply.code(closing ? 503 : 200).send({ ready: !closing, streams: streams.length, failed });
+    return reply
+      .code(code)
+      .send({ ready: !closing, streams: streams.length, failed, warnings: engine.warnings() });
   });
   app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()));
   const doc = openApiDocument({
@@ -178,11 +265,13 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
   });
   const streamSchema = streamSpecSchema(engine.plugins.sources);
   app.get('/openapi.json', async () => doc);
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(TIMELINE_PAGE));
+  app.get('/', async (_req, reply) =>
+    reply.type('text/html; charset=utf-8').header('content-security-policy', PAGE_CSP).send(TIMELINE_PAGE),
+  );
 
   app.get('/v1/streams', async () => ({ streams: engine.listStreams() }));
   app.post('/v1/streams', async (req, reply) => {
-    const status = engine.addStream(toStreamSpec(streamSchema.parse(req.body)));
+    const status = engine.addStream({ ...toStreamSpec(streamSchema.parse(req.body)), untrusted: true });
     return reply.code(201).send(status);
   });
   app.get<{ Params: { id: string } }>('/v1/streams/:id', async (req) => engine.status(req.params.id));
@@ -198,7 +287,7 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
   );
   app.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/v1/streams/:id/search',
-    async (req) => engine.search([req.params.id], searchParams(req.query)),
+    async (req) => searches.run(() => engine.search([req.params.id], searchParams(req.query))),
   );
   app.get<{ Querystring: Record<string, string> }>('/v1/search', async (req) => {
     const streams = (req.query.streams ?? '').split(',').filter(Boolean);
@@ -207,7 +296,7 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
         field: 'streams',
       });
     }
-    return engine.search(streams, searchParams(req.query));
+    return searches.run(() => engine.search(streams, searchParams(req.query)));
   });
   app.post<{ Body: unknown }>('/v1/query', (req, reply) => {
     const b = (req.body ?? {}) as Record<string, unknown>;
@@ -216,7 +305,9 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
       throw new LvuError('INVALID_ARGUMENT', 'streams must be a list of stream ids', { field: 'streams' });
     }
     for (const id of streams) engine.status(id as string); // unknown streams are a 404 before anything runs
-    return query(req, reply, (input) => engine.queryStreams(streams as string[], input));
+    return query(req, reply, (input) =>
+      queries.run(() => engine.queryStreams(streams as string[], input), input.signal),
+    );
   });
   app.get('/v1/answers/recent', async () => ({ answers: o.standing?.recent ?? [] }));
   app.get<{ Params: { id: string } }>('/v1/streams/:id/context', async (req) => {
@@ -234,7 +325,7 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
     const fallback = o.fallbackQuery;
     const ask = async (input: QuestionInput) => {
       try {
-        return await engine.query(id, input);
+        return await queries.run(() => engine.query(id, input), input.signal);
       } catch (err) {
         // a stream another worker runs: the answer from its checkpoint (JSON only)
         if (fallback && !input.onText && err instanceof LvuError && err.code === 'STREAM_NOT_FOUND')

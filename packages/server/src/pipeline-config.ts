@@ -28,8 +28,35 @@ export function pipelineConfigSchema(plugins: EnginePlugins) {
             .int()
             .min(1024)
             .default(64 * 1024),
+          allowedHosts: z
+            .array(z.string().min(1))
+            .optional()
+            .describe(
+              'names clients may reach the server by (the Host header, and Origin for browsers); default: the loopback ' +
+                'names on a loopback host, the host itself otherwise, any when binding 0.0.0.0 or ::',
+            ),
+          maxConcurrentQueries: z
+            .int()
+            .min(1)
+            .max(64)
+            .default(2)
+            .describe('questions answered at once; more wait in a queue'),
+          maxConcurrentSearches: z.int().min(1).max(64).default(2).describe('searches run at once'),
+          maxQueued: z
+            .int()
+            .min(0)
+            .max(1024)
+            .default(16)
+            .describe('questions (and, apart, searches) waiting; past it: 429 with Retry-After'),
         })
-        .default({ host: '127.0.0.1', port: 8080, bodyLimit: 64 * 1024 }),
+        .default({
+          host: '127.0.0.1',
+          port: 8080,
+          bodyLimit: 64 * 1024,
+          maxConcurrentQueries: 2,
+          maxConcurrentSearches: 2,
+          maxQueued: 16,
+        }),
       engine: engineConfigSchema(plugins).schema.prefault({}),
       streams: z.array(streamSpecSchema(plugins.sources).schema).default([]),
       standing: z.array(standingQuestionSchema.schema).default([]),
@@ -37,7 +64,16 @@ export function pipelineConfigSchema(plugins: EnginePlugins) {
   );
 }
 export type PipelineConfig = {
-  server: { host: string; port: number; token?: string | null; bodyLimit: number };
+  server: {
+    host: string;
+    port: number;
+    token?: string | null;
+    bodyLimit: number;
+    allowedHosts?: string[];
+    maxConcurrentQueries: number;
+    maxConcurrentSearches: number;
+    maxQueued: number;
+  };
   engine: EngineConfig & { models?: string | null; spill?: { dir: string }; stateDir?: string };
   streams: StreamSpecConfig[];
   standing: StandingQuestion[];
@@ -92,6 +128,8 @@ export function loadPipelineConfig(
     c.engine.models = local(c.engine.models);
   if (c.engine.spill) c.engine.spill.dir = local(c.engine.spill.dir);
   if (c.engine.stateDir) c.engine.stateDir = local(c.engine.stateDir);
+  const policy = c.engine.sourcePolicy as { fileDirs?: string[] } | undefined;
+  if (policy?.fileDirs) policy.fileDirs = policy.fileDirs.map(local);
   for (const s of c.streams) s.source = local(s.source);
   const ids = new Set<string>();
   for (const [i, s] of c.streams.entries()) {

@@ -1,5 +1,11 @@
-import type { LvuEvent } from '@lvu/core';
-import type { Engine } from '@lvu/engine';
+import type { Admission, LvuEvent } from '@lvu/core';
+import type { Engine, StreamStatus } from '@lvu/engine';
+
+/** A figure of the stream's source (`source_stats`, what the source reports), if it reports it. */
+function sourceStat(s: StreamStatus, key: string): unknown {
+  const st = s.source_stats;
+  return st && typeof st === 'object' ? (st as Record<string, unknown>)[key] : undefined;
+}
 
 const LATENCY_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -29,6 +35,8 @@ export class PrometheusMetrics {
   readonly #dropped = new Map<string, number>();
   readonly #reconnects = new Map<string, number>();
   readonly #off: () => void;
+  /** The HTTP server's admission controls (questions, searches), shown as gauges and a refusal counter. */
+  admission: Admission[] = [];
 
   constructor(engine: Engine) {
     this.#engine = engine;
@@ -163,8 +171,48 @@ export class PrometheusMetrics {
     metric(
       'lvu_stream_up',
       'gauge',
-      '1 while the stream runs',
-      per((s) => (s.state === 'running' ? 1 : 0)),
+      '1 while the stream runs and its source is connected (a source reconnecting or stalled is 0)',
+      per((s) => (s.state === 'running' && sourceStat(s, 'connected') !== false ? 1 : 0)),
+    );
+    metric(
+      'lvu_stream_corrupt_frames_total',
+      'counter',
+      'frames the decoder could not decode (dropped, not concealed)',
+      per((s) => Number(sourceStat(s, 'corrupt') ?? 0)),
+    );
+    const failures = this.#engine.checkpointFailures;
+    metric(
+      'lvu_checkpoint_failures_total',
+      'counter',
+      'checkpoints to stateDir that failed (the last good one is kept and the save retried)',
+      per((s) => failures.get(s.id) ?? 0),
+    );
+    const warnings = this.#engine.warnings();
+    metric(
+      'lvu_stream_durability_ok',
+      'gauge',
+      "0 while the stream's checkpoints fail or its spill is turned off, else 1",
+      per((s) => (warnings.some((w) => w.streamId === s.id) ? 0 : 1)),
+    );
+    const adm = (f: (a: Admission) => number) =>
+      this.admission.map((a) => [{ kind: a.name }, f(a)] as [Record<string, string>, number]);
+    metric(
+      'lvu_admission_running',
+      'gauge',
+      'questions or searches running',
+      adm((a) => a.running),
+    );
+    metric(
+      'lvu_admission_waiting',
+      'gauge',
+      'questions or searches waiting for a slot',
+      adm((a) => a.waiting),
+    );
+    metric(
+      'lvu_admission_rejected_total',
+      'counter',
+      'questions or searches refused with 429 (queue full)',
+      adm((a) => a.rejected),
     );
     const hist = (name: string, help: string, label: string, m: Map<string, Histogram>) => {
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
