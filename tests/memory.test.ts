@@ -1,21 +1,20 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: JSON bodies of the API under test
 /**
  * Memory beyond one stream and one process, end to end through `lvu serve` (a real process, real FFmpeg decoding
  * of generated video): one question over two streams under one budget, contexts that survive SIGTERM and SIGKILL
  * restarts (engine.stateDir), search over retained and spilled frames, an alert that fires once for an event that
  * lasts several windows, and the recent-frames layout option.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ContextStore } from '@lvu/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { get, LVU, post, serve as serveIn, stop, until } from './support/lvu-serve.js';
 import { makeSceneVideo, makeVideo } from './support/media.js';
-import { repoRoot } from './support/paths.js';
 
-const LVU = resolve(repoRoot, 'packages/cli/bin/lvu.js');
 let dir = '';
 let scene = '';
 let other = '';
@@ -33,57 +32,7 @@ beforeAll(() => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Served {
-  proc: ChildProcess;
-  url: string;
-  log: () => string;
-}
-
-/** `lvu serve --config` with `yaml`; resolves once it prints its URL. */
-async function serve(name: string, yaml: string): Promise<Served> {
-  const cfg = join(dir, `${name}.yaml`);
-  writeFileSync(cfg, yaml);
-  const proc = spawn('node', [LVU, 'serve', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
-  for (let i = 0; i < 300 && !out.includes('serving'); i++) {
-    if (proc.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const url = /serving (http:\/\/[^/]+)\//.exec(out)?.[1];
-  if (!url) {
-    proc.kill('SIGKILL');
-    throw new Error(`lvu serve did not start: ${out}`);
-  }
-  return { proc, url, log: () => out };
-}
-
-async function stop(s: Served, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-  if (s.proc.exitCode !== null) return s.proc.exitCode;
-  const exited = once(s.proc, 'exit');
-  s.proc.kill(signal);
-  const [code] = await exited;
-  return code as number | null;
-}
-
-const get = async (url: string) => (await fetch(url)).json() as Promise<any>;
-const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  });
-
-async function until<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting: ${JSON.stringify(v).slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const serve = (name: string, yaml: string) => serveIn(dir, name, yaml);
 
 describe('cross-stream questions through lvu serve', () => {
   it('one answer over two streams under one budget, frames interleaved by wall clock and labelled', async () => {
@@ -156,7 +105,7 @@ describe('cross-stream questions through lvu serve', () => {
 
 describe('durable memory: lvu serve restarted with the same stateDir', () => {
   const yaml = (state: string) =>
-    `server: {port: 0}\nengine: {stateDir: ${state}, checkpointSeconds: 0.5}\n` +
+    `server: {port: 0}\nengine: {stateDir: ${state}, checkpointSeconds: 0.5, checkpointOpenWindows: false}\n` +
     `streams:\n  - {id: cam, source: ${scene}, realtime: true, fps: 4}\n`;
 
   it('SIGTERM: the same frames before any new one arrives, then seq and media time go on', async () => {

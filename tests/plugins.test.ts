@@ -97,9 +97,16 @@ describe('plug-in points: a new source and a new backend are one file and one re
   });
 
   it('POST /v1/streams takes the new source with its options', async () => {
-    const engine = await Engine.create({ plugins: withFakes() });
+    // a new scheme is the API's only once the operator allows it
+    const engine = await Engine.create({ plugins: withFakes(), sourcePolicy: { schemes: ['fake'] } });
     const app = await createHttpServer(engine, { port: 0 });
     try {
+      const refused = await app.inject({
+        method: 'POST',
+        url: '/v1/streams',
+        payload: { id: 'api', source: 'lavfi:testsrc' },
+      });
+      expect([refused.statusCode, refused.json().error]).toEqual([403, 'FORBIDDEN']);
       const res = await app.inject({
         method: 'POST',
         url: '/v1/streams',

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { createEngine, defaultPlugins } from '@lvu/cli';
 import { type Engine, StandingQuestions, type StreamStatus } from '@lvu/engine';
@@ -33,7 +33,8 @@ const post = (path: string, body: unknown, headers: Record<string, string> = {})
 
 beforeAll(async () => {
   video = makeSceneVideo(40);
-  engine = await createEngine();
+  // the API opens files only where the operator allows it
+  engine = await createEngine({ sourcePolicy: { fileDirs: [dirname(video)] } });
   standing = new StandingQuestions(engine);
   app = await createHttpServer(engine, { standing });
   await app.listen({ host: '127.0.0.1', port: 0 });

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LvuError, sourcePolicySchema } from '@lvu/core';
+import { type LvuError, sourcePolicySchema } from '@lvu/core';
 import { describe, expect, it } from 'vitest';
 import { admitFfmpegSource, lavfiFilterNames } from './source-admit.js';
 
@@ -19,7 +19,10 @@ describe('the FFmpeg source under the API source policy', () => {
 
   it('reads filter names as FFmpeg splits a graph (escapes, quotes, labels, instance names)', () => {
     expect(lavfiFilterNames('testsrc2=size=320x240:rate=25,format=rgb24')).toEqual(['testsrc2', 'format']);
-    expect(lavfiFilterNames("color=c=red:s=64x64[a];[a]drawbox@x=t='a,b;c'[out]")).toEqual(['color', 'drawbox']);
+    expect(lavfiFilterNames("color=c=red:s=64x64[a];[a]drawbox@x=t='a,b;c'[out]")).toEqual([
+      'color',
+      'drawbox',
+    ]);
     expect(lavfiFilterNames('testsrc=size=32x32:\\,movie=x')).toEqual(['testsrc']);
     expect(lavfiFilterNames('testsrc,movie=filename=/etc/passwd')).toEqual(['testsrc', 'movie']);
   });

@@ -12,7 +12,7 @@ import {
   statSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { isStreamId, LvuError, type SnapshotStore } from '@lvu/core';
 
 /**
@@ -25,7 +25,7 @@ export function writeFileDurably(file: string, bytes: Uint8Array, dir: string): 
   const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
   let fd: number | null = null;
   try {
-    mkdirSync(dir, { recursive: true }); // a state directory removed while running comes back
+    makeDir(dir); // a state directory removed while running comes back
     fd = openSync(tmp, 'w');
     let off = 0;
     while (off < bytes.byteLength) {
@@ -79,6 +79,26 @@ export function writeFileDurably(file: string, bytes: Uint8Array, dir: string): 
 }
 
 /**
+ * `mkdir -p` whose error names the real cause: Node's recursive mkdir reports ENOENT when a parent cannot be made
+ * (a read-only file system), so the missing parts are made one by one.
+ */
+export function makeDir(dir: string): void {
+  if (existsSync(dir)) return;
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d); d = dirname(d)) {
+    missing.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+}
+
+/**
  * Checkpoints as files `ID.arrow` in a directory (local, or shared by the workers of a group on one machine or a
  * network file system), written by `writeFileDurably`: a reader, a SIGKILL or a full disk never leaves half a
  * snapshot, and a failed save keeps the last good one.
@@ -86,7 +106,7 @@ export function writeFileDurably(file: string, bytes: Uint8Array, dir: string): 
 export class DirSnapshotStore implements SnapshotStore {
   constructor(readonly location: string) {
     try {
-      mkdirSync(location, { recursive: true });
+      makeDir(location);
     } catch (err) {
       throw new LvuError(
         'INVALID_CONFIG',

@@ -3,6 +3,12 @@ import { streamSpecSchema } from './stream-spec.js';
 
 const error = { $ref: '#/components/schemas/Error' };
 const errorResponse = { description: 'error', content: { 'application/json': { schema: error } } };
+/** 429: too many questions or searches at once (admission control); ask again after Retry-After seconds. */
+const overloaded = {
+  ...errorResponse,
+  description: 'too many questions or searches running and waiting: ask again after Retry-After seconds',
+  headers: { 'Retry-After': { schema: { type: 'integer', minimum: 1 }, description: 'seconds to wait' } },
+};
 const json = (schema: Record<string, unknown>, description = 'ok') => ({
   description,
   content: { 'application/json': { schema } },
@@ -59,7 +65,7 @@ export function openApiDocument(o: {
       ...(o.auth ? { security: [{ bearer: [] }] } : {}),
       responses: {
         ...(spec.responses as Record<string, unknown>),
-        ...Object.fromEntries(all.map((c) => [String(c), errorResponse])),
+        ...Object.fromEntries(all.map((c) => [String(c), c === 429 ? overloaded : errorResponse])),
       },
     };
   };
@@ -86,6 +92,7 @@ export function openApiDocument(o: {
       409,
       413,
       415,
+      429,
     );
   return {
     openapi: '3.1.0',
@@ -232,15 +239,21 @@ export function openApiDocument(o: {
       '/readyz': {
         get: pub({
           summary:
-            'readiness of the server (503 while it shuts down); failed streams are listed, and never make it unready',
+            'readiness of the server (503 while it shuts down); with the token (or on a server without one) also the ' +
+            'streams, failed streams (which never make it unready) and durability warnings',
           responses: {
             200: json({
               type: 'object',
-              required: ['ready', 'streams', 'failed'],
+              required: ['ready'],
               properties: {
                 ready: { type: 'boolean' },
-                streams: { type: 'integer' },
+                streams: { type: 'integer', description: 'with the token (or none set): the streams' },
                 failed: { type: 'array', items: { type: 'object' } },
+                warnings: {
+                  type: 'array',
+                  description: 'durability: checkpoints failing, spill turned off (per stream)',
+                  items: { type: 'object' },
+                },
               },
             }),
             503: json({ type: 'object' }, 'shutting down'),
@@ -284,6 +297,7 @@ export function openApiDocument(o: {
             },
           },
           400,
+          403,
           409,
           413,
           415,
@@ -330,6 +344,7 @@ export function openApiDocument(o: {
           },
           400,
           404,
+          429,
         ),
       },
       '/v1/search': {
@@ -351,6 +366,7 @@ export function openApiDocument(o: {
           },
           400,
           404,
+          429,
         ),
       },
       '/v1/query': {
