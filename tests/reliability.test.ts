@@ -29,10 +29,10 @@ import autocannon from 'autocannon';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get, LVU, post, type Served, serve as serveIn, stop, until } from './support/lvu-serve.js';
-import { makeHls, makeSceneVideo, makeVideo } from './support/media.js';
+import { makeHls, makeSceneVideo, makeVideo, VTEST } from './support/media.js';
 import { repoRoot } from './support/paths.js';
 import { staticHttpServer } from './support/peers.js';
-import { freePort } from './support/rtsp-server.js';
+import { freePort, RtspServer } from './support/rtsp-server.js';
 
 let dir = '';
 let scene = '';
@@ -592,6 +592,28 @@ describe('smaller observability and hygiene items', () => {
       expect(metrics).toMatch(/lvu_stream_up\{stream="dead"\} 0/);
     } finally {
       await stop(s);
+    }
+  }, 120_000);
+
+  it("the README's test camera serves a file of any container (vtest.avi, an MJPEG AVI) and loops it", async () => {
+    const clip = makeVideo({ seconds: 3, encoder: 'mjpeg', container: 'avi' });
+    for (const file of [VTEST, clip]) {
+      const cam = new RtspServer(await freePort(), ['--file', file]);
+      await cam.start();
+      const src = new VideoSource(cam.url, { fps: 2, transport: 'tcp' });
+      const frames: number[] = [];
+      try {
+        for await (const f of src) {
+          frames.push(f.ptsMs);
+          // the 3-s clip goes on past its end (looped), like a camera
+          if (frames.length >= (file === clip ? 10 : 3)) break;
+        }
+      } finally {
+        await src.stop();
+        await cam.kill();
+      }
+      expect(frames.length, file).toBeGreaterThanOrEqual(3);
+      if (file === clip) expect(frames.at(-1)! - frames[0]!).toBeGreaterThan(3000);
     }
   }, 120_000);
 

@@ -2,7 +2,8 @@
 """A real RTSP server for lvu's tests (Debian's gst-rtsp-server through python3-gi).
 
 Serves rtsp://127.0.0.1:PORT/stream:
-  --file F.ts   an MPEG-TS file with H.264 video, looped forever (re-encoded to keep timestamps continuous), or
+  --file F      a video file of any container and codec GStreamer decodes (opencv-doc's vtest.avi, MPEG-TS, MP4),
+                looped forever and re-encoded with x264, paced like a camera, or
   (default)     a live test pattern (videotestsrc, a moving ball) encoded with x264.
 --user/--password require RTSP basic authentication. Prints "READY <url>" on stdout when it accepts clients.
 Run with Debian's python3 (/usr/bin/python3), which has the gi bindings.
@@ -16,6 +17,25 @@ import gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+
+def loop_at_eos(_factory, media):
+    """A file served as a camera: its end is not the stream's end; the pipeline seeks back to the start."""
+    pipeline = media.get_element()
+    conv = pipeline.get_by_name("conv")
+
+    def restart():
+        pipeline.seek_simple(Gst.Format.TIME, Gst.SeekFlags.FLUSH | Gst.SeekFlags.KEY_UNIT, 0)
+        return False
+
+    def probe(_pad, info):
+        event = info.get_event()
+        if event is not None and event.type == Gst.EventType.EOS:
+            GLib.idle_add(restart)
+            return Gst.PadProbeReturn.DROP
+        return Gst.PadProbeReturn.OK
+
+    conv.get_static_pad("sink").add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, probe)
 
 
 def main():
@@ -33,8 +53,10 @@ def main():
     enc = (f"x264enc tune=zerolatency speed-preset=ultrafast key-int-max={a.key_int or a.fps} bitrate=500 ! "
            "video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1")
     if a.file:
-        src = (f"multifilesrc location={a.file} loop=true ! tsdemux ! h264parse ! avdec_h264 ! videoconvert ! "
-               f"videorate ! video/x-raw,framerate={a.fps}/1 ! clocksync ! ")
+        # any container and codec GStreamer decodes (vtest.avi, MPEG-TS, MP4…); looped by a seek back to the start
+        # at its end (see loop_at_eos), paced to the clock like a camera
+        src = (f"filesrc location={a.file} ! decodebin ! videoconvert name=conv ! videoscale ! videorate ! "
+               f"video/x-raw,format=I420,framerate={a.fps}/1 ! clocksync ! ")
     else:
         src = (f"videotestsrc is-live=true pattern=ball ! "
                f"video/x-raw,width={a.width},height={a.height},framerate={a.fps}/1 ! ")
@@ -44,6 +66,8 @@ def main():
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(f"( {src}{enc} )")
     factory.set_shared(True)
+    if a.file:
+        factory.connect("media-configure", loop_at_eos)
     if a.user:
         auth = GstRtspServer.RTSPAuth()
         token = GstRtspServer.RTSPToken()
