@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { longVuOptions } from '@lvu/compress';
 import { LvuError, type LvuEvent, type SampledFrame } from '@lvu/core';
@@ -29,7 +30,7 @@ async function kafkaSink(url: string, timeoutMs: number) {
 export const INGEST_USAGE = `lvu ingest SOURCE [--to kafka://HOST:PORT/TOPIC] [--fps 1] [--json] [--max-frames N] [--realtime] [--size 384[,378]]
         [--resize pad|stretch|crop] [--sampling exact|keyframes] [--transport auto|tcp|udp] [--timeout-ms 5000]
         [--stall-timeout-ms 10000] [--stream-id ID] [--live] [--models DIR] [--features [--precision float32|float16]]
-        [--broker-timeout-ms 30000]
+        [--broker-timeout-ms 30000] [--spool DIR [--spool-max-mb 1024]]
         decode and sample a file, rtsp:// or http(s):// source. --json: one line per sampled frame
         {streamId, seq, ptsMs, wallMs, width, height} and one per source event; otherwise a progress bar (files)
         or a live counter (streams) on stderr. --to publishes every sampled frame (msgpack, raw RGB at each
@@ -39,6 +40,9 @@ export const INGEST_USAGE = `lvu ingest SOURCE [--to kafka://HOST:PORT/TOPIC] [-
         the models runs DINO, the temporal reduction and SigLIP+SVA+projector itself and publishes each closed
         window's kept frames as one FeatureBatch (Arrow IPC) instead of raw frames; workers need the same models.
         --precision float16 halves the bytes on the wire (grids rounded to 11 significant bits).
+        --spool DIR (with --to): what the broker cannot take now (it is down, or slow) waits in DIR — a few
+        frames in memory, the rest on disk up to --spool-max-mb — and is sent in order when it can be, so a camera's
+        frames are not dropped during a broker outage; files an edge left are sent when it starts again.
         A file that ends before its stated duration: a TRUNCATED_MEDIA warning and exit status 3`;
 
 const EVENT_NAMES: Record<string, string> = {
@@ -72,6 +76,8 @@ export const INGEST_OPTIONS = {
   models: { type: 'string' },
   precision: { type: 'string', default: 'float32' },
   'broker-timeout-ms': { type: 'string' },
+  spool: { type: 'string' },
+  'spool-max-mb': { type: 'string' },
 } as const;
 
 export async function ingestCommand(args: string[]): Promise<number> {
@@ -155,7 +161,17 @@ export async function ingestCommand(args: string[]): Promise<number> {
       })
     : null;
   // this edge's session: a worker tells a restarted edge's frames (seq from 0 again) from redeliveries by it
-  const edge = sink ? new EdgePublisher(sink.producer, sink.topic) : null;
+  const spoolMb = numberArg(values['spool-max-mb'], 'spool-max-mb', 1);
+  const edge = sink
+    ? new EdgePublisher(
+        sink.producer,
+        sink.topic,
+        Date.now(),
+        values.spool
+          ? { dir: resolve(values.spool), ...(spoolMb ? { maxBytes: spoolMb * 1024 * 1024 } : {}) }
+          : undefined,
+      )
+    : null;
   let n = 0;
   const stopOnSignal = () => void src.stop();
   process.once('SIGINT', stopOnSignal);
@@ -241,6 +257,7 @@ export async function ingestCommand(args: string[]): Promise<number> {
       `${src.streamId}: ${n} frames sampled at ${src.options.fps} fps from ${s.decoded} decoded` +
         `${s.info ? ` (${s.info.codec} ${s.info.width}x${s.info.height})` : ''}, ${s.corrupt} corrupt packets skipped, ` +
         `${s.droppedSlowConsumer} dropped, ${s.reconnects} reconnects, ` +
+        `${edge?.spool ? `${edge.spool.spooled} spooled to disk while the broker could not take them, ` : ''}` +
         `${models ? `${windows} windows with ${kept} kept frames published as feature batches (${failedFrames} frames failed), ` : ''}` +
         `${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
     );

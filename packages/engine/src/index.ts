@@ -46,7 +46,7 @@ export {
   openAiOptionsSchema,
 } from './openai-backend.js';
 export { type RetentionCandidate, type RetentionPolicy, retentionPolicies } from './retention-policies.js';
-export { DirSnapshotStore, writeFileDurably } from './snapshot-store.js';
+export { DirSnapshotStore, makeDir, writeFileDurably } from './snapshot-store.js';
 export { SpillLog, type SpillOptions, type SpillSummary } from './spill-log.js';
 export {
   type StandingAnswer,

@@ -225,7 +225,13 @@ export class StreamPipeline {
           field: 'restore',
         });
       }
-      this.restoredSeq = Number(ContextStore.snapshotMeta(restore).checkpointSeq ?? this.store.stats.lastSeq);
+      const meta = ContextStore.snapshotMeta(restore);
+      this.restoredSeq = Number(meta.checkpointSeq ?? this.store.stats.lastSeq);
+      // the counters as of the covered seq (a worker taking a stream over goes on counting from there)
+      if (meta['lvu-counters']) {
+        const c = JSON.parse(meta['lvu-counters']) as StreamCounters;
+        Object.assign(this.counters, c, { skipped: { ...c.skipped } });
+      }
     } else this.store = new ContextStore(id, retention, events);
   }
 
@@ -461,7 +467,16 @@ export class StreamPipeline {
   ): { seq: number; snapshot: Uint8Array } | null {
     const seq = this.coveredSeq;
     if (seq <= after) return null;
-    return { seq, snapshot: this.store.snapshot({ ...meta(seq), checkpointSeq: String(seq) }) };
+    // frames taken after the covered seq are not in the snapshot: whoever restores it takes them again
+    const counters = { ...this.counters, sampled: this.counters.sampled - this.#uncovered.length };
+    return {
+      seq,
+      snapshot: this.store.snapshot({
+        ...meta(seq),
+        checkpointSeq: String(seq),
+        'lvu-counters': JSON.stringify(counters),
+      }),
+    };
   }
 
   /** The checkpoint seq this pipeline's store was restored at (−1: a fresh store). */

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { backoffDelayMs, isRetriable, LvuError } from '@lvu/core';
 
 const RETRY = { initialDelayMs: 250, maxDelayMs: 5000, factor: 2, jitter: 0.2 };
+
 import { makeDir, writeFileDurably } from '@lvu/engine';
 import type { OutgoingMessage } from '@lvu/kafka';
 
@@ -69,12 +70,18 @@ export class EdgeSpool {
     try {
       makeDir(this.dir);
     } catch (err) {
-      throw new LvuError('INVALID_CONFIG', `cannot create the spool directory ${this.dir}: ${(err as Error).message}`, {
-        field: 'spool',
-        cause: err,
-      });
+      throw new LvuError(
+        'INVALID_CONFIG',
+        `cannot create the spool directory ${this.dir}: ${(err as Error).message}`,
+        {
+          field: 'spool',
+          cause: err,
+        },
+      );
     }
-    for (const name of readdirSync(this.dir).filter((f) => /^\d{12}\.msg$/.test(f)).sort()) {
+    for (const name of readdirSync(this.dir)
+      .filter((f) => /^\d{12}\.msg$/.test(f))
+      .sort()) {
       const bytes = statSync(join(this.dir, name)).size;
       this.#files.push({ name, bytes });
       this.#bytes += bytes;

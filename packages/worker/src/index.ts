@@ -1,5 +1,6 @@
 export { EdgePublisher } from './edge-publisher.js';
 export { type EdgeDecision, EdgeSessions } from './edge-sessions.js';
+export { EdgeSpool, type EdgeSpoolOptions } from './edge-spool.js';
 export { KafkaWorker, type KafkaWorkerOptions, type KafkaWorkerStats } from './kafka-worker.js';
 export { MemoryTransport } from './memory-transport.js';
 export {
