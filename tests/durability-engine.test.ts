@@ -13,18 +13,18 @@ import { createEngine, defaultPlugins } from '@lvu/cli';
 import { defineSchema, type FrameSource, type LvuEvent, type SampledFrame, z } from '@lvu/core';
 import { ContextStore, type Engine, SEQ_LEASE } from '@lvu/engine';
 import { afterAll, describe, expect, it } from 'vitest';
+import { pushable } from './support/pushable.js';
 
 const root = mkdtempSync(join(tmpdir(), 'lvu-durability-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** Frames pushed by the test; each a distinct flat colour, so the DINO gate keeps most of them. */
 function camera(streamId: string, sizes: readonly number[]) {
-  const queue: SampledFrame[] = [];
-  let wake: (() => void) | null = null;
+  const frames = pushable<SampledFrame>();
   let seq = 0;
-  let done = false;
-  return {
-    push(n: number) {
+  return Object.assign(frames, {
+    /** `n` more frames, each a distinct flat colour. */
+    add(n: number) {
       for (let i = 0; i < n; i++, seq++) {
         const images: Record<number, Uint8Array> = {};
         for (const s of sizes) {
@@ -36,22 +36,10 @@ function camera(streamId: string, sizes: readonly number[]) {
           }
           images[s] = img;
         }
-        queue.push({ streamId, seq, ptsMs: seq * 1000, wallMs: Date.now(), width: 64, height: 48, images });
-      }
-      wake?.();
-    },
-    end() {
-      done = true;
-      wake?.();
-    },
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        if (queue.length) yield queue.shift()!;
-        else if (done) return;
-        else await new Promise<void>((r) => (wake = r));
+        frames.push({ streamId, seq, ptsMs: seq * 1000, wallMs: Date.now(), width: 64, height: 48, images });
       }
     },
-  };
+  });
 }
 
 async function until(pred: () => boolean, what: string, ms = 20_000): Promise<void> {
@@ -94,7 +82,7 @@ describe('durable memory (engine)', () => {
     const a = await createEngine(config(dir));
     const cam = camera('cam', a.vision.imageSizes);
     a.addStream({ id: 'cam', source: cam });
-    cam.push(13); // one window of 8 closes; 5 frames wait in the open one
+    cam.add(13); // one window of 8 closes; 5 frames wait in the open one
     await until(() => a.status('cam').counters.sampled === 13, '13 frames taken');
     const before = a.status('cam');
     expect(before.store.lastSeq).toBeLessThanOrEqual(7);
@@ -113,10 +101,10 @@ describe('durable memory (engine)', () => {
     const a = await createEngine(config(dir));
     const cam = camera('cam', a.vision.imageSizes);
     a.addStream({ id: 'cam', source: cam });
-    cam.push(8);
+    cam.add(8);
     await until(() => a.status('cam').store.lastSeq === 7, 'the first window');
     await a.flushState();
-    cam.push(12); // seqs 8–19 are taken and one more window (8–15) is shown, never saved
+    cam.add(12); // seqs 8–19 are taken and one more window (8–15) is shown, never saved
     await until(() => a.status('cam').store.lastSeq >= 15, 'the second window');
     const shown = a.frames('cam').map((f) => f.seq);
     // what a SIGKILL leaves on disk: the files as they are now, the engine never closed
@@ -125,7 +113,7 @@ describe('durable memory (engine)', () => {
     rmSync(join(crashed, 'lock'));
     const b = await createEngine(config(crashed));
     b.addStream({ id: 'cam', source: 'test:after', continue: true });
-    cameras.get('after')!.push(8);
+    cameras.get('after')!.add(8);
     await until(() => b.frames('cam').some((f) => f.seq > 7), 'a window after the restart');
     // the saved context covers seqs 0–7; every frame taken after the restart is numbered past the reservation
     // (seqs 8–19 were handed out before the crash, 8–15 even shown): none of those numbers is used again
@@ -147,7 +135,7 @@ describe('durable memory (engine)', () => {
     a.events.on((e) => events.push(e));
     const cam = camera('cam', a.vision.imageSizes);
     a.addStream({ id: 'cam', source: cam });
-    cam.push(8);
+    cam.add(8);
     await until(() => a.status('cam').store.lastSeq === 7, 'the first window');
     await a.flushState();
     const file = join(dir, 'streams', 'cam.arrow');
@@ -158,7 +146,7 @@ describe('durable memory (engine)', () => {
     cpSync(streams, moved, { recursive: true });
     rmSync(streams, { recursive: true });
     writeFileSync(streams, 'not a directory');
-    cam.push(8);
+    cam.add(8);
     await until(() => a.status('cam').store.lastSeq === 15, 'the second window');
     await a.flushState();
     const failed = events.filter((e) => e.type === 'checkpoint.failed');
@@ -212,8 +200,8 @@ describe('spill faults', () => {
     // a file where the stream's spill directory would be (re)created: every write fails
     rmSync(join(spill, 'bad'), { recursive: true, force: true });
     writeFileSync(join(spill, 'bad'), 'in the way');
-    bad.push(16);
-    good.push(16);
+    bad.add(16);
+    good.add(16);
     await until(() => e.status('bad').store.lastSeq === 15 && e.status('good').store.lastSeq === 15, 'both');
     expect(events.find((x) => x.type === 'spill.failed')).toMatchObject({
       streamId: 'bad',
@@ -222,7 +210,7 @@ describe('spill faults', () => {
     expect(e.status('bad').state).toBe('running');
     expect(e.warnings()).toEqual([expect.objectContaining({ streamId: 'bad', kind: 'spill' })]);
     expect(readdirSync(join(spill, 'good')).filter((f) => f.endsWith('.arrow')).length).toBeGreaterThan(0);
-    bad.push(8);
+    bad.add(8);
     await until(() => e.status('bad').store.lastSeq === 23, 'the bad stream goes on');
     bad.end();
     good.end();
@@ -238,7 +226,7 @@ describe('spill faults', () => {
       });
       const cam = camera('cam', e.vision.imageSizes);
       e.addStream({ id: 'cam', source: cam });
-      cam.push(8);
+      cam.add(8);
       cam.end();
       await e.whenDone('cam');
       const r = await e.search(['cam'], { q: 'red' });

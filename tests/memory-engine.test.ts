@@ -10,6 +10,7 @@ import type { FeatureRow, FeatureWindow } from '@lvu/arrow';
 import { type LvuEvent, seededRandom } from '@lvu/core';
 import { Engine, type StandingAnswer, StandingQuestions } from '@lvu/engine';
 import { afterAll, describe, expect, it } from 'vitest';
+import { pushable } from './support/pushable.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lvu-memory-engine-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,28 +61,7 @@ function window(stream: string, w: number, rows: FeatureRow[], frames = 16): Fea
 }
 
 /** Windows pushed by the test, one at a time. */
-function channel() {
-  const queue: FeatureWindow[] = [];
-  let wake: (() => void) | null = null;
-  let done = false;
-  return {
-    push(w: FeatureWindow) {
-      queue.push(w);
-      wake?.();
-    },
-    end() {
-      done = true;
-      wake?.();
-    },
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        if (queue.length) yield queue.shift()!;
-        else if (done) return;
-        else await new Promise<void>((r) => (wake = r));
-      }
-    },
-  };
-}
+const channel = () => pushable<FeatureWindow>();
 
 const settle = () => new Promise((r) => setTimeout(r, 50));
 

@@ -21,6 +21,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { request } from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { ContextStore } from '@lvu/engine';
@@ -594,6 +595,28 @@ describe('smaller observability and hygiene items', () => {
       await stop(s);
     }
   }, 120_000);
+
+  it('a camera that accepts the connection and never answers is a timeout, not "invalid data"', async () => {
+    const silent = createServer((sock) => sock.on('error', () => {})); // accepts, reads, never writes
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as AddressInfo).port;
+    const src = new VideoSource(`rtsp://127.0.0.1:${port}/x`, {
+      timeoutMs: 1000,
+      reconnect: { maxAttempts: 1 },
+    });
+    try {
+      for await (const _ of src) {
+        // nothing comes
+      }
+      throw new Error('no error');
+    } catch (err) {
+      expect((err as { code: string }).code).toBe('SOURCE_TIMEOUT');
+      expect((err as Error).message).toMatch(/no answer within 1\.0 s/);
+    } finally {
+      await src.stop();
+      silent.close();
+    }
+  }, 60_000);
 
   it("the README's test camera serves a file of any container (vtest.avi, an MJPEG AVI) and loops it", async () => {
     const clip = makeVideo({ seconds: 3, encoder: 'mjpeg', container: 'avi' });
