@@ -10,6 +10,7 @@ const benches: Record<string, () => Promise<{ run: (o: BenchOptions) => Promise<
   engine: () => import('./engine.js'),
   ingest: () => import('./ingest.js'),
   kafka: () => import('./kafka.js'),
+  load: () => import('./load.js'),
   models: () => import('./models.js'),
 };
 
