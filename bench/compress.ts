@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- compress --json`: our compression core vs the NumPy reference (shared/reference/longvu_ref.py)
+ * `npm run bench -- compress --json`: our compression core vs the NumPy reference (tools/reference/longvu_ref.py)
  * on the same inputs, in the same run. Inputs are generated here (deterministic), written as raw float32 files for
  * the reference, and both sides' results are cross-checked. Figures: median of `runs` timings each, ratio
  * ours/reference (< 1 = faster than NumPy), peak RSS of each process.
@@ -121,7 +121,6 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
         encoding: 'utf8',
       },
     ).trim();
-    const shared = process.env.LVU_SHARED ?? resolve(root, '../shared');
     const refOut = JSON.parse(
       execFileSync(
         python,
@@ -129,7 +128,7 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
           join(root, 'bench/compress_ref.py'),
           dir,
           '--reference',
-          join(shared, 'reference'),
+          join(root, 'tools/reference'),
           '--runs',
           String(opts.runs),
         ],
@@ -142,7 +141,7 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
       bench: 'compress',
       case: c,
       runs: opts.runs,
-      baseline: `NumPy ${refOut.numpy}, shared/reference/longvu_ref.py`,
+      baseline: `NumPy ${refOut.numpy}, tools/reference/longvu_ref.py`,
     });
 
     // --- ours ---

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Times the NumPy reference (shared/reference/longvu_ref.py) on the inputs bench/compress.ts wrote.
+"""Times the NumPy reference (tools/reference/longvu_ref.py) on the inputs bench/compress.ts wrote.
 
 Prints one JSON object: per task the median seconds over --runs, the results (to cross-check ours) and peak RSS.
 The read-path task calls the reference's own functions in the order of its build_layout (resolution_mode,

@@ -5,9 +5,8 @@ import { join, resolve } from 'node:path';
 import { type GoldenCase, runConformanceCase } from '@lvu/cli';
 import { describe, expect, it } from 'vitest';
 import { compareGolden } from './support/compare-golden.js';
-import { repoRoot, sharedDir } from './support/paths.js';
+import { goldenDir as golden, repoRoot } from './support/paths.js';
 
-const golden = resolve(sharedDir(), 'golden');
 const NOT_CASES = new Set(['index.json', 'primitives.json', 'mode_table_default_config.json']);
 const caseFiles = readdirSync(golden).filter((f) => f.endsWith('.json') && !NOT_CASES.has(f));
 const lvu = resolve(repoRoot, 'packages/cli/bin/lvu.js');

@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import {
   bilinearResize,
   bilinearTaps,
@@ -13,10 +15,28 @@ import {
   unpadBounds,
 } from '@lvu/compress';
 import { describe, expect, it } from 'vitest';
-import { sharedDir } from './support/paths.js';
+import { goldenDir as golden, referenceDir, repoRoot } from './support/paths.js';
 
-const golden = resolve(sharedDir(), 'golden');
 const load = (f: string) => JSON.parse(readFileSync(resolve(golden, f), 'utf8'));
+
+describe('the golden cases are the repository’s own', () => {
+  it('the NumPy reference (tools/reference/longvu_ref.py) writes every golden file byte for byte', () => {
+    const python = execFileSync(
+      resolve(repoRoot, 'tools/python-env.sh'),
+      [resolve(repoRoot, 'tools/requirements-numpy.txt')],
+      { encoding: 'utf8' },
+    ).trim();
+    const out = mkdtempSync(join(tmpdir(), 'lvu-golden-'));
+    execFileSync(python, [join(referenceDir, 'longvu_ref.py')], {
+      env: { ...process.env, LVU_GOLDEN_OUT: out },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const files = readdirSync(golden).filter((f) => f.endsWith('.json'));
+    expect(readdirSync(out).sort()).toEqual(files.sort());
+    for (const f of files)
+      expect(readFileSync(join(out, f)).equals(readFileSync(join(golden, f))), f).toBe(true);
+  }, 120_000);
+});
 
 describe('primitives.json (hand-checkable vectors)', () => {
   const p = load('primitives.json');

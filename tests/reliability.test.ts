@@ -3,7 +3,7 @@
  * The reliability and security promises of `lvu serve`, each against the real thing: the real `lvu serve` process
  * killed with SIGKILL, stopped with SIGTERM and SIGHUP; state and spill on real file systems that fill up or turn
  * read-only (tmpfs mounts, made here as root); load from autocannon; DNS rebinding in headless Chromium; FFmpeg
- * decoding generated video and a corrupted file. The probes these answer: ../shared/reports (round 3) and the
+ * decoding generated video and a corrupted file. The probes these answer: the reliability probes of round 3 and the
  * README's Reliability section.
  */
 import { execFileSync, spawnSync } from 'node:child_process';

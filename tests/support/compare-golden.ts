@@ -1,5 +1,5 @@
 /**
- * Compares `lvu conformance` output with a golden case's `expected`, by the contract of shared/golden/README.md:
+ * Compares `lvu conformance` output with a golden case's `expected`, by the contract of tests/golden/README.md:
  * integers, strings, booleans and lists equal exactly; `visual_checksums` within 1e-6 relative; the diagnostic float
  * lists (`window_scores`, `sim_frame`) within 1e-9 absolute; dumped token/pooled values within 1e-9 relative.
  * Returns the list of differences (empty = conformant).

@@ -1,4 +1,4 @@
-"""PyTorch modules of LongVU's vision side, as lvu exports them (LONGVU.md §d).
+"""PyTorch modules of LongVU's vision side, as lvu exports them (docs/longvu.md §d).
 
 * ``DinoEncoder`` / ``SiglipEncoder``: the HF backbones with LongVU's post-processing inside the graph: DINOv2's
   ``last_hidden_state`` without CLS, SigLIP's ``hidden_states[-1]`` (before the post-layernorm), each patch grid

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Random LongVU conformance cases from the NumPy reference (shared/reference/longvu_ref.py).
+"""Random LongVU conformance cases from the NumPy reference (tools/reference/longvu_ref.py).
 
 Draws random configurations (context size, grid sizes, aspect ratio, both thresholds, frame count, scene
 structure, cap) so that every code path of the inference occurs: no DINO / DINO, cap, high / mix / overflow,
-N_h, STC with and without force_remove, negative budgets. Each case has the same format as shared/golden.
+N_h, STC with and without force_remove, negative budgets. Each case has the same format as tests/golden.
 
-    python gen_random_cases.py --reference ../shared/reference --out DIR --count 200 --seed 1
+    python gen_random_cases.py --reference tools/reference --out DIR --count 200 --seed 1
 """
 import argparse
 import json

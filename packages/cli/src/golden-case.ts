@@ -1,7 +1,7 @@
 import { type LongVuInput, type LongVuOptions, longVuOptions, mlpProjector } from '@lvu/compress';
 import { LvuError } from '@lvu/core';
 
-/** A conformance case as written by the NumPy reference (shared/golden/README.md). */
+/** A conformance case as written by the NumPy reference (tests/golden/README.md). */
 export interface GoldenCase {
   name?: string;
   config: Record<string, number | boolean>;

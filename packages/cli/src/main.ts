@@ -11,7 +11,7 @@ import { WORKER_USAGE, workerCommand } from './worker-command.js';
 
 const CONFORMANCE_USAGE = `lvu conformance CASE.json [--tokens]
         run LongVU's inference path on a golden case and print one JSON object with the keys of its
-        \`expected\` (shared/golden/README.md); --tokens adds every visual token value`;
+        \`expected\` (tests/golden/README.md); --tokens adds every visual token value`;
 
 /** Each subcommand's usage: \`lvu SUB --help\` prints it and exits 0 (DESIGN.md's contract). */
 const SUB_USAGE: Record<string, string> = {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { bilinearResize, bilinearTaps } from './bilinear-resize.js';
 
 describe('bilinearTaps', () => {
-  it('12→8: taps (0,1),(1,2),(3,4)… with weights 0.25/0.75 alternating (LONGVU.md §b)', () => {
+  it('12→8: taps (0,1),(1,2),(3,4)… with weights 0.25/0.75 alternating (docs/longvu.md §b)', () => {
     const t = bilinearTaps(8, 12);
     expect(Array.from(t.i0)).toEqual([0, 1, 3, 4, 6, 7, 9, 10]);
     expect(Array.from(t.i1)).toEqual([1, 2, 4, 5, 7, 8, 10, 11]);

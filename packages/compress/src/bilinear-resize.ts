@@ -2,7 +2,7 @@ import type { FloatArray } from '@lvu/core';
 import { allocLike } from './vector-math.js';
 
 /**
- * LONGVU.md §b: `F.interpolate(mode="bilinear", align_corners=False)` without antialias.
+ * docs/longvu.md §b: `F.interpolate(mode="bilinear", align_corners=False)` without antialias.
  * Source coordinate of output d: src = (in/out)·(d + 0.5) − 0.5, clamped at 0; taps floor(src) and the next
  * (clamped at the edge), weight of the second tap = src − floor(src). For 12→8: taps (0,1),(1,2),(3,4)… with
  * weights 0.25/0.75 alternating.

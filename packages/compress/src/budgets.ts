@@ -1,7 +1,7 @@
 import type { LongVuOptions } from './longvu-options.js';
 
 /**
- * The two budgets of LONGVU.md §0.
+ * The two budgets of docs/longvu.md §0.
  * `textLenSelect` (P) is len(input_ids) including the one image placeholder; `textTokens` excludes it.
  */
 export function frameBudgetTokens(o: LongVuOptions, textLenSelect: number): number {

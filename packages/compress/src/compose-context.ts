@@ -142,7 +142,7 @@ function checkInput(input: ComposeInput, o: LongVuOptions): void {
 }
 
 /**
- * The read path of LONGVU.md §b/§c over T' kept frames: resolution mode, query-guided high-resolution frames
+ * The read path of docs/longvu.md §b/§c over T' kept frames: resolution mode, query-guided high-resolution frames
  * (N_h, scores, top-k), or spatial token compression, then the layout. Returns the plan; `materializeVisual` builds
  * the visual embedding matrix from it. The result never holds more than max(0, B) visual tokens.
  */
@@ -295,7 +295,7 @@ export function composeContext(input: ComposeInput, o: LongVuOptions): ComposedC
   };
 }
 
-/** N_h positions (ascending): the last `recent` positions first (newest first), then the best scores (LONGVU.md §b). */
+/** N_h positions (ascending): the last `recent` positions first (newest first), then the best scores (docs/longvu.md §b). */
 function highresPositions(sim: Float64Array, count: number, recent: number): number[] {
   const r = Math.min(Math.max(0, Math.floor(recent)), count, sim.length);
   if (r === 0) return topKAscending(sim, count);

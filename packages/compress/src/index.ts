@@ -1,4 +1,4 @@
-// LongVU's compression math on typed arrays: pure functions, no I/O. Section references are to LONGVU.md.
+// LongVU's compression math on typed arrays: pure functions, no I/O. Section references are to docs/longvu.md.
 export { type BilinearTaps, bilinearResize, bilinearTaps } from './bilinear-resize.js';
 export { floorDiv, frameBudgetTokens, visualBudgetTokens } from './budgets.js';
 export {

@@ -29,7 +29,7 @@ export interface LongVuResult {
 }
 
 /**
- * The offline LongVU inference path for one video and one question, in the official order (LONGVU.md §0):
+ * The offline LongVU inference path for one video and one question, in the official order (docs/longvu.md §0):
  * temporal reduction on DINO features → projector on the kept frames' SVA grids (12×12), and in mix mode
  * bilinear 12→8 pooling **before** the projector → query-guided selection or STC → layout.
  */

@@ -2,7 +2,7 @@ import { defineSchema, LvuError, z } from '@lvu/core';
 
 /**
  * Every LongVU constant, named. Defaults are the values of the released `LongVU_Qwen2_7B` checkpoint and the
- * official code (LONGVU.md); where the paper differs, its value is in the `paper` preset.
+ * official code (docs/longvu.md); where the paper differs, its value is in the `paper` preset.
  */
 export const longVuOptionsSchema = defineSchema(
   'compress',
@@ -12,7 +12,7 @@ export const longVuOptionsSchema = defineSchema(
         .int()
         .positive()
         .default(8192)
-        .describe('LLM context, `tokenizer_model_max_length` (LONGVU.md §0)'),
+        .describe('LLM context, `tokenizer_model_max_length` (docs/longvu.md §0)'),
       reserveTokens: z
         .int()
         .min(0)

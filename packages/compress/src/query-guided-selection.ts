@@ -3,7 +3,7 @@ import type { TokenGridLayout } from './token-grid.js';
 import { dot } from './vector-math.js';
 
 /**
- * LONGVU.md §b, N_h (L1386-1410): only when B > T'·lo_pf;
+ * docs/longvu.md §b, N_h (L1386-1410): only when B > T'·lo_pf;
  * N_h = min(T', floor((B − T'·lo_pf) / (hi_pf − lo_pf))), used only if ≥ 1.
  * With hi_pf = lo_pf (possible only with unusual grids after unpad) the official code divides by zero; here no
  * frame is upgraded, since an upgrade would gain nothing.
@@ -21,7 +21,7 @@ export function highresCount(
 }
 
 /**
- * LONGVU.md §b, query score (L1411-1418): sim = (V_low · Qᵀ).mean over text tokens — a raw dot product — then the
+ * docs/longvu.md §b, query score (L1411-1418): sim = (V_low · Qᵀ).mean over text tokens — a raw dot product — then the
  * mean over the frame's tokens, newline tokens included. mean_q(v·q) = v·q̄, so each token needs one dot product
  * with the mean text embedding q̄.
  */

@@ -2,7 +2,7 @@ import { type FloatArray, LvuError } from '@lvu/core';
 import type { TokenGridLayout } from './token-grid.js';
 
 /**
- * LONGVU.md §c, spatial token compression (L1456-1510).
+ * docs/longvu.md §c, spatial token compression (L1456-1510).
  * Consecutive chunks of K frames; the chunk's first frame is kept whole; in frames 2..K token t survives iff
  * cos(first[t], frame[t]) < θ (strict; norms clamped at eps like F.cosine_similarity), computed on the projected
  * tokens with newline tokens included. Chunk output = first frame, then survivors frame by frame. If the sum still

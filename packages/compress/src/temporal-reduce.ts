@@ -4,7 +4,7 @@ import type { LongVuOptions } from './longvu-options.js';
 import { sumSquares } from './vector-math.js';
 
 /**
- * LONGVU.md §a, `select_frame`: temporal reduction with DINOv2 features.
+ * docs/longvu.md §a, `select_frame`: temporal reduction with DINOv2 features.
  *
  * Each frame's DINO tokens are one flattened vector. In a window of n frames, frame i scores
  * sim_i = mean_j cos(x_i, x_j) over every j in the window, i itself included. Since cos(x_i, x_j) = u_i·u_j with

@@ -2,7 +2,7 @@ import type { FloatArray } from '@lvu/core';
 import { type GridBounds, type UnpadMode, unpadBounds } from './unpad.js';
 
 /**
- * LONGVU.md §b, steps 8: a frame's token sequence = its unpadded grid, row-major, each row followed by the
+ * docs/longvu.md §b, steps 8: a frame's token sequence = its unpadded grid, row-major, each row followed by the
  * image-newline token: h·(w+1) tokens (156 for a square 12×12 frame, 72 for 8×8, 84/40 for 16:9 with the
  * official unpad). `offsets[t]` is the grid cell of token t, or −1 for a newline token.
  */

@@ -1,5 +1,5 @@
 /**
- * LONGVU.md §b, `unpad_image`: which rows [r0, r1) and columns [c0, c1) of a cur×cur token grid are kept.
+ * docs/longvu.md §b, `unpad_image`: which rows [r0, r1) and columns [c0, c1) of a cur×cur token grid are kept.
  *
  * `frameHW` is the real frame size (height, width). The official callers pass `video[0].shape[:2]` = (H, W) and
  * `unpad_image` reads that pair as (width, height); `official` reproduces it (16:9 landscape keeps the centre
@@ -50,7 +50,7 @@ export function lowResImageSize(
 }
 
 /**
- * LONGVU.md §b/§d, `unmask_attention_mask`: which of the (side × side) tokens of each SVA input map the connector's
+ * docs/longvu.md §b/§d, `unmask_attention_mask`: which of the (side × side) tokens of each SVA input map the connector's
  * cross-attention may see, 1 = visible. Padding rows (or columns, with the official (H, W)-as-(w, h) reading) are 0;
  * the same bounds as {@link unpadBounds}. (A window left with no visible key attends to all of its keys; that rule
  * lives in the SVA graph, as in LongVU.)

@@ -42,7 +42,7 @@ export interface EvidenceFrame {
   seq: number;
   ptsMs: number;
   wallMs: number;
-  /** Query score (raw dot product with the mean text embedding, LONGVU.md §b); null when not computed. */
+  /** Query score (raw dot product with the mean text embedding, docs/longvu.md §b); null when not computed. */
   score: number | null;
 }
 

@@ -443,7 +443,7 @@ export class Engine {
   }
 
   /**
-   * How a question scores frames (LONGVU.md §b outside mix mode, and the evidence's scores): the dot product of a
+   * How a question scores frames (docs/longvu.md §b outside mix mode, and the evidence's scores): the dot product of a
    * frame's mean low-resolution token with the mean embedding of the question's prompt text. `row` scores a frame,
    * `mean` a mean token already computed (a spilled frame's summary).
    */

@@ -6,7 +6,7 @@ import { type FrameEncoder, type FrameFeatures, frameImage, type TextEncoder } f
 /**
  * LongVU's networks from a model directory: DINOv2 on every sampled frame; SigLIP, the SVA (with the key mask of
  * the frame's padding when frames are padded to square) and the projector on kept frames. The 8×8 grid is the
- * bilinear resize of the SVA output before the projector (LONGVU.md §b), so a question never re-runs a model.
+ * bilinear resize of the SVA output before the projector (docs/longvu.md §b), so a question never re-runs a model.
  */
 export class OnnxFrameEncoder implements FrameEncoder {
   readonly builtin = false;

@@ -111,7 +111,7 @@ export class StcCache {
     const T = frames.length;
     if (T === 0) return;
     const hw: [number, number] = [frames[0]!.frameH, frames[0]!.frameW];
-    // what composeContext decides for a question of typical length (LONGVU.md §b)
+    // what composeContext decides for a question of typical length (docs/longvu.md §b)
     const mode = resolutionMode(T, TYPICAL_TEXT_TOKENS + 1, o).mode;
     const hi = tokenGridLayout(o.highGridSide, hw, o.unpad, o.newlineToken);
     const lo =

@@ -4,7 +4,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { LvuError } from '@lvu/core';
 import type { LoadedManifest } from './model-manifest.js';
 
-/** The token ids of a question around the image placeholder, as LongVU builds them (LONGVU.md §0, §b). */
+/** The token ids of a question around the image placeholder, as LongVU builds them (docs/longvu.md §0, §b). */
 export interface ChatPrompt {
   /** Text before `<image>`: system prompt and the user turn's opening. */
   pre: number[];

@@ -14,7 +14,7 @@ import type { ReducedWindow } from './reduce-windows.js';
 import type { Scored } from './score-frames.js';
 
 /**
- * The second half of LongVU's write path (SigLIP + DINO → SVA → projector, LONGVU.md §b) for the kept frames of each
+ * The second half of LongVU's write path (SigLIP + DINO → SVA → projector, docs/longvu.md §b) for the kept frames of each
  * closed window only, in order: each window becomes one FeatureWindow (a FeatureBatch's rows and their scores). A
  * frame `encode` fails on is left out of its window and handed to `onError`, which may throw to fail the stream.
  */

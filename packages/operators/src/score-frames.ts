@@ -19,7 +19,7 @@ export interface Scored {
 const NO_VECTOR = new Float32Array(0);
 
 /**
- * The DINO gate's input (LONGVU.md §a): each frame's vector, one frame at a time in source order (so model batches
+ * The DINO gate's input (docs/longvu.md §a): each frame's vector, one frame at a time in source order (so model batches
  * depend on timing only across streams and a replay is deterministic). A frame `dino` fails on is left out and
  * handed to `onError`, which may throw to fail the stream. A session-end marker passes with an empty vector.
  */

@@ -3,7 +3,7 @@ import type { FloatArray } from '@lvu/core';
 import { Observable, type OperatorFunction } from 'rxjs';
 
 /**
- * LongVU's temporal reduction (LONGVU.md §a) as an operator: items enter windows of `windowFrames` by their DINO
+ * LongVU's temporal reduction (docs/longvu.md §a) as an operator: items enter windows of `windowFrames` by their DINO
  * vector; each closed window is emitted with its kept items and scores. The last partial window closes when the
  * source completes, or at an item `isFlush` marks (not a frame: the end of an edge session), after which windows
  * go on. A NaN vector or a size change errors the stream (StreamingTemporalReducer's checks).
