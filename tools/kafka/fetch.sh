@@ -7,7 +7,8 @@ VERSION="${1:-${LVU_KAFKA_VERSION:-3.9.1}}"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 DEST="$ROOT/.cache/kafka/$VERSION"
 if [ -f "$DEST/.complete" ]; then echo "$DEST/libs"; exit 0; fi
-exec 9>"$ROOT/.cache/kafka.lock.$VERSION" 2>/dev/null || { mkdir -p "$ROOT/.cache"; exec 9>"$ROOT/.cache/kafka.lock.$VERSION"; }
+mkdir -p "$ROOT/.cache"
+exec 9>"$ROOT/.cache/kafka.lock.$VERSION"
 flock 9
 if [ -f "$DEST/.complete" ]; then echo "$DEST/libs"; exit 0; fi
 mkdir -p "$DEST"
