@@ -167,6 +167,32 @@ describe('durable memory (engine)', () => {
     await a.close();
   }, 60_000);
 
+  it('a checkpoint closes a live stream’s window older than checkpointSeconds; a recording keeps its windows whole', async () => {
+    const dir = join(root, 'windows');
+    const e = await createEngine(config(dir, { checkpointSeconds: 0.2 }));
+    const live = camera('live', e.vision.imageSizes);
+    const file = camera('file', e.vision.imageSizes);
+    e.addStream({ id: 'live', source: live });
+    e.addStream({
+      id: 'file',
+      source: (async function* () {
+        // frames of a recording carry their place in it
+        for await (const f of file) yield { ...f, positionMs: f.ptsMs };
+      })(),
+    });
+    live.add(5);
+    file.add(5);
+    await until(() => e.status('live').store.lastSeq === 4, 'the live window closed by a checkpoint');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(e.status('file').counters.windows).toBe(0); // five frames wait for the other three of their window
+    file.add(3);
+    await until(() => e.status('file').counters.windows === 1, 'the recording’s whole window');
+    expect(e.status('file').store.lastSeq).toBe(7);
+    live.end();
+    file.end();
+    await e.close();
+  }, 60_000);
+
   it('a second engine on the same state directory is refused before it opens anything', async () => {
     const dir = join(root, 'locked');
     const a = await createEngine(config(dir));

@@ -90,7 +90,8 @@ const baseShape = {
     .describe(
       'with stateDir: a live DINO window open longer than checkpointSeconds is closed early so that the checkpoint ' +
         'covers every frame taken (a SIGKILL loses at most checkpointSeconds); false keeps LongVU windows whole ' +
-        '(a SIGKILL then loses up to checkpointSeconds plus one window)',
+        '(a SIGKILL then loses up to checkpointSeconds plus one window). Recordings keep whole windows either way: ' +
+        'after a crash they are read again from the last frame a checkpoint covers',
     ),
   keepEndedFor: durationSchema
     .default('24h')

@@ -1016,7 +1016,16 @@ export class Engine {
       const s = e.pipeline.state;
       if (s === 'running' || s === 'starting') {
         const since = e.pipeline.openSinceWallMs;
-        if (this.#durable && this.#closeWindows && since !== null && now - since >= this.#checkpointMs) {
+        // a recording (its frames have a position) is read again from its covered frame after a crash: its
+        // windows stay whole; a live source's cannot be read again
+        const live = e.pipeline.lastFrame?.positionMs === undefined;
+        if (
+          this.#durable &&
+          this.#closeWindows &&
+          live &&
+          since !== null &&
+          now - since >= this.#checkpointMs
+        ) {
           // the open window is closed so that this checkpoint covers every frame taken (a SIGKILL then loses at
           // most checkpointSeconds of frames)
           void e.pipeline.closeOpenWindow().then(() => this.#save(id));
