@@ -13,7 +13,7 @@ export {
 } from './preprocess.js';
 export { PtsSampler, type PtsSamplerOptions } from './pts-sampler.js';
 export { type RecordOptions, type RecordResult, record } from './record.js';
-export { type ParsedSource, parseSource, redactUrl, type SourceKind } from './source-url.js';
+export { type ParsedSource, parseSource, type SourceKind } from './source-url.js';
 export { type SourceStats, truncatedError, VideoSource } from './video-source.js';
 export {
   type VideoSourceInput,

@@ -77,21 +77,17 @@ export function admitFfmpegSource(
       );
     }
   } else if (p.kind === 'file') {
-    let real: string;
-    try {
-      real = realpathSync(resolve(p.url));
-    } catch {
-      // refused alike whether it exists or not: the API does not learn which files exist
-      real = resolve(p.url);
-    }
-    const dirs = policy.fileDirs.map((d) => {
+    // a path that does not exist is checked as written: refused alike, so the API does not learn which files exist
+    const real = (x: string) => {
       try {
-        return realpathSync(resolve(d));
+        return realpathSync(resolve(x));
       } catch {
-        return resolve(d);
+        return resolve(x);
       }
-    });
-    if (!dirs.some((d) => inside(d, real))) {
+    };
+    const dirs = policy.fileDirs.map(real);
+    const file = real(p.url);
+    if (!dirs.some((d) => inside(d, file))) {
       throw sourceRefused(
         'the API may open files only inside engine.sourcePolicy.fileDirs',
         dirs.length

@@ -11,11 +11,6 @@ export interface ParsedSource {
   live: boolean;
 }
 
-/** Replaces the user-info of a URL (`rtsp://user:pass@host`) so that credentials are never logged. */
-export function redactUrl(url: string): string {
-  return redactSource(url);
-}
-
 /**
  * Classifies a source string: `rtsp://` / `rtsps://` (live), `http(s)://` (HLS or files over HTTP; live when the
  * caller says so or the playlist is live), `lavfi:` + a filter graph (generated video, for tests), otherwise a file
@@ -26,14 +21,14 @@ export function parseSource(source: string): ParsedSource {
   if (s.length === 0) throw new LvuError('INVALID_ARGUMENT', 'the source is empty', { field: 'source' });
   const lower = s.toLowerCase();
   if (lower.startsWith('rtsp://') || lower.startsWith('rtsps://')) {
-    return { kind: 'rtsp', url: s, redacted: redactUrl(s), live: true };
+    return { kind: 'rtsp', url: s, redacted: redactSource(s), live: true };
   }
   if (lower.startsWith('http://') || lower.startsWith('https://')) {
-    return { kind: 'http', url: s, redacted: redactUrl(s), live: false };
+    return { kind: 'http', url: s, redacted: redactSource(s), live: false };
   }
   if (lower.startsWith('lavfi:')) return { kind: 'lavfi', url: s.slice(6), redacted: s, live: false };
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s) && !lower.startsWith('file://')) {
-    throw new LvuError('UNSUPPORTED_MEDIA', `unsupported source scheme in ${redactUrl(s)}`, {
+    throw new LvuError('UNSUPPORTED_MEDIA', `unsupported source scheme in ${redactSource(s)}`, {
       field: 'source',
       hint: 'use a file path, rtsp://, http(s):// or lavfi:',
     });

@@ -79,8 +79,10 @@ export function lockStateDir(dir: string): () => void {
   throw new LvuError('INVALID_CONFIG', `cannot lock the state directory ${dir}`, { field: 'stateDir' });
 }
 
+/** Whether a process of this host runs with that pid (EPERM: it runs, as another user). */
 function alive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return pid === process.pid;
+  if (pid === process.pid) return true;
+  if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;

@@ -37,7 +37,6 @@ import type { FrameEncoder, TextEncoder } from './frame-encoder.js';
 import type { LlmBackend } from './llm-backend.js';
 import type { OpenedModels } from './model-kit.js';
 import { openModels } from './open-models.js';
-import type { DirSnapshotStore } from './snapshot-store.js';
 import { SpillLog } from './spill-log.js';
 import { evidenceRanges } from './starter-encoder.js';
 import {
@@ -176,7 +175,6 @@ export class Engine {
   readonly #evidence: { side: number; thumbSide: number } | null;
   readonly #streams = new Map<string, Entry>();
   /** Durable memory (`stateDir`): one snapshot per stream, saved every `checkpointSeconds`. */
-  readonly #state: DirSnapshotStore | null;
   readonly #durable: DurableMemory | null;
   readonly #closeWindows: boolean;
   readonly #checkpointMs: number;
@@ -208,11 +206,10 @@ export class Engine {
     this.#spill = c.spill;
     this.#keepEndedMs = durationMs(c.keepEndedFor);
     this.#durable = c.stateDir ? new DurableMemory(c.stateDir, events) : null;
-    this.#state = this.#durable?.store ?? null;
     this.#closeWindows = c.checkpointOpenWindows;
     this.#checkpointMs = c.checkpointSeconds * 1000;
     this.stateDir = c.stateDir ?? null;
-    if (this.#state || this.#keepEndedMs > 0) {
+    if (this.#durable || this.#keepEndedMs > 0) {
       // checkpoints that advanced, and kept streams past keepEndedFor forgotten
       this.#timer = setInterval(() => void this.#tick(), Math.min(c.checkpointSeconds * 1000, 60_000));
       this.#timer.unref();
@@ -650,7 +647,7 @@ export class Engine {
   /** A stream's saved state and spilled frames deleted (after a purge or its keepEndedFor). */
   #forget(id: string, e: Entry | null): void {
     this.#saving = this.#saving.then(async () => {
-      await this.#state?.remove(id);
+      await this.#durable?.store.remove(id);
       this.#durable?.forget(id);
       if (e?.pipeline.spill) rmSync(e.pipeline.spill.dir, { recursive: true, force: true });
     });
@@ -884,7 +881,7 @@ export class Engine {
   resume(declared: readonly StreamSpec[] = []): { resumed: string[]; held: string[]; started: string[] } {
     const out = { resumed: [] as string[], held: [] as string[], started: [] as string[] };
     const saved = new Map<string, { bytes: Uint8Array; state: SavedState }>();
-    for (const id of this.#state?.list() ?? []) {
+    for (const id of this.#durable?.store.list() ?? []) {
       const s = this.#loadSaved(id);
       if (s) saved.set(id, s);
     }
@@ -951,8 +948,8 @@ export class Engine {
 
   /** A stream's saved context and state from `stateDir`; an unreadable file is set aside (`.unreadable`) and reported. */
   #loadSaved(id: string): { bytes: Uint8Array; state: SavedState } | null {
-    if (!this.#state) return null;
-    const file = this.#state.file(id);
+    if (!this.#durable) return null;
+    const file = this.#durable.store.file(id);
     if (!existsSync(file)) return null;
     try {
       const bytes = readFileSync(file);
@@ -980,7 +977,8 @@ export class Engine {
    */
   #save(id: string, state?: StreamState): Promise<void> {
     const e = this.#streams.get(id);
-    if (!this.#state || !e) return this.#saving;
+    const durable = this.#durable;
+    if (!durable || !e) return this.#saving;
     const st = state ?? e.pipeline.state;
     const meta: SavedState = {
       state: st,
@@ -994,8 +992,7 @@ export class Engine {
     const cp = e.pipeline.checkpoint(() => ({ 'lvu-state': JSON.stringify(meta) }), after);
     if (!cp) return this.#saving;
     e.saved = { seq: cp.seq, state: st };
-    const store = this.#state;
-    const durable = this.#durable!;
+    const store = durable.store;
     this.#saving = this.#saving.then(() =>
       store.save(id, cp.snapshot).then(
         () => durable.saved(id),

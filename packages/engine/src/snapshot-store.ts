@@ -40,9 +40,6 @@ export function writeFileDurably(file: string, bytes: Uint8Array, dir: string): 
     fsyncSync(fd);
     closeSync(fd);
     fd = null;
-    if (statSync(tmp).size !== bytes.byteLength) {
-      throw Object.assign(new Error(`${tmp} holds fewer bytes than written`), { code: 'EIO' });
-    }
     renameSync(tmp, file);
     try {
       const d = openSync(dir, 'r');

@@ -1,7 +1,8 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildFeatureBatch, type FeatureRow, featureRows, featureSchema, fromIpc, toIpc } from '@lvu/arrow';
 import { type EventBus, LvuError } from '@lvu/core';
+import { makeDir } from './snapshot-store.js';
 
 export interface SpillOptions {
   /** Directory of this stream's segments (created). */
@@ -68,7 +69,7 @@ export class SpillLog {
     this.maxDiskBytes = o.maxDiskBytes ?? 10 * 1024 ** 3;
     this.#summary = o.summary;
     try {
-      mkdirSync(this.dir, { recursive: true });
+      makeDir(this.dir);
     } catch (err) {
       throw new LvuError(
         'INVALID_CONFIG',
@@ -157,7 +158,7 @@ export class SpillLog {
       bytes: bytes.byteLength,
     };
     try {
-      mkdirSync(this.dir, { recursive: true }); // a directory removed while running comes back
+      makeDir(this.dir); // a directory removed while running comes back
       writeFileSync(join(this.dir, seg.file), bytes);
       if (this.#summary)
         writeFileSync(join(this.dir, summaryFile(seg.file)), encodeSummaries(rows, this.#summary));
