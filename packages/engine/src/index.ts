@@ -30,6 +30,7 @@ export { downscaleRgb, rgbToJpeg } from './jpeg-images.js';
 export {
   type AnswerOptions,
   type AnswerRequest,
+  type BackendUsage,
   type LlmBackend,
   NoneBackend,
   OnnxBackend,
@@ -45,7 +46,14 @@ export {
   type OpenAiOptions,
   openAiOptionsSchema,
 } from './openai-backend.js';
+export {
+  PromptEmbedsBackend,
+  type PromptEmbedsInput,
+  type PromptEmbedsOptions,
+  promptEmbedsOptionsSchema,
+} from './prompt-embeds-backend.js';
 export { type RetentionCandidate, type RetentionPolicy, retentionPolicies } from './retention-policies.js';
+export { type ServerTarget, serverError, streamCompletion } from './served-llm.js';
 export { DirSnapshotStore, makeDir, writeFileDurably } from './snapshot-store.js';
 export { SpillLog, type SpillOptions, type SpillSummary } from './spill-log.js';
 export {
@@ -73,3 +81,4 @@ export {
   thumbnail,
 } from './stream-pipeline.js';
 export { cachedLowMean, cachedNorms } from './token-caches.js';
+export { toBfloat16, torchSaveTensor, type WireDtype } from './torch-tensor-file.js';

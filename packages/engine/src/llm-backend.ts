@@ -24,6 +24,27 @@ export interface AnswerRequest {
 export interface AnswerOptions {
   signal?: AbortSignal;
   onText?: (text: string) => void;
+  /** A served backend reports what the request cost (`QueryResult.usage`). */
+  onUsage?: (usage: BackendUsage) => void;
+}
+
+/** What one answer cost on a model server, as far as the backend and the server say. */
+export interface BackendUsage {
+  /** Bytes of the request body sent. */
+  requestBytes?: number;
+  /** The wire dtype of prompt embeddings (prompt-embeds). */
+  dtype?: string;
+  /** Prompt tokens lvu counted (its inputs_embeds rows, or text + image tokens by the model family's table). */
+  lvuPromptTokens?: number;
+  /** The server's own counts (its `usage`), when it sends them. */
+  promptTokens?: number | undefined;
+  completionTokens?: number | undefined;
+  /** Prompt tokens the server took from its prefix cache, when it says (`prompt_tokens_details.cached_tokens`). */
+  cachedTokens?: number;
+  /** ms from sending the request to the first piece of the answer. */
+  firstTokenMs?: number;
+  /** Images sent (openai): at the model's high resolution, and at low resolution. */
+  images?: { high: number; low: number; tokens: number };
 }
 
 /** Where answers come from: `none` (evidence only), `onnx` (in-process generation). */

@@ -3,6 +3,7 @@ import { LongVuModels, StarterModels } from '@lvu/models';
 import { type LlmBackend, NoneBackend, OnnxBackend } from './llm-backend.js';
 import type { OpenedModels } from './model-kit.js';
 import { OpenAiBackend, openAiOptionsSchema } from './openai-backend.js';
+import { PromptEmbedsBackend, promptEmbedsOptionsSchema } from './prompt-embeds-backend.js';
 import { EvidenceBackend } from './starter-encoder.js';
 
 export interface BackendContext {
@@ -70,6 +71,41 @@ const openai: BackendFactory = {
   },
 };
 
+const promptEmbeds: BackendFactory = {
+  name: 'prompt-embeds',
+  description:
+    "LongVU's inputs_embeds as prompt embeddings to vLLM, NIM or Dynamo (--enable-prompt-embeds) on /v1/completions",
+  options: promptEmbedsOptionsSchema,
+  create(ctx) {
+    if (ctx.options === undefined) {
+      throw new LvuError(
+        'INVALID_CONFIG',
+        'backend prompt-embeds needs prompt-embeds.url and prompt-embeds.model',
+        {
+          field: 'prompt-embeds',
+        },
+      );
+    }
+    const m = ctx.models.handle;
+    if (!(m instanceof LongVuModels) || !m.tokenizer) {
+      throw new LvuError(
+        'INVALID_CONFIG',
+        "backend prompt-embeds needs a LongVU model directory with the LLM's tokenizer and embedding table " +
+          '(text-embed): the served LLM reads the text lvu embeds with them',
+        {
+          field: 'backend',
+          hint: 'lvu models export-llm --random tiny --out DIR (or --from-longvu CKPT) writes both, and DIR/hf for the server',
+        },
+      );
+    }
+    return new PromptEmbedsBackend(ctx.options as z.input<typeof promptEmbedsOptionsSchema.schema>, {
+      maxNewTokens: ctx.maxNewTokens,
+      temperature: ctx.generation.temperature,
+      seed: ctx.generation.seed,
+    });
+  },
+};
+
 const evidence: BackendFactory = {
   name: 'evidence',
   description: "the starter set's deterministic answer: time ranges and the classes recognised (not an LLM)",
@@ -84,4 +120,10 @@ const evidence: BackendFactory = {
 };
 
 /** The LLM backends: a new one is a new file exporting a BackendFactory and one entry here. */
-export const llmBackends = new Registry<BackendFactory>('LLM backend', [none, onnx, openai, evidence]);
+export const llmBackends = new Registry<BackendFactory>('LLM backend', [
+  none,
+  onnx,
+  openai,
+  promptEmbeds,
+  evidence,
+]);

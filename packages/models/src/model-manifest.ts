@@ -76,6 +76,10 @@ export const modelManifestSchema = defineSchema(
         chatTemplate: z.enum(['qwen2']).default('qwen2'),
         system: z.string().default('You are a helpful assistant.'),
         stopTokens: z.array(z.string()).default(['<|im_end|>', '<|endoftext|>']),
+        /** The same LLM as a Hugging Face directory (`--hf-llm`), for servers that read prompt embeddings. */
+        huggingFace: z
+          .object({ dir: z.string().min(1), dtype: z.string(), files: z.array(z.string()) })
+          .optional(),
       })
       .optional(),
   }),
