@@ -1,115 +1,36 @@
-// biome-ignore-all lint/suspicious/noExplicitAny: JSON bodies of the protocol under test
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createEngine } from '@lvu/cli';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeSceneVideo } from './support/media.js';
+import { serverError } from '@lvu/engine';
+import { describe, expect, it } from 'vitest';
 
 /**
- * The `openai` backend against a local HTTP server speaking the OpenAI chat-completions protocol (streamed).
- * No real VLM server (vLLM, Ollama, llama.cpp) was run here.
+ * The served backends' configuration and error mapping. Their protocol is proven against real servers elsewhere:
+ * `openai` against llama.cpp's servers (tests/llama-server.test.ts), `prompt-embeds` with PyTorch and transformers
+ * (tests/prompt-embeds.test.ts).
  */
-let server: Server;
-let url = '';
-const requests: any[] = [];
-let mode: 'stream' | 'json' | 'fail' | 'garbage' = 'stream';
-
-beforeAll(async () => {
-  server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      if (req.url !== '/v1/chat/completions' || req.method !== 'POST') {
-        res.writeHead(404).end();
-        return;
-      }
-      const j = JSON.parse(body);
-      requests.push({ body: j, auth: req.headers.authorization });
-      if (mode === 'fail') {
-        res.writeHead(500).end('model not loaded');
-        return;
-      }
-      if (mode === 'json') {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ choices: [{ message: { role: 'assistant', content: 'red at 00:20' } }] }));
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      if (mode === 'garbage') {
-        res.end('data: {not json\n\n');
-        return;
-      }
-      for (const piece of ['The scene ', 'turns red ', 'at 00:20.']) {
-        res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: piece } }] })}\n\n`);
-      }
-      res.end('data: [DONE]\n\n');
+describe('openai and prompt-embeds backends', () => {
+  it("a server's refusal becomes a coded error saying what to do", () => {
+    const t = { url: 'http://h/v1', timeoutMs: 1000, field: 'prompt-embeds' };
+    const e = (status: number, body: string) => serverError(status, body, t, 'http://h/v1/completions');
+    // vLLM's own words for a prompt over --max-model-len, and llama.cpp's
+    expect(
+      e(400, "This model's maximum context length is 4096 tokens. However, you requested 9000 tokens"),
+    ).toMatchObject({ code: 'CONTEXT_OVERFLOW', field: 'prompt-embeds', retriable: false });
+    expect(e(400, 'the request exceeds the available context size')).toMatchObject({
+      code: 'CONTEXT_OVERFLOW',
+    });
+    expect(e(400, 'You must set `--enable-prompt-embeds` to input `prompt_embeds`.')).toMatchObject({
+      code: 'INVALID_CONFIG',
+      hint: expect.stringMatching(/--enable-prompt-embeds/),
+    });
+    expect(e(404, 'The model `x` does not exist.')).toMatchObject({ code: 'NOT_FOUND' });
+    expect(e(401, 'bad key')).toMatchObject({ code: 'FORBIDDEN', hint: expect.stringMatching(/apiKey/) });
+    expect(e(429, 'busy')).toMatchObject({ code: 'OVERLOADED', retriable: true });
+    expect(e(503, 'loading')).toMatchObject({ code: 'TRANSPORT_UNAVAILABLE', retriable: true });
+    expect(e(400, 'temperature must be positive')).toMatchObject({
+      code: 'INFERENCE_FAILED',
+      retriable: false,
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
-});
-afterAll(() => server.close());
-
-describe('openai backend', () => {
-  it('sends high-resolution frames as JPEGs with timestamps and thumbnails within the image budget; streams the answer', async () => {
-    const video = makeSceneVideo(60);
-    const engine = await createEngine({
-      backend: 'openai',
-      openai: { url, model: 'llava', apiKey: 'k', maxImages: 6, maxHighResImages: 2, seed: 5 },
-    });
-    try {
-      engine.addStream({ id: 'cam', source: video });
-      await engine.whenDone('cam');
-      const pieces: string[] = [];
-      const r = await engine.query('cam', {
-        question: 'When is the scene red?',
-        onText: (t) => pieces.push(t),
-      });
-      expect(r.backend).toBe('openai');
-      expect(r.answer).toBe('The scene turns red at 00:20.');
-      expect(pieces).toEqual(['The scene ', 'turns red ', 'at 00:20.']);
-      const { body, auth } = requests.at(-1)!;
-      expect(auth).toBe('Bearer k');
-      expect(body).toMatchObject({ model: 'llava', stream: true, seed: 5 });
-      const content = body.messages[1].content as any[];
-      const images = content.filter((c) => c.type === 'image_url');
-      expect(images.length).toBeLessThanOrEqual(6);
-      expect(images.length).toBeGreaterThan(2);
-      const high = images.filter((c) => c.image_url.detail === 'high');
-      expect(high).toHaveLength(2);
-      const bytes = (c: any) => Buffer.from(c.image_url.url.replace('data:image/jpeg;base64,', ''), 'base64');
-      for (const c of images) expect([...bytes(c).subarray(0, 2)]).toEqual([0xff, 0xd8]); // JPEG SOI
-      expect(bytes(high[0]).length).toBeGreaterThan(
-        bytes(images.find((c) => c.image_url.detail === 'low')).length,
-      );
-      // every image is preceded by its timestamp, and the question comes last
-      content.forEach((c, i) => {
-        if (c.type === 'image_url') expect(content[i - 1].text).toMatch(/^\[\d\d:\d\d\]$/);
-      });
-      expect(content.at(-1)).toEqual({ type: 'text', text: 'When is the scene red?' });
-      // the two full-size images are the best-scoring high-resolution frames: in the red scene
-      const stamps = content.flatMap((c, i) => (c.image_url?.detail === 'high' ? [content[i - 1].text] : []));
-      for (const s of stamps)
-        expect(Number(s.slice(1, 3)) * 60 + Number(s.slice(4, 6))).toBeGreaterThanOrEqual(20);
-
-      mode = 'json';
-      expect((await engine.query('cam', { question: 'red?' })).answer).toBe('red at 00:20');
-      mode = 'fail';
-      await expect(engine.query('cam', { question: 'red?' })).rejects.toMatchObject({
-        code: 'TRANSPORT_UNAVAILABLE',
-      });
-      mode = 'garbage';
-      await expect(engine.query('cam', { question: 'red?' })).rejects.toMatchObject({
-        code: 'MALFORMED_MESSAGE',
-      });
-      expect(engine.status('cam').store.retainedFrames).toBeGreaterThan(0);
-    } finally {
-      mode = 'stream';
-      await engine.close();
-    }
-  }, 120_000);
 
   it('an unreachable server or a missing configuration is a clear error', async () => {
     await expect(createEngine({ backend: 'openai' })).rejects.toMatchObject({

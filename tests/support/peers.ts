@@ -11,6 +11,8 @@ export class Peer {
   proc: ChildProcess | null = null;
   log = '';
   startedAt = 0;
+  /** Characters of output kept (the newest). */
+  logLimit = 20_000;
 
   constructor(
     readonly command: string,
@@ -24,7 +26,7 @@ export class Peer {
     this.proc = proc;
     this.log = '';
     const onData = (d: Buffer) => {
-      this.log = (this.log + d).slice(-20_000);
+      this.log = (this.log + d).slice(-this.logLimit);
     };
     proc.stdout!.on('data', onData);
     proc.stderr!.on('data', onData);
@@ -125,5 +127,43 @@ export function staticHttpServer(dir: string, port: number): Peer {
     'python3',
     ['-u', '-m', 'http.server', '--bind', '127.0.0.1', String(port), '--directory', dir],
     'Serving HTTP',
+  );
+}
+
+/** llama-cpp-python's OpenAI-compatible server (PyPI, `python -m llama_cpp.server`) serving a GGUF and its mmproj. */
+export function llamaCppPython(
+  python: string,
+  model: string,
+  mmproj: string,
+  port: number,
+  nCtx: number,
+): Peer {
+  return new Peer(
+    python,
+    ['-m', 'llama_cpp.server', '--model', model, '--clip_model_path', mmproj, '--chat_format', 'mtmd'].concat(
+      ['--host', '127.0.0.1', '--port', String(port), '--n_ctx', String(nCtx), '--model_alias', 'tiny-vl'],
+      ['--n_threads', '2', '--verbose', 'true'],
+    ),
+    'Uvicorn running on',
+  );
+}
+
+/** llama.cpp's own C++ server (`llama-server`, built from the same PyPI source) with its prompt cache. */
+export function llamaServer(bin: string, model: string, mmproj: string, port: number, nCtx: number): Peer {
+  return new Peer(
+    bin,
+    [
+      '-m',
+      model,
+      '--mmproj',
+      mmproj,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '-c',
+      String(nCtx),
+    ].concat(['-a', 'tiny-vl', '-t', '2', '-np', '1', '--no-warmup']),
+    'listening on http',
   );
 }

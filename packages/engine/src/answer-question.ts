@@ -223,6 +223,7 @@ export async function answerQuestion(
       inputsEmbeds: embeds,
       tokens: total,
       dim,
+      budgetTokens: o.contextTokens,
       frames,
       highRes,
       topScored,

@@ -26,6 +26,13 @@ export {
   retentionOptionsSchema,
 } from './engine-options.js';
 export { type FrameEncoder, type FrameFeatures, frameImage, type TextEncoder } from './frame-encoder.js';
+export {
+  IMAGE_FAMILIES,
+  type ImageTokenCost,
+  imageTokens,
+  jpegSize,
+  smartResize,
+} from './image-token-cost.js';
 export { downscaleRgb, rgbToJpeg } from './jpeg-images.js';
 export {
   type AnswerOptions,
@@ -41,10 +48,12 @@ export { modelKits, STARTER_DINO_THRESHOLD } from './model-kits.js';
 export { OnnxFrameEncoder, OnnxTextEncoder } from './onnx-encoder.js';
 export { openModels } from './open-models.js';
 export {
+  type ImagePlan,
   OpenAiBackend,
   type OpenAiInput,
   type OpenAiOptions,
   openAiOptionsSchema,
+  openAiSides,
 } from './openai-backend.js';
 export {
   PromptEmbedsBackend,

@@ -7,6 +7,8 @@ export interface AnswerRequest {
   inputsEmbeds: Float32Array;
   tokens: number;
   dim: number;
+  /** The token budget of the question (longvu.contextTokens): a served model's prompt must stay within it too. */
+  budgetTokens: number;
   frames: readonly RetainedFrame[];
   highRes: readonly EvidenceFrame[];
   /** The frames with the best query scores, best first. */

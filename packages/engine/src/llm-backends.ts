@@ -2,7 +2,7 @@ import { type ConfigSchema, LvuError, Registry, type z } from '@lvu/core';
 import { LongVuModels, StarterModels } from '@lvu/models';
 import { type LlmBackend, NoneBackend, OnnxBackend } from './llm-backend.js';
 import type { OpenedModels } from './model-kit.js';
-import { OpenAiBackend, openAiOptionsSchema } from './openai-backend.js';
+import { OpenAiBackend, openAiOptionsSchema, openAiSides } from './openai-backend.js';
 import { PromptEmbedsBackend, promptEmbedsOptionsSchema } from './prompt-embeds-backend.js';
 import { EvidenceBackend } from './starter-encoder.js';
 
@@ -55,11 +55,11 @@ const onnx: BackendFactory = {
 
 const openai: BackendFactory = {
   name: 'openai',
-  description: 'any OpenAI-compatible chat server with image input (vLLM, llama.cpp, Ollama)',
+  description:
+    "any OpenAI-compatible chat server with image input (vLLM, llama.cpp, Ollama): LongVU's frames within the budget",
   options: openAiOptionsSchema,
   images(o) {
-    const p = openAiOptionsSchema.parse(o);
-    return { side: p.imageSide, thumbSide: p.thumbSide };
+    return openAiSides(openAiOptionsSchema.parse(o));
   },
   create(ctx) {
     if (ctx.options === undefined) {

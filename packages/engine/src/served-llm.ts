@@ -174,6 +174,18 @@ export async function* streamCompletion(
       const piece = take(c);
       if (piece) yield piece;
     }
+    if (!done && said === 0) {
+      throw new LvuError(
+        'TRANSPORT_UNAVAILABLE',
+        `LLM server ${url} closed the stream with no answer and no error`,
+        {
+          field: t.field,
+          hint:
+            "check the server's log: llama-cpp-python's server does this when the prompt exceeds its n_ctx — lower " +
+            'longvu.contextTokens (--budget) below it, or start the server with a larger --n_ctx',
+        },
+      );
+    }
     if (!done) throw new Error('the stream ended without [DONE]');
   } catch (err) {
     throw failed(err, ` (the answer broke off after ${said} characters)`);
