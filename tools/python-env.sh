@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates (once) the project's Python virtualenv and installs requirement files into it; prints its python.
-# Usage: tools/python-env.sh [REQUIREMENTS.txt ...]      (LVU_VENV overrides the location, default .venv)
+# Usage: tools/python-env.sh [REQUIREMENTS.txt ...]      (LVU_VENV overrides the location, default .venv;
+# LVU_PYTHON the interpreter that creates it, default python3)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv="${LVU_VENV:-$root/.venv}"
@@ -9,7 +10,7 @@ mkdir -p "$(dirname "$venv")"
 exec 9>"$venv.lock"
 flock 9
 if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv" >&2
+  "${LVU_PYTHON:-python3}" -m venv "$venv" >&2
   "$venv/bin/python" -m pip install -q --upgrade pip >&2
 fi
 for req in "$@"; do

@@ -13,6 +13,8 @@ export class Peer {
   startedAt = 0;
   /** Characters of output kept (the newest). */
   logLimit = 20_000;
+  /** Signals go to its whole process group (a server that runs children, e.g. pytriton's tritonserver). */
+  group = false;
 
   constructor(
     readonly command: string,
@@ -22,7 +24,11 @@ export class Peer {
   ) {}
 
   async start(): Promise<void> {
-    const proc = spawn(this.command, this.args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot });
+    const proc = spawn(this.command, this.args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: repoRoot,
+      detached: this.group,
+    });
     this.proc = proc;
     this.log = '';
     const onData = (d: Buffer) => {
@@ -42,15 +48,21 @@ export class Peer {
   }
 
   signal(sig: NodeJS.Signals): void {
-    this.proc?.kill(sig);
+    const p = this.proc;
+    if (!p?.pid) return;
+    if (this.group) {
+      try {
+        process.kill(-p.pid, sig);
+      } catch {}
+    } else p.kill(sig);
   }
 
   async kill(): Promise<void> {
     const p = this.proc;
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGCONT');
-    p.kill('SIGKILL');
+    this.signal('SIGCONT');
+    this.signal('SIGKILL');
     await exited;
     this.proc = null;
   }

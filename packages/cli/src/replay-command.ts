@@ -13,6 +13,7 @@ const PLUGINS = defaultPlugins();
 
 export const REPLAY_USAGE = `lvu replay [FILE] [--query TEXT] [--json] [--models DIR] [--backend auto|${PLUGINS.backends.names().join('|')}]
         [--llm-url http://127.0.0.1:8000/v1 --llm-model NAME]   (backends openai and prompt-embeds; key: $OPENAI_API_KEY)
+        [--kserve-url http://127.0.0.1:8000]   (the model directory's encoders on Triton/KServe: the kserve kit)
         [--fps 1] [--budget 8192] [--since-ms MS] [--until-ms MS] [--retention ${retentionPolicies.names().join('|')}]
         [--max-frames 400] [--preset longvu-qwen2-7b|longvu-llama3.2-3b|paper] [--seed N] [--max-new-tokens N]
         replay a video file as a stream through the whole engine (sample, DINO gate, SVA, projector, retention),
@@ -72,6 +73,7 @@ export async function replayCommand(args: string[]): Promise<number> {
       seed: { type: 'string' },
       'max-new-tokens': { type: 'string' },
       'llm-url': { type: 'string' },
+      'kserve-url': { type: 'string' },
       'llm-model': { type: 'string' },
       'openai-url': { type: 'string' },
       'openai-model': { type: 'string' },
@@ -117,6 +119,7 @@ export async function replayCommand(args: string[]): Promise<number> {
           },
         }
       : {}),
+    ...(values['kserve-url'] ? { kserve: { url: values['kserve-url'] } } : {}),
     retention,
     longvu: {
       ...(budget ? { contextTokens: budget } : {}),

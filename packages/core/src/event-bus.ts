@@ -38,6 +38,8 @@ export interface LvuEventMap {
   'window.closed': { streamId: string; window: number; frames: number; kept: number };
   'context.evicted': { streamId: string; seqs: number[]; policy: string };
   'model.inferred': { model: string; batch: number; ms: number };
+  /** A request to an inference server was sent again (unreachable, restarting, overloaded); the frames waited. */
+  'model.retried': { model: string; attempt: number; message: string };
   'query.answered': { streamId: string; totalTokens: number; ms: number };
   'stream.added': { streamId: string; source: string };
   'stream.removed': { streamId: string };

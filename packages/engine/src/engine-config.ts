@@ -112,6 +112,37 @@ const baseShape = {
     .max(64)
     .optional()
     .describe("onnxruntime threads (default: the pool's choice)"),
+  executionProviders: z
+    .array(z.enum(['cpu', 'cuda', 'tensorrt', 'webgpu', 'openvino', 'dml', 'coreml']))
+    .min(1)
+    .optional()
+    .describe(
+      'onnxruntime-node execution providers, in order (default [cpu]); one this build does not have is refused at ' +
+        'start with the ones it has',
+    ),
+  kserve: z
+    .strictObject({
+      url: z.url().describe('KServe v2 REST endpoint, e.g. http://triton:8000 (Triton, KServe, MLServer)'),
+      modelPrefix: z
+        .string()
+        .optional()
+        .describe('served model name = prefix + role (dino, siglip, sva, projector, text-embed)'),
+      timeoutMs: z.int().min(100).optional().describe('one request (default 30000)'),
+      retryForMs: z
+        .int()
+        .min(0)
+        .optional()
+        .describe(
+          'how long a request is retried while the server is down or restarting (default 120000); frames wait in ' +
+            "the streams' bounded queues meanwhile",
+        ),
+      headers: z.record(z.string(), z.string()).optional(),
+    })
+    .optional()
+    .describe(
+      "run the model directory's encoders (DINO gate, SigLIP, SVA, projector, text) on an inference server instead " +
+        'of this process: the kserve model kit',
+    ),
   maxBatch: z.int().min(1).max(256).optional().describe('largest model batch across streams (8)'),
   maxWaitMs: z.number().min(0).max(1000).optional().describe('longest wait to fill a batch (5 ms)'),
 };

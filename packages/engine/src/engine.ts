@@ -244,6 +244,8 @@ export class Engine {
         maxWaitMs: cfg.maxWaitMs,
         longvu: longvu as Partial<LongVuOptions>,
         ...(cfg.precision ? { precision: cfg.precision } : {}),
+        ...(cfg.executionProviders ? { executionProviders: cfg.executionProviders } : {}),
+        ...(cfg.kserve ? { kserve: cfg.kserve } : {}),
       },
       plugins.models,
     );

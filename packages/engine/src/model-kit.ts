@@ -28,6 +28,16 @@ export interface ModelKitContext {
   longvu: Partial<LongVuOptions>;
   /** Which variant of the networks to load where the model set has several (default: its own choice). */
   precision?: 'float32' | 'int8' | 'float16';
+  /** onnxruntime execution providers for local sessions (default: cpu). */
+  executionProviders?: string[];
+  /** The encoders on a KServe v2 inference server (the `kserve` kit) instead of this process. */
+  kserve?: {
+    url: string;
+    modelPrefix?: string;
+    timeoutMs?: number;
+    retryForMs?: number;
+    headers?: Record<string, string>;
+  };
 }
 
 /**
@@ -37,6 +47,7 @@ export interface ModelKitContext {
 export interface ModelKit {
   readonly name: string;
   readonly description: string;
-  accepts(dir: string | undefined): boolean;
+  /** Whether this kit opens `dir` (with the caller's context: a kit may need a setting, e.g. `kserve`). */
+  accepts(dir: string | undefined, ctx: Partial<ModelKitContext>): boolean;
   open(dir: string | undefined, ctx: ModelKitContext): Promise<OpenedModels>;
 }

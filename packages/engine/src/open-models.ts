@@ -11,7 +11,7 @@ export async function openModels(
   ctx: Partial<ModelKitContext> = {},
   kits: Registry<ModelKit> = modelKits,
 ): Promise<OpenedModels> {
-  const kit = kits.list().find((k) => k.accepts(dir));
+  const kit = kits.list().find((k) => k.accepts(dir, ctx));
   if (!kit) {
     throw new LvuError('INVALID_CONFIG', `no model kit opens ${dir ?? 'an empty model directory'}`, {
       field: 'models',

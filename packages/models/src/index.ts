@@ -1,4 +1,5 @@
 export { type ChatPrompt, ChatTokenizer } from './chat-tokenizer.js';
+export { type KServeOptions, KServePool } from './kserve-pool.js';
 export { type GeneratedToken, type GenerateOptions, generate } from './llm-generator.js';
 export { LongVuModels, type LongVuModelsOptions } from './longvu-models.js';
 export { microBatcher } from './micro-batcher.js';
@@ -17,7 +18,7 @@ export {
   type TensorSpec,
 } from './model-manifest.js';
 export { PrefixCache } from './prefix-cache.js';
-export { SessionPool, type SessionPoolOptions } from './session-pool.js';
+export { type InferencePool, SessionPool, type SessionPoolOptions } from './session-pool.js';
 export type { TensorType, ValueInfo, WireTensor } from './session-protocol.js';
 export {
   type ClassifiedFrame,

@@ -1,7 +1,7 @@
 import { LvuError, seededRandom } from '@lvu/core';
 import type { LoadedManifest } from './model-manifest.js';
 import type { PrefixCache } from './prefix-cache.js';
-import type { SessionPool } from './session-pool.js';
+import type { InferencePool } from './session-pool.js';
 import type { WireTensor } from './session-protocol.js';
 
 export interface GenerateOptions {
@@ -35,7 +35,7 @@ export interface GeneratedToken {
  * Streams tokens as they come; stops at a stop token, `maxNewTokens`, or when `signal` aborts.
  */
 export async function* generate(
-  pool: SessionPool,
+  pool: InferencePool,
   m: LoadedManifest,
   inputsEmbeds: Float32Array,
   defaultStops: number[],

@@ -10,7 +10,7 @@ import {
   type Precision,
 } from './model-manifest.js';
 import { PrefixCache } from './prefix-cache.js';
-import { SessionPool, type SessionPoolOptions } from './session-pool.js';
+import { type InferencePool, SessionPool, type SessionPoolOptions } from './session-pool.js';
 
 type FuseInput = [dino: Float32Array, siglip: Float32Array, keyMask: Float32Array | undefined];
 
@@ -21,6 +21,8 @@ export interface LongVuModelsOptions extends SessionPoolOptions {
   maxWaitMs?: number;
   /** Which variant of each network to load (default: the manifest's `precision`). */
   precision?: Precision;
+  /** Where the networks run (default: a SessionPool, onnxruntime-node in this process's inference thread). */
+  pool?: InferencePool;
 }
 
 /**
@@ -39,14 +41,14 @@ function ownedRows(out: Float32Array, n: number): Float32Array[] {
  */
 export class LongVuModels {
   readonly m: LoadedManifest;
-  readonly pool: SessionPool;
+  readonly pool: InferencePool;
   readonly #dino: (img: Uint8Array) => Promise<Float32Array>;
   readonly #siglip: (img: Uint8Array) => Promise<Float32Array>;
   readonly #fuse: (x: FuseInput) => Promise<Float32Array>;
   /** The LLM's tokenizer and chat template (when the manifest has an LLM). */
   readonly tokenizer: ChatTokenizer | null;
 
-  private constructor(m: LoadedManifest, pool: SessionPool, o: LongVuModelsOptions) {
+  private constructor(m: LoadedManifest, pool: InferencePool, o: LongVuModelsOptions) {
     this.m = m;
     this.pool = pool;
     this.tokenizer = m.manifest.llm ? new ChatTokenizer(m) : null;
@@ -58,7 +60,7 @@ export class LongVuModels {
 
   static async open(dir: string, o: LongVuModelsOptions = {}): Promise<LongVuModels> {
     const m = loadManifest(dir, { precision: o.precision });
-    const pool = new SessionPool(o);
+    const pool = o.pool ?? new SessionPool(o);
     const roles = o.roles ?? MODEL_ROLES.filter((r) => m.manifest.models[r]);
     try {
       for (const r of roles) await pool.load(m, r);

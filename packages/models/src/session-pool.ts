@@ -2,7 +2,13 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { EventBus, LvuError, workerPath } from '@lvu/core';
 import type { LoadedManifest, ModelRole, ModelSpec } from './model-manifest.js';
-import type { SessionRequest, SessionResponse, ValueInfo, WireTensor } from './session-protocol.js';
+import {
+  EP_REFUSED,
+  type SessionRequest,
+  type SessionResponse,
+  type ValueInfo,
+  type WireTensor,
+} from './session-protocol.js';
 
 const WORKER = workerPath(import.meta.url, 'session-worker');
 
@@ -18,6 +24,24 @@ export interface SessionPoolOptions {
   /** Passed to onnxruntime-node; `cpu` is what the npm package ships (CUDA needs its own binaries). */
   executionProviders?: string[];
   events?: EventBus;
+}
+
+/**
+ * Where LongVU's networks run: the local onnxruntime-node inference thread (`SessionPool`) or an inference server
+ * (`KServePool`). `run` takes and gives the manifest's tensors by name.
+ */
+export interface InferencePool {
+  /** Where `model.inferred` (and a server pool's `model.retried`) go. */
+  readonly events: EventBus;
+  /** The roles loaded, with how long each took. */
+  readonly loaded: ReadonlyMap<string, { loadMs: number }>;
+  load(m: LoadedManifest, role: ModelRole): Promise<void>;
+  run(
+    role: ModelRole | (string & {}),
+    feeds: Record<string, WireTensor>,
+    opts?: { transfer?: boolean },
+  ): Promise<{ outputs: Record<string, WireTensor>; ms: number }>;
+  close(): Promise<void>;
 }
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
@@ -82,7 +106,7 @@ let poolIds = 0;
  * loaded from a model manifest and validated against it: every input and output the manifest names must exist in
  * the ONNX graph with the same dtype and the same fixed dimensions.
  */
-export class SessionPool {
+export class SessionPool implements InferencePool {
   readonly events: EventBus;
   readonly options: Required<Omit<SessionPoolOptions, 'events'>>;
   /** Loaded models by role (a LongVU manifest's) or by the name `loadFile` gave them. */
@@ -131,6 +155,14 @@ export class SessionPool {
       throw new LvuError('MODEL_INVALID', `the manifest has no ${role} model`, { field: `models.${role}` });
     const r = await this.#open(role, path);
     if (!r.ok) {
+      if (r.message.startsWith(EP_REFUSED)) {
+        throw new LvuError('INVALID_CONFIG', r.message.slice(EP_REFUSED.length), {
+          field: 'executionProviders',
+          hint:
+            "name providers this onnxruntime-node has (cpu always); cuda and tensorrt need onnxruntime-node's CUDA " +
+            'libraries, which `npm install` fetches only without onnxruntime-node-install=skip, on a machine with CUDA 12',
+        });
+      }
       throw new LvuError('MODEL_INVALID', `model ${role} (${spec.file}) cannot be loaded: ${r.message}`, {
         field: `models.${role}.file`,
       });
@@ -188,18 +220,7 @@ export class SessionPool {
         field: `models.${role}`,
       });
     if (r.op !== 'run') throw new LvuError('INTERNAL', 'unexpected reply');
-    for (const [name, t] of Object.entries(r.outputs)) {
-      if (t.data instanceof Float32Array) {
-        for (let i = 0; i < t.data.length; i++) {
-          if (!Number.isFinite(t.data[i]!)) {
-            throw new LvuError('INFERENCE_FAILED', `model ${role} produced NaN or Infinity in ${name}`, {
-              field: `models.${role}.outputs.${name}`,
-              hint: 'the model file or its input is broken; re-export the model and check the input',
-            });
-          }
-        }
-      }
-    }
+    checkFiniteOutputs(role, r.outputs);
     const batch = Object.values(feeds)[0]?.dims[0] ?? 1;
     this.events.emit('model.inferred', { model: role, batch, ms: r.ms });
     return { outputs: r.outputs, ms: r.ms };
@@ -213,7 +234,29 @@ export class SessionPool {
   }
 }
 
-function checkGraph(role: ModelRole, spec: ModelSpec, inputs: ValueInfo[], outputs: ValueInfo[]): void {
+/** Float outputs must be finite: NaN or Infinity means a broken model file or input. */
+export function checkFiniteOutputs(role: string, outputs: Record<string, WireTensor>): void {
+  for (const [name, t] of Object.entries(outputs)) {
+    if (t.data instanceof Float32Array) {
+      for (let i = 0; i < t.data.length; i++) {
+        if (!Number.isFinite(t.data[i]!)) {
+          throw new LvuError('INFERENCE_FAILED', `model ${role} produced NaN or Infinity in ${name}`, {
+            field: `models.${role}.outputs.${name}`,
+            hint: 'the model file or its input is broken; re-export the model and check the input',
+          });
+        }
+      }
+    }
+  }
+}
+
+/** The graph's (or the server's) inputs and outputs must be the manifest's: names, dtypes, shapes. */
+export function checkGraph(
+  role: ModelRole,
+  spec: ModelSpec,
+  inputs: ValueInfo[],
+  outputs: ValueInfo[],
+): void {
   for (const [kind, want, have] of [
     ['input', spec.inputs, inputs],
     ['output', spec.outputs, outputs],

@@ -1,3 +1,6 @@
+/** How the inference thread says that an execution provider is not there (the pool turns it into INVALID_CONFIG). */
+export const EP_REFUSED = 'execution provider: ';
+
 export type TensorType = 'float32' | 'int64' | 'int32' | 'float16';
 
 /** A tensor crossing the thread boundary: data is transferred, not copied. */

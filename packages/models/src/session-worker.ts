@@ -5,7 +5,13 @@
  */
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import type { SessionRequest, SessionResponse, ValueInfo, WireTensor } from './session-protocol.js';
+import {
+  EP_REFUSED,
+  type SessionRequest,
+  type SessionResponse,
+  type ValueInfo,
+  type WireTensor,
+} from './session-protocol.js';
 
 const sessions = new Map<string, ort.InferenceSession>();
 
@@ -25,13 +31,34 @@ parentPort!.on('message', async (req: SessionRequest) => {
   const t0 = performance.now();
   try {
     if (req.op === 'load') {
-      const s = await ort.InferenceSession.create(req.path, {
-        intraOpNumThreads: req.intraOpNumThreads,
-        interOpNumThreads: req.interOpNumThreads,
-        executionProviders: req.executionProviders,
-        extra: { session: { intra_op: { allow_spinning: req.allowSpinning ? '1' : '0' } } },
-        graphOptimizationLevel: 'all',
-      });
+      const have = ort.listSupportedBackends();
+      for (const ep of req.executionProviders) {
+        const b = have.find((x) => x.name === ep);
+        if (!b) {
+          throw new Error(
+            `${EP_REFUSED}${ep} is not in this onnxruntime-node ${ort.env.versions.node} (it has: ${have.map((x) => x.name).join(', ')})`,
+          );
+        }
+      }
+      let s: ort.InferenceSession;
+      try {
+        s = await ort.InferenceSession.create(req.path, {
+          intraOpNumThreads: req.intraOpNumThreads,
+          interOpNumThreads: req.interOpNumThreads,
+          executionProviders: req.executionProviders,
+          extra: { session: { intra_op: { allow_spinning: req.allowSpinning ? '1' : '0' } } },
+          graphOptimizationLevel: 'all',
+        });
+      } catch (err) {
+        const eps = req.executionProviders.filter((ep) => ep !== 'cpu');
+        const unbundled = eps.filter((ep) => have.find((x) => x.name === ep && !x.bundled));
+        if (unbundled.length) {
+          throw new Error(
+            `${EP_REFUSED}${unbundled.join(', ')} could not start: its libraries are not installed (${(err as Error).message.slice(0, 200)})`,
+          );
+        }
+        throw err;
+      }
       await sessions.get(req.key)?.release();
       sessions.set(req.key, s);
       reply({

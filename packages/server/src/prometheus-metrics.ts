@@ -34,6 +34,7 @@ export class PrometheusMetrics {
   readonly #query = new Map<string, Histogram>();
   readonly #dropped = new Map<string, number>();
   readonly #reconnects = new Map<string, number>();
+  readonly #modelRetries = new Map<string, number>();
   readonly #off: () => void;
   /** The HTTP server's admission controls (questions, searches), shown as gauges and a refusal counter. */
   admission: Admission[] = [];
@@ -47,6 +48,8 @@ export class PrometheusMetrics {
         this.#dropped.set(e.streamId, (this.#dropped.get(e.streamId) ?? 0) + 1);
       else if (e.type === 'source.reconnected')
         this.#reconnects.set(e.streamId, (this.#reconnects.get(e.streamId) ?? 0) + 1);
+      else if (e.type === 'model.retried')
+        this.#modelRetries.set(e.model, (this.#modelRetries.get(e.model) ?? 0) + 1);
     });
   }
 
@@ -213,6 +216,12 @@ export class PrometheusMetrics {
       'counter',
       'questions or searches refused with 429 (queue full)',
       adm((a) => a.rejected),
+    );
+    metric(
+      'lvu_inference_retries_total',
+      'counter',
+      'requests to the inference server (kserve) sent again while it was unreachable or restarting',
+      [...this.#modelRetries].map(([model, n]) => [{ model }, n] as [Record<string, string>, number]),
     );
     const hist = (name: string, help: string, label: string, m: Map<string, Histogram>) => {
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
