@@ -12,6 +12,7 @@ const benches: Record<string, () => Promise<{ run: (o: BenchOptions) => Promise<
   kafka: () => import('./kafka.js'),
   load: () => import('./load.js'),
   models: () => import('./models.js'),
+  served: () => import('./served.js'),
 };
 
 export interface BenchOptions {
