@@ -1,5 +1,11 @@
 import { createEngine } from '@lvu/cli';
-import type { Engine, OpenAiInput, QueryResult } from '@lvu/engine';
+import {
+  type BackendUsage,
+  type Engine,
+  type OpenAiInput,
+  type QueryResult,
+  streamCompletion,
+} from '@lvu/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { llamaPython, llamaServerBinary, type TinyVlm, tinyVlm } from './support/llama.js';
 import { makeSceneVideo } from './support/media.js';
@@ -163,6 +169,35 @@ describe("llama.cpp's llama-server (C++, same PyPI source): the server's own tok
       expect(r2.usage!.cachedTokens!).toBeLessThan(r2.usage!.promptTokens!);
     }
   }, 300_000);
+
+  it('the completions stream prompt-embeds reads (choices[].text, usage) as llama-server sends it', async () => {
+    const url = await start(2048);
+    const usage: BackendUsage = {};
+    const pieces: string[] = [];
+    const body = JSON.stringify({
+      model: 'tiny-vl',
+      prompt: 'Frames of the video in time order',
+      max_tokens: 12,
+      stream: true,
+      stream_options: { include_usage: true },
+      logit_bias: [
+        [vlm.special['<|im_end|>']!, false],
+        [vlm.special['<|endoftext|>']!, false],
+      ],
+    });
+    for await (const p of streamCompletion(
+      { url, timeoutMs: 30_000, field: 'prompt-embeds' },
+      '/completions',
+      body,
+      {},
+      usage,
+    ))
+      pieces.push(p);
+    expect(pieces.join('').length).toBeGreaterThan(0);
+    expect(usage).toMatchObject({ completionTokens: 12, requestBytes: Buffer.byteLength(body) });
+    expect(usage.promptTokens).toBeGreaterThan(3);
+    expect(usage.firstTokenMs).toBeGreaterThan(0);
+  }, 120_000);
 
   it("a budget over the server's context: CONTEXT_OVERFLOW saying what to change", async () => {
     const url = await start(256);
