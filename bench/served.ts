@@ -16,9 +16,9 @@ import { join, resolve } from 'node:path';
 import { createEngine } from '@lvu/cli';
 import type { Engine } from '@lvu/engine';
 import { torchSaveTensor } from '@lvu/engine';
-import { llamaServerBinary, tinyVlm } from '../tests/support/llama.js';
 import { makeSceneVideo } from '../tests/support/media.js';
 import { llamaServer, Peer } from '../tests/support/peers.js';
+import { llamaServerBinary, tinyVlm, tritonPython } from '../tests/support/served-models.js';
 import { ensureSmallModels, exportPython, freePort } from './fixtures.js';
 import type { BenchOptions, BenchRow } from './run.js';
 import { median } from './stats.js';
@@ -165,17 +165,7 @@ function groupCpuMs(pgid: number): number {
 
 async function kserveCase(runs: number, quick: boolean): Promise<BenchRow[]> {
   const small = ensureSmallModels();
-  const python = execFileSync(
-    join(root, 'tools/python-env.sh'),
-    [join(root, 'tools/requirements-triton.txt')],
-    {
-      encoding: 'utf8',
-      env: { ...process.env, LVU_VENV: join(root, '.venv-triton'), LVU_PYTHON: '/usr/bin/python3' },
-    },
-  )
-    .trim()
-    .split('\n')
-    .at(-1)!;
+  const python = tritonPython();
   const [http, grpc] = [await freePort(), await freePort()];
   const triton = new Peer(
     python,
@@ -214,7 +204,7 @@ async function kserveCase(runs: number, quick: boolean): Promise<BenchRow[]> {
     const rows: BenchRow[] = [];
     for (const kserve of [false, true]) {
       await replay(kserve); // warm-up
-      const rs = [];
+      const rs: Awaited<ReturnType<typeof replay>>[] = [];
       for (let r = 0; r < runs; r++) rs.push(await replay(kserve));
       const per = (f: (x: (typeof rs)[number]) => number) => median(rs.map((x) => f(x) / x.sampled));
       const lvu = per((x) => x.lvuCpuMs);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from './support/paths.js';
+import { exportPython } from './support/served-models.js';
 
 /**
  * The Python exporter (tools/export), in the virtualenv it needs (torch, transformers, onnx from the package index;
@@ -11,13 +12,7 @@ import { repoRoot } from './support/paths.js';
  */
 let python = '';
 beforeAll(() => {
-  python = execFileSync(
-    resolve(repoRoot, 'tools/python-env.sh'),
-    [resolve(repoRoot, 'tools/requirements-export.txt')],
-    {
-      encoding: 'utf8',
-    },
-  ).trim();
+  python = exportPython();
 }, 600_000);
 
 describe('tools/export', () => {

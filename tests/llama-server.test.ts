@@ -7,10 +7,10 @@ import {
   streamCompletion,
 } from '@lvu/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { llamaPython, llamaServerBinary, type TinyVlm, tinyVlm } from './support/llama.js';
 import { makeSceneVideo } from './support/media.js';
 import { llamaCppPython, llamaServer, type Peer } from './support/peers.js';
 import { freePort } from './support/rtsp-server.js';
+import { llamaPython, llamaServerBinary, type TinyVlm, tinyVlm } from './support/served-models.js';
 
 /**
  * The budget-true `openai` backend against real llama.cpp servers on this machine, built from PyPI: llama-cpp-python's

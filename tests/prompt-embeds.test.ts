@@ -16,6 +16,7 @@ import type { LongVuModels } from '@lvu/models';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeSceneVideo } from './support/media.js';
 import { repoRoot } from './support/paths.js';
+import { exportPython } from './support/served-models.js';
 
 /**
  * The prompt-embeds backend (vLLM, NIM, Dynamo) proven with the libraries vLLM itself loads prompt embeddings and
@@ -29,13 +30,7 @@ let dir = '';
 let exported: { dir: string; hf: string; dtype: string; files: string[]; onnxLlm: boolean; llmDim: number };
 
 beforeAll(() => {
-  python = execFileSync(
-    resolve(repoRoot, 'tools/python-env.sh'),
-    [resolve(repoRoot, 'tools/requirements-export.txt')],
-    {
-      encoding: 'utf8',
-    },
-  ).trim();
+  python = exportPython();
   dir = mkdtempSync(join(tmpdir(), 'lvu-export-llm-'));
   const out = execFileSync(
     process.execPath,

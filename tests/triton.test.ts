@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { createEngine } from '@lvu/cli';
@@ -8,6 +7,7 @@ import { makeSceneVideo } from './support/media.js';
 import { repoRoot } from './support/paths.js';
 import { Peer } from './support/peers.js';
 import { freePort } from './support/rtsp-server.js';
+import { tritonPython } from './support/served-models.js';
 
 /**
  * The `kserve` model kit against a real NVIDIA Triton Inference Server: nvidia-pytriton from PyPI bundles the
@@ -59,18 +59,7 @@ async function replay(
 }
 
 beforeAll(() => {
-  python = execFileSync(
-    resolve(repoRoot, 'tools/python-env.sh'),
-    [resolve(repoRoot, 'tools/requirements-triton.txt')],
-    {
-      encoding: 'utf8',
-      // Triton's Python backend stub links the system's libpython: the virtualenv must be made by that interpreter
-      env: { ...process.env, LVU_VENV: resolve(repoRoot, '.venv-triton'), LVU_PYTHON: '/usr/bin/python3' },
-    },
-  )
-    .trim()
-    .split('\n')
-    .at(-1)!;
+  python = tritonPython();
   video = makeSceneVideo(120);
 }, 600_000);
 

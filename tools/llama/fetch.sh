@@ -37,9 +37,14 @@ if [ "$WHAT" = server ] && ! done_server; then
   echo "== building llama.cpp's llama-server (once; ~6 min on 2 cores)" >&2
   gen=()
   if command -v ninja >/dev/null; then gen=(-G Ninja); fi
-  cmake -S "$SRC" -B "$DEST/build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
-    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DBUILD_SHARED_LIBS=OFF >&2
-  cmake --build "$DEST/build" --target llama-server -j"$(nproc)" >&2
+  log="$DEST/build.log"
+  if ! { cmake -S "$SRC" -B "$DEST/build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DBUILD_SHARED_LIBS=OFF &&
+    cmake --build "$DEST/build" --target llama-server -j"$(nproc)"; } >"$log" 2>&1; then
+    tail -30 "$log" >&2
+    echo "llama-server did not build: $log has the whole log (cmake, ninja or make, and g++ are needed)" >&2
+    exit 1
+  fi
   mkdir -p "$DEST/bin"
   cp "$DEST/build/bin/llama-server" "$DEST/bin/llama-server.tmp"
   mv "$DEST/bin/llama-server.tmp" "$DEST/bin/llama-server"

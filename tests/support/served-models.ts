@@ -1,7 +1,8 @@
 /**
- * What the served-model tests need from llama.cpp, built from PyPI once per machine: a tiny random Qwen2-VL as GGUF
- * (llama.cpp's own converter from the llama-cpp-python sdist, tools/export/vlm_gguf.py), llama-cpp-python[server]
- * in its own virtualenv (.venv-llama), and llama.cpp's C++ llama-server (tools/llama/fetch.sh server).
+ * The Python environments and servers the model tests need, built from PyPI once per machine: the exporter's
+ * (.venv: torch, transformers, onnx), a tiny random Qwen2-VL as GGUF (llama.cpp's own converter from the
+ * llama-cpp-python sdist, tools/export/vlm_gguf.py), llama-cpp-python[server] (.venv-llama), llama.cpp's C++
+ * llama-server (tools/llama/fetch.sh server) and NVIDIA Triton (nvidia-pytriton, .venv-triton).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -24,11 +25,29 @@ const run = (cmd: string, args: string[], env: Record<string, string> = {}) =>
     maxBuffer: 64 << 20,
   }).trim();
 
+/** A virtualenv with `requirements` installed (tools/python-env.sh); its python. */
+function venvPython(requirements: string, env: Record<string, string> = {}): string {
+  return run(resolve(repoRoot, 'tools/python-env.sh'), [resolve(repoRoot, requirements)], env)
+    .split('\n')
+    .at(-1)!;
+}
+
+/** The exporter's Python (.venv with torch, transformers, onnx; created on first use, ~90 s). */
+export function exportPython(): string {
+  return venvPython('tools/requirements-export.txt');
+}
+
+/** Triton's Python (.venv-triton): its backend stub links the system's libpython, so /usr/bin/python3 makes it. */
+export function tritonPython(): string {
+  return venvPython('tools/requirements-triton.txt', {
+    LVU_VENV: resolve(repoRoot, '.venv-triton'),
+    LVU_PYTHON: '/usr/bin/python3',
+  });
+}
+
 /** The tiny Qwen2-VL GGUF pair, written into a fresh directory. */
 export function tinyVlm(): TinyVlm {
-  const python = run(resolve(repoRoot, 'tools/python-env.sh'), [
-    resolve(repoRoot, 'tools/requirements-export.txt'),
-  ]);
+  const python = exportPython();
   const converter = run(resolve(repoRoot, 'tools/llama/fetch.sh'), ['converter']).split('\n').at(-1)!;
   const out = mkdtempSync(join(tmpdir(), 'lvu-vlm-'));
   const res = run(python, [
@@ -43,12 +62,10 @@ export function tinyVlm(): TinyVlm {
 
 /** The Python of the virtualenv with llama-cpp-python[server] (pip builds it from source once, ~4 min). */
 export function llamaPython(): string {
-  return run(resolve(repoRoot, 'tools/python-env.sh'), [resolve(repoRoot, 'tools/requirements-llama.txt')], {
+  return venvPython('tools/requirements-llama.txt', {
     LVU_VENV: resolve(repoRoot, '.venv-llama'),
     CMAKE_BUILD_PARALLEL_LEVEL: '2',
-  })
-    .split('\n')
-    .at(-1)!;
+  });
 }
 
 /** llama.cpp's llama-server binary (built once, ~6 min on 2 cores). */
