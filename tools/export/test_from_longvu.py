@@ -114,7 +114,8 @@ SiglipVisionModel(SiglipVisionConfig(hidden_size=Cs, num_hidden_layers=1, num_at
                                      patch_size=16, image_size=128)).save_pretrained(os.path.join(root, "siglip"))
 subprocess.run([sys.executable, os.path.join(here, "export.py"), "--preset", "tiny", "--out", out,
                 "--from-longvu", ckpt, "--from-hf", os.path.join(root, "dino"), "--from-hf",
-                os.path.join(root, "siglip")], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                os.path.join(root, "siglip"), "--hf-llm", "hf"], check=True, stdout=subprocess.DEVNULL,
+               stderr=subprocess.DEVNULL)
 m = json.load(open(os.path.join(out, "manifest.json")))
 assert m["weights"] == "pretrained", m["weights"]
 lvm = m["longvu"]
@@ -211,4 +212,10 @@ got = ort.InferenceSession(os.path.join(out, "text-embed.onnx")).run(None, {"inp
 assert np.array_equal(got, sd["model.embed_tokens.weight"].numpy()[ids[0]])
 assert_llm_matches(out, qwen)
 assert Tokenizer.from_file(os.path.join(out, "tokenizer.json")).to_str() == tok.to_str()
+# --hf-llm: the checkpoint's Qwen2 decoder as the Hugging Face directory a server loads (bfloat16, LongVU's dtype)
+hf = Qwen2ForCausalLM.from_pretrained(os.path.join(out, "hf"), dtype="auto").eval()
+assert hf.dtype == torch.bfloat16, hf.dtype
+for k, v in qwen.state_dict().items():
+    assert torch.equal(hf.state_dict()[k], v.to(torch.bfloat16)), k
+assert json.load(open(os.path.join(out, "manifest.json")))["llm"]["huggingFace"]["dir"] == "hf"
 print(json.dumps({"ok": True, "dir": out, "publishedKeys": len(pub), "routed7b": len(full)}))

@@ -145,6 +145,12 @@ export function openApiDocument(o: {
             totalTokens: { type: 'integer' },
             budgetTokens: { type: 'integer' },
             timingsMs: { type: 'object' },
+            usage: {
+              type: 'object',
+              description:
+                "served backends (openai, prompt-embeds): requestBytes, dtype, lvuPromptTokens, the server's " +
+                'promptTokens / completionTokens / cachedTokens, firstTokenMs, images {high, low, tokens}',
+            },
           },
         },
         StreamStatus: {
