@@ -5,11 +5,12 @@
 # (chromium), Prometheus's promtool (prometheus: its metrics linter) and iproute2 (loopback in the API fuzz test's
 # network namespace); cmake, ninja and g++ build llama.cpp (llama-cpp-python[server] and llama-server, from PyPI's
 # source), and Triton's Python backend (nvidia-pytriton) links the system's libpython3.11 (its virtualenv is made by
-# /usr/bin/python3, python3-venv). Needs root (or sudo) only if something is missing.
+# /usr/bin/python3, python3-venv); systemd-analyze (systemd) checks the ops kit's unit.
+# Needs root (or sudo) only if something is missing.
 set -euo pipefail
 PACKAGES="ffmpeg opencv-doc chromium prometheus iproute2 python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
-  cmake ninja-build g++ libpython3.11 python3-venv"
+  cmake ninja-build g++ libpython3.11 python3-venv systemd"
 missing=""
 for p in $PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 [ -z "$missing" ] && exit 0
