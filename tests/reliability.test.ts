@@ -4,7 +4,7 @@
  * killed with SIGKILL, stopped with SIGTERM and SIGHUP; state and spill on real file systems that fill up or turn
  * read-only (tmpfs mounts, made here as root); load from autocannon; DNS rebinding in headless Chromium; FFmpeg
  * decoding generated video and a corrupted file. The probes these answer: the reliability probes of round 3 and the
- * README's Reliability section.
+ * docs/reliability.md.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
@@ -618,7 +618,7 @@ describe('smaller observability and hygiene items', () => {
     }
   }, 60_000);
 
-  it("the README's test camera serves a file of any container (vtest.avi, an MJPEG AVI) and loops it", async () => {
+  it('the documented test camera serves a file of any container (vtest.avi, an MJPEG AVI) and loops it', async () => {
     const clip = makeVideo({ seconds: 3, encoder: 'mjpeg', container: 'avi' });
     for (const file of [VTEST, clip]) {
       const cam = new RtspServer(await freePort(), ['--file', file]);

@@ -195,7 +195,7 @@ export async function replayCommand(args: string[]): Promise<number> {
       note: engine.vision.builtin
         ? 'built-in weight-free encoder and no LLM: the frames kept, evicted and scored are real decisions on ' +
           'colour and gradient statistics, but nothing is understood; `npx lvu models fetch starter` gets real pretrained ' +
-          'models (README → Models)'
+          'models (docs/models.md)'
         : r.answer === null
           ? 'no LLM in the model directory: evidence only'
           : null,
