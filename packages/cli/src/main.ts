@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LvuError } from '@lvu/core';
 import { readCase, runConformanceCase } from './conformance.js';
@@ -42,6 +43,14 @@ Errors are printed as JSON on stderr: {"error": CODE, "message", "field", "hint"
 
 type Command = (args: string[]) => Promise<number>;
 
+/** The version of the installed @lvu/cli package (its package.json, beside dist/). */
+function cliVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
 const commands: Record<string, Command> = {
   ingest: ingestCommand,
   replay: replayCommand,
@@ -74,7 +83,7 @@ export async function main(argv: string[]): Promise<number> {
     return cmd === undefined ? 2 : 0;
   }
   if (cmd === '--version') {
-    process.stdout.write('lvu 0.1.0\n');
+    process.stdout.write(`lvu ${cliVersion()}\n`);
     return 0;
   }
   const run = commands[cmd];
