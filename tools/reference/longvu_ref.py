@@ -886,6 +886,10 @@ def golden_specs() -> List[Tuple[CaseSpec, Optional[Callable]]]:
         lambda r: r["mode"]["mode"] == "high_overflow" and r["stc"]
         and r["stc"]["force_remove"] > 0))
     mixed = [16] + [1] * 16 + [14, 1, 1]
+
+    def query_guided_mix(r):  # mix mode with some, not all, frames upgraded by query score
+        return (r["mode"]["mode"] == "mix" and r["qgs"]["mix_token"]
+                and 0 < r["qgs"]["highres_num"] < len(r["select"]["selected"]))
     specs.append((CaseSpec(
         name="realistic_mix_query_guided", description=(
             "48 frames, 12x12/8x8, ctx 2048, square frames: window 0 static (1 kept), window 1 "
@@ -893,8 +897,7 @@ def golden_specs() -> List[Tuple[CaseSpec, Optional[Callable]]]:
             "N_h = floor((2000 - 20*72)/84) = 6 frames upgraded by query score."),
         T=48, S=12, s=8, C=4, D=8, ctx=2048, dino_scenes=mixed, seed=600,
         dump_pooled=True),
-        lambda r: r["mode"]["mode"] == "mix" and r["qgs"]["mix_token"]
-        and 0 < r["qgs"]["highres_num"] < len(r["select"]["selected"])))
+        query_guided_mix))
     specs.append((CaseSpec(
         name="realistic_16x9_unpad_mix", description=(
             "Same video structure, frames 720x1280 passed as (H, W), 400 query tokens: unpad "
@@ -902,8 +905,7 @@ def golden_specs() -> List[Tuple[CaseSpec, Optional[Callable]]]:
             "(8x4+8 = 40 tokens); N_h = floor((1612 - 20*40)/44) = 18 of 20."),
         T=48, S=12, s=8, C=4, D=8, ctx=2048, Lq=400, frame_hw=(720, 1280),
         dino_scenes=mixed, seed=700),
-        lambda r: r["mode"]["mode"] == "mix" and r["qgs"]["mix_token"]
-        and 0 < r["qgs"]["highres_num"] < len(r["select"]["selected"])))
+        query_guided_mix))
     specs.append((CaseSpec(
         name="high_mode_stc_band_ctx8192", description=(
             "Real default context 8192: 54 frames (no DINO, 54 < 127) are below "

@@ -1,5 +1,6 @@
 import type { LongVuOptions } from '@lvu/compress';
 import type { EventBus } from '@lvu/core';
+import type { KServeOptions } from '@lvu/models';
 import type { FrameEncoder, TextEncoder } from './frame-encoder.js';
 
 /** What opening a model set gives the engine. */
@@ -31,13 +32,7 @@ export interface ModelKitContext {
   /** onnxruntime execution providers for local sessions (default: cpu). */
   executionProviders?: string[];
   /** The encoders on a KServe v2 inference server (the `kserve` kit) instead of this process. */
-  kserve?: {
-    url: string;
-    modelPrefix?: string;
-    timeoutMs?: number;
-    retryForMs?: number;
-    headers?: Record<string, string>;
-  };
+  kserve?: Omit<KServeOptions, 'events'>;
 }
 
 /**

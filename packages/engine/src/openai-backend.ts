@@ -172,33 +172,35 @@ export class OpenAiBackend implements LlmBackend {
       room -= need;
       chosen.set(key(f), { frame: f, high: true, label, tokens: t });
     }
-    // 2. the rest at low resolution, in time buckets of 2^k s until they fit
-    const rest = req.frames.filter((f) => !chosen.has(key(f)) && cost(f.jpegSmall) !== null);
+    // 2. the rest at low resolution, in time buckets of 2^k s until they fit (each frame's cost counted once)
     const time =
       (req.streams?.length ?? 0) > 1 ? (f: RetainedFrame) => f.wallMs : (f: RetainedFrame) => f.ptsMs;
-    const need = (f: RetainedFrame) => cost(f.jpegSmall)! + text(this.#label(req, f));
-    const pick = (bucketMs: number): RetainedFrame[] => {
+    const rest: PlannedImage[] = req.frames.flatMap((f) => {
+      const t = chosen.has(key(f)) ? null : cost(f.jpegSmall);
+      return t === null ? [] : [{ frame: f, high: false, label: this.#label(req, f), tokens: t }];
+    });
+    const needs = new Map(rest.map((p) => [p, p.tokens + text(p.label)]));
+    const need = (p: PlannedImage) => needs.get(p)!;
+    const pick = (bucketMs: number): PlannedImage[] => {
       if (bucketMs === 0) return rest;
       const seen = new Set<number>();
-      return rest.filter((f) => {
-        const b = Math.floor(time(f) / bucketMs);
+      return rest.filter((p) => {
+        const b = Math.floor(time(p.frame) / bucketMs);
         if (seen.has(b)) return false;
         seen.add(b);
         return true;
       });
     };
-    const span = rest.length ? time(rest.at(-1)!) - time(rest[0]!) : 0;
+    const span = rest.length ? time(rest.at(-1)!.frame) - time(rest[0]!.frame) : 0;
     let low = pick(0);
     for (let bucket = 1000; ; bucket *= 2) {
-      const total = low.reduce((s, f) => s + need(f), 0);
+      const total = low.reduce((s, p) => s + need(p), 0);
       if ((total <= room && low.length <= o.maxImages - chosen.size) || low.length === 0) break;
       low = bucket > 2 * span + 1000 ? [] : pick(bucket);
     }
-    for (const f of low) {
-      const t = cost(f.jpegSmall)!;
-      const label = this.#label(req, f);
-      room -= t + text(label);
-      chosen.set(key(f), { frame: f, high: false, label, tokens: t });
+    for (const p of low) {
+      room -= need(p);
+      chosen.set(key(p.frame), p);
     }
     const images = req.frames.flatMap((f) => {
       const p = chosen.get(key(f));

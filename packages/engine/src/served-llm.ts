@@ -13,7 +13,13 @@ export interface ServerTarget {
 
 /** One streamed chunk of an OpenAI-compatible response: chat (`delta.content`) or completions (`text`). */
 interface Chunk {
-  choices?: { delta?: { content?: string | null }; text?: string; finish_reason?: string | null }[];
+  choices?: {
+    delta?: { content?: string | null };
+    /** a whole answer, from a server that does not stream */
+    message?: { content?: string | null };
+    text?: string;
+    finish_reason?: string | null;
+  }[];
   usage?: {
     prompt_tokens?: number;
     completion_tokens?: number;
@@ -138,16 +144,14 @@ export async function* streamCompletion(
       if (cached !== undefined) usage.cachedTokens = cached;
     }
     const ch = c.choices?.[0];
-    const piece = ch?.delta?.content ?? ch?.text ?? '';
+    const piece = ch?.delta?.content ?? ch?.message?.content ?? ch?.text ?? '';
     if (piece && usage.firstTokenMs === undefined) usage.firstTokenMs = performance.now() - t0;
     said += piece.length;
     return piece;
   };
   try {
     if (!(r.headers.get('content-type') ?? '').includes('text/event-stream')) {
-      const j = (await r.json()) as Chunk & { choices?: { message?: { content?: string } }[] };
-      const piece = j.choices?.[0]?.message?.content ?? take(j);
-      if (piece && usage.firstTokenMs === undefined) usage.firstTokenMs = performance.now() - t0;
+      const piece = take((await r.json()) as Chunk);
       if (piece) yield piece;
       report();
       return;
