@@ -1,12 +1,14 @@
 /**
  * Writes docs/licences.md: the licence of every package `lvu` installs with (npm production dependencies, read from
  * package-lock.json: exactly what `npm ci --omit=dev` or an install of the packed CLI resolves) and of every model
- * weight file lvu fetches (tools/starter/fetch.py's pinned sources). tests/pack.test.ts keeps the page current.
+ * weight file and video lvu fetches (tools/starter/fetch.py's pinned sources, the CLI's sample video). tests/pack.test.ts keeps
+ * the page current.
  *
  *   npx tsx tools/docs/licences.ts
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { SAMPLE } from '../../packages/cli/src/sample-video.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -58,6 +60,12 @@ export function licencesPage(): string {
     '| file | from | licence |',
     '| --- | --- | --- |',
     ...weights,
+    '',
+    '## Footage lvu fetches (`lvu models fetch footage`, the sample `lvu replay` runs without a FILE)',
+    '',
+    '| file | from | licence |',
+    '| --- | --- | --- |',
+    `| \`vtest.avi\` (sha256 \`${SAMPLE.sha256.slice(0, 12)}…\`) | Debian: \`${SAMPLE.package}\` (\`${SAMPLE.member.slice(1)}\`) | ${SAMPLE.licence} (${SAMPLE.licenceSource}) |`,
     '',
     'Models written by `tools/export` with `--random` (and the test fixtures) have random weights: no third-party',
     'licence applies. Checkpoints you pass with `--from-hf` or `--from-longvu` keep their own licences.',

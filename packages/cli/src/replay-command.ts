@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LvuError } from '@lvu/core';
 import { type QueryResult, type RetentionInput, retentionPolicies } from '@lvu/engine';
@@ -8,6 +7,7 @@ import { chooseModels } from './default-models.js';
 import { numberArg } from './number-arg.js';
 import { createEngine, defaultPlugins } from './plugins.js';
 import { bar, clock, ProgressLine } from './progress.js';
+import { chooseSample } from './sample-video.js';
 
 const PLUGINS = defaultPlugins();
 
@@ -17,8 +17,9 @@ export const REPLAY_USAGE = `lvu replay [FILE] [--query TEXT] [--json] [--models
         [--fps 1] [--budget 8192] [--since-ms MS] [--until-ms MS] [--retention ${retentionPolicies.names().join('|')}]
         [--max-frames 400] [--preset longvu-qwen2-7b|longvu-llama3.2-3b|paper] [--seed N] [--max-new-tokens N]
         replay a video file as a stream through the whole engine (sample, DINO gate, SVA, projector, retention),
-        then ask one question over the retained context. Without FILE: the sample video (opencv-doc's vtest.avi,
-        a static surveillance camera, or a generated test pattern). --models: a directory, starter, builtin, or (default) auto — the starter
+        then ask one question over the retained context. Without FILE: the sample video, OpenCV's vtest.avi (a
+        static camera over a pedestrian street) from Debian's opencv-doc — installed, or fetched once on a terminal
+        (lvu models fetch footage) — else a generated test pattern. --models: a directory, starter, builtin, or (default) auto — the starter
         set when fetched, fetched on first use on a terminal, else the built-in encoder. --json: one JSON object (answer, evidence, token counts, timings).
         A file that ends before its stated duration (cut short) is answered over what it has, with
         replay.truncated set, a TRUNCATED_MEDIA warning on stderr and exit status 3
@@ -32,8 +33,6 @@ ${PLUGINS.sources.help('          ')}`;
 /** Exit status of a replay or ingest whose file was cut short (the output covers what was before the cut). */
 export const EXIT_TRUNCATED = 3;
 
-export const SAMPLE_VIDEO = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
-const GENERATED = 'lavfi:testsrc2=size=640x360:rate=25:duration=120';
 const DEFAULT_QUESTION = 'What happens in this video, and when?';
 
 export interface ReplayOutput extends QueryResult {
@@ -81,13 +80,11 @@ export async function replayCommand(args: string[]): Promise<number> {
   });
   if (positionals.length > 1)
     throw new LvuError('INVALID_ARGUMENT', `usage: ${REPLAY_USAGE}`, { field: 'FILE' });
-  const file = positionals[0] ?? (existsSync(SAMPLE_VIDEO) ? SAMPLE_VIDEO : GENERATED);
-  const sampleNote =
-    positionals[0] === undefined
-      ? file === SAMPLE_VIDEO
-        ? "the sample video: opencv-doc's vtest.avi (a static surveillance camera)"
-        : 'a generated test pattern (install opencv-doc for real footage)'
-      : null;
+  const onTerminal = !values.json && process.stderr.isTTY === true;
+  const say = (line: string) => process.stderr.write(`lvu replay: ${line}\n`);
+  const sample = positionals[0] === undefined ? await chooseSample({ fetch: onTerminal, say }) : null;
+  const file = positionals[0] ?? sample!.file;
+  const sampleNote = sample?.note ?? null;
   const backend = values.backend ?? 'auto';
   const plugins = PLUGINS;
   if (backend !== 'auto' && !plugins.backends.has(backend)) {
@@ -102,10 +99,7 @@ export async function replayCommand(args: string[]): Promise<number> {
   const budget = numberArg(values.budget, 'budget', 64);
   const maxNew = numberArg(values['max-new-tokens'], 'max-new-tokens', 1);
   const seed = numberArg(values.seed, 'seed', 0);
-  const models = await chooseModels(values.models, {
-    fetch: !values.json && process.stderr.isTTY === true,
-    say: (line) => process.stderr.write(`lvu replay: ${line}\n`),
-  });
+  const models = await chooseModels(values.models, { fetch: onTerminal, say });
   const engine = await createEngine({
     plugins,
     models,
