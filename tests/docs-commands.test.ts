@@ -1,45 +1,32 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { commandLines, docPages, shellBlocks } from './support/doc-blocks.js';
 import { LVU } from './support/lvu-serve.js';
-import { repoRoot } from './support/paths.js';
 
 /**
  * The `npx lvu …` commands of the README and docs/ are read out of their code blocks and checked against the real
  * command: the subcommand exists and every `--flag` they use is one its `--help` lists. A renamed or removed flag
- * breaks the build, not the reader. (Commands that reach cameras, brokers or GPU servers are not run here; the
- * tests of each part run their own.)
+ * breaks the build, not the reader. tests/docs-run.test.ts runs the blocks; this check covers every line, also those
+ * the runner cannot reach (a GPU server, a user's checkpoint).
  */
-const pages = [
-  'README.md',
-  ...readdirSync(resolve(repoRoot, 'docs'), { recursive: true, encoding: 'utf8' })
-    .filter((f) => f.endsWith('.md'))
-    .map((f) => `docs/${f}`),
-];
+function commandsOf(page: string): DocCommand[] {
+  const out: DocCommand[] = [];
+  for (const block of shellBlocks(page)) {
+    for (const { line } of commandLines(block.code)) {
+      for (const m of line.matchAll(/npx lvu ([a-z-]+)([^&|;]*)/g)) {
+        const flags = [...m[2]!.matchAll(/(?:^|\s)(--[a-z][a-z0-9-]*)/g)].map((f) => f[1]!);
+        out.push({ page, line, sub: m[1]!, flags });
+      }
+    }
+  }
+  return out;
+}
 
 interface DocCommand {
   page: string;
   line: string;
   sub: string;
   flags: string[];
-}
-
-function commandsOf(page: string): DocCommand[] {
-  const text = readFileSync(resolve(repoRoot, page), 'utf8');
-  const out: DocCommand[] = [];
-  for (const block of text.matchAll(/```(?:sh|bash)\n([\s\S]*?)```/g)) {
-    // continuation lines joined; comments dropped
-    const joined = block[1]!.replace(/\\\n\s*/g, ' ');
-    for (const raw of joined.split('\n')) {
-      const code = raw.replace(/\s+#.*$/, '');
-      for (const m of code.matchAll(/npx lvu ([a-z-]+)([^&|;]*)/g)) {
-        const flags = [...m[2]!.matchAll(/(?:^|\s)(--[a-z][a-z0-9-]*)/g)].map((f) => f[1]!);
-        out.push({ page, line: raw.trim(), sub: m[1]!, flags });
-      }
-    }
-  }
-  return out;
 }
 
 const help = new Map<string, string>();
@@ -54,7 +41,7 @@ function usage(sub: string): string {
 }
 
 describe('the lvu commands in the README and docs/', () => {
-  const all = pages.flatMap(commandsOf);
+  const all = docPages().flatMap(commandsOf);
 
   it('there are commands to check on the pages a user reads first', () => {
     expect(all.filter((c) => c.page === 'README.md').length).toBeGreaterThan(8);

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Starts a single-node Apache Kafka broker in KRaft mode (broker + controller in one JVM) on 127.0.0.1, in the
 # foreground. Its jars come from Maven Central through tools/kafka/fetch.sh (cached in .cache/kafka).
-#   tools/kafka/start.sh [--port 9092] [--controller-port 9093] [--dir .cache/kafka/data] [--version 3.9.1]
+#   tools/kafka/start.sh [--port 9092] [--controller-port PORT+1] [--dir .cache/kafka/data] [--version 3.9.1]
 #                        [--format-only]
 # The data directory keeps its log across restarts (same cluster id); delete it for a fresh broker.
 # LVU_KAFKA_CLUSTER_ID sets the cluster id of a fresh data directory (default: 16 random bytes, base64url).
 set -euo pipefail
-PORT=9092; CPORT=9093; FORMAT_ONLY=0; VERSION="${LVU_KAFKA_VERSION:-3.9.1}"
+PORT=9092; CPORT=; FORMAT_ONLY=0; VERSION="${LVU_KAFKA_VERSION:-3.9.1}"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 DIR="$ROOT/.cache/kafka/data"
 while [ $# -gt 0 ]; do
@@ -19,6 +19,7 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
+CPORT="${CPORT:-$((PORT + 1))}"  # a second broker on --port 9094 takes 9095, not the first one's 9093
 LIBS="$("$(dirname "$0")/fetch.sh" "$VERSION")"
 mkdir -p "$DIR/log"
 cat > "$DIR/server.properties" <<PROPS

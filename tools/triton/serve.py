@@ -35,7 +35,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model_dir")
     ap.add_argument("--http-port", type=int, default=8000)
-    ap.add_argument("--grpc-port", type=int, default=8001)
+    ap.add_argument("--grpc-port", type=int, default=0, help="default: --http-port + 1")
     ap.add_argument("--metrics-port", type=int, default=0)
     ap.add_argument("--roles", default="dino,siglip,sva,projector,text-embed")
     ap.add_argument("--threads", type=int, default=2)
@@ -45,7 +45,7 @@ def main():
     opts.intra_op_num_threads = a.threads
     opts.inter_op_num_threads = 1
     cfg = TritonConfig(http_address="127.0.0.1", http_port=a.http_port, grpc_address="127.0.0.1",
-                       grpc_port=a.grpc_port, allow_metrics=a.metrics_port > 0,
+                       grpc_port=a.grpc_port or a.http_port + 1, allow_metrics=a.metrics_port > 0,
                        metrics_port=a.metrics_port or None, log_verbose=0)
     triton = Triton(config=cfg)
     served = []

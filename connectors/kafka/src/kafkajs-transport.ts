@@ -233,28 +233,37 @@ export class KafkajsTransport implements KafkaTransport {
     );
   }
 
-  /** Creates a topic unless it exists; true when this call created it. */
+  /**
+   * Creates a topic unless it exists; true when this call created it. Retried (about 25 s): a broker that has just
+   * started, or two workers creating the same topic at once, can answer "does not host this topic-partition" while
+   * the leader is elected; the caller sees TRANSPORT_UNAVAILABLE only if it lasts.
+   */
   async createTopic(
     topic: string,
     partitions: number,
     config: Record<string, string> = {},
   ): Promise<boolean> {
     const admin = await this.#connectedAdmin();
-    try {
-      return await admin.createTopics({
-        waitForLeaders: true,
-        topics: [
-          {
-            topic,
-            numPartitions: partitions,
-            replicationFactor: 1,
-            configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
-          },
-        ],
-      });
-    } catch (err) {
-      throw unavailable(`cannot create topic ${topic}`, err);
-    }
+    return retry(
+      async () => {
+        try {
+          return await admin.createTopics({
+            waitForLeaders: true,
+            topics: [
+              {
+                topic,
+                numPartitions: partitions,
+                replicationFactor: 1,
+                configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
+              },
+            ],
+          });
+        } catch (err) {
+          throw unavailable(`cannot create topic ${topic}`, err);
+        }
+      },
+      { maxAttempts: 15, initialDelayMs: 200, maxDelayMs: 2000 },
+    );
   }
 
   async close(): Promise<void> {
