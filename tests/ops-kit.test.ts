@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { createEngine } from '@lvu/cli';
 import { PrometheusMetrics } from '@lvu/server';
 import { describe, expect, it } from 'vitest';
@@ -8,7 +9,8 @@ import { repoRoot } from './support/paths.js';
 
 /**
  * The operations kit in ops/: Prometheus alerting rules (checked and unit-tested by Prometheus's own promtool), a
- * Grafana dashboard and a systemd unit (checked by systemd-analyze). Every lvu metric they name must be one lvu
+ * Grafana dashboard (type-checked against Grafana's published dashboard schema) and a systemd unit (checked by
+ * systemd-analyze). Every lvu metric they name must be one lvu
  * exports: the names are read from a real /metrics rendering.
  */
 const OPS = resolve(repoRoot, 'ops');
@@ -58,6 +60,45 @@ describe('ops kit', () => {
       expect(p.gridPos).toBeDefined();
       expect(p.targets.length).toBeGreaterThan(0);
     }
+  }, 60_000);
+
+  it("the dashboard conforms to Grafana's dashboard schema (@grafana/schema's Dashboard type, generated from Grafana's own schema); a misspelt field fails", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lvu-grafana-'));
+    // the schema package resolves from the repository's node_modules
+    const check = (name: string, json: string) => {
+      const file = resolve(repoRoot, '.cache', `${name}-${process.pid}.ts`);
+      writeFileSync(
+        file,
+        `import type { Dashboard } from '@grafana/schema';\nexport const dashboard: Dashboard = ${json};\n`,
+      );
+      try {
+        return run(
+          process.execPath,
+          [
+            resolve(repoRoot, 'node_modules/typescript/bin/tsc'),
+            '--noEmit',
+            '--strict',
+            '--target',
+            'es2022',
+            '--module',
+            'esnext',
+            '--moduleResolution',
+            'bundler',
+            '--skipLibCheck',
+            file,
+          ],
+          dir,
+        );
+      } finally {
+        rmSync(file, { force: true });
+      }
+    };
+    const json = readFileSync(resolve(OPS, 'grafana/lvu-dashboard.json'), 'utf8');
+    const ok = check('grafana-dashboard', json);
+    expect(ok.status, ok.stdout + ok.stderr).toBe(0);
+    const bad = check('grafana-dashboard-bad', json.replace('"gridPos"', '"gridPosition"'));
+    expect(bad.status).not.toBe(0);
+    expect(bad.stdout).toMatch(/'"?gridPosition"?' does not exist in type 'Panel/);
   }, 60_000);
 
   it('the systemd unit passes systemd-analyze verify', () => {
