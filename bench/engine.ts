@@ -332,10 +332,18 @@ async function questionCase(frames: number, runs: number): Promise<BenchRow> {
     let last = null as Awaited<ReturnType<typeof answerQuestion>> | null;
     for (let i = 0; i < runs + 2; i++) {
       const t = performance.now();
-      last = await answerQuestion('q', next, vision, text, backend, o, {
-        question: 'What happened near the loading dock after the truck arrived?',
-        scratch,
-        ...(withCache ? { stcCache: cache } : {}),
+      last = await answerQuestion({
+        streamId: 'q',
+        frames: next,
+        vision,
+        text,
+        backend,
+        longvu: o,
+        input: {
+          question: 'What happened near the loading dock after the truck arrived?',
+          scratch,
+          ...(withCache ? { stcCache: cache } : {}),
+        },
       });
       if (i >= 2) times.push(performance.now() - t);
     }

@@ -70,7 +70,15 @@ describe('answerQuestion', () => {
       const vision = { dim, newline: Float32Array.from({ length: dim }, () => 0.1), description: 'random' };
       let r: Awaited<ReturnType<typeof answerQuestion>>;
       try {
-        r = await answerQuestion('s', frames, vision, new RandomText(dim, rnd), backend, o, { question });
+        r = await answerQuestion({
+          streamId: 's',
+          frames,
+          vision,
+          text: new RandomText(dim, rnd),
+          backend,
+          longvu: o,
+          input: { question },
+        });
       } catch (err) {
         // only a prompt that cannot fit at all is refused
         expect((err as { code: string }).code).toBe('CONTEXT_OVERFLOW');

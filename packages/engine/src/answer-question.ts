@@ -106,7 +106,37 @@ export function validateQuestion(q: unknown, maxChars: number): string {
   return q;
 }
 
+/** sinceMs/untilMs, when given, must be finite numbers of milliseconds. */
+export function checkRange(o: { sinceMs?: number; untilMs?: number }): {
+  sinceMs?: number;
+  untilMs?: number;
+} {
+  const range = { sinceMs: o.sinceMs, untilMs: o.untilMs };
+  for (const [k, v] of Object.entries(range)) {
+    if (v !== undefined && !Number.isFinite(v)) {
+      throw new LvuError('INVALID_ARGUMENT', `${k} must be a number of milliseconds`, { field: k });
+    }
+  }
+  return range;
+}
+
 const now = () => performance.now();
+
+/** One question over a list of frames: everything the read path needs, in one object. */
+export interface ReadRequest {
+  /** The stream id (several joined with ',' across streams) the answer names. */
+  streamId: string;
+  frames: readonly RetainedFrame[];
+  vision: Pick<FrameEncoder, 'dim' | 'newline' | 'description'>;
+  text: TextEncoder;
+  backend: LlmBackend;
+  longvu: LongVuOptions;
+  input: QuestionInput;
+  /** Best-scoring frames listed as evidence (5). */
+  evidenceFrames?: number;
+  /** Across streams: the streams and the prompt that names them. */
+  cross?: CrossStreamInput | null;
+}
 
 /**
  * The read path over retained frames: the chat prompt split at the image, text embeddings, LongVU's resolution
@@ -114,17 +144,9 @@ const now = () => performance.now();
  * same frames and text), the `inputs_embeds` sequence — never longer than the budget, checked here — and the
  * backend's answer with evidence.
  */
-export async function answerQuestion(
-  streamId: string,
-  frames: readonly RetainedFrame[],
-  vision: Pick<FrameEncoder, 'dim' | 'newline' | 'description'>,
-  text: TextEncoder,
-  backend: LlmBackend,
-  o: LongVuOptions,
-  input: QuestionInput,
-  evidenceFrames = 5,
-  cross: CrossStreamInput | null = null,
-): Promise<QueryResult> {
+export async function answerQuestion(req: ReadRequest): Promise<QueryResult> {
+  const { streamId, frames, vision, text, backend, longvu: o, input, evidenceFrames = 5 } = req;
+  const cross = req.cross ?? null;
   const t0 = now();
   // one stream is on its media clock; several streams share only the wall clock
   const time = cross ? (f: RetainedFrame) => f.wallMs : (f: RetainedFrame) => f.ptsMs;

@@ -1,0 +1,243 @@
+import type { LongVuOptions } from '@lvu/compress';
+import { LvuError } from '@lvu/core';
+import { checkRange, validateQuestion } from './answer-question.js';
+import type { RetainedFrame } from './context-store.js';
+import type { QueryLimits } from './engine-options.js';
+import type { FrameEncoder, TextEncoder } from './frame-encoder.js';
+import type { OpenedModels } from './model-kit.js';
+import type { SpillLog } from './spill-log.js';
+import { evidenceRanges } from './starter-encoder.js';
+import { THUMB_SIDE } from './stream-pipeline.js';
+import type { StreamRegistry } from './stream-registry.js';
+import { cachedLowMean } from './token-caches.js';
+
+export interface SearchRange {
+  streamId: string;
+  /** Media time of the first and last frame of the range. */
+  fromMs: number;
+  toMs: number;
+  wallFromMs: number;
+  wallToMs: number;
+  frames: number;
+  /** The best frame's query score. */
+  score: number;
+  best: {
+    seq: number;
+    ptsMs: number;
+    wallMs: number;
+    /** 32×32 RGB, base64 ('' when its row is gone from disk). */
+    thumb: string;
+    /** What the models say the frame shows (the starter set's class names; empty for other models). */
+    labels: string[];
+  };
+}
+
+export interface SearchResult {
+  q: string;
+  streams: string[];
+  /** What sinceMs/untilMs were compared with: media time (one stream) or wall-clock time (several). */
+  clock: 'media' | 'wall';
+  ranges: SearchRange[];
+  thumbSide: number;
+  /** Frames scored: in memory, and read back from the spill by their summaries. */
+  scanned: { retained: number; spilled: number };
+  ms: number;
+}
+
+type FeatureRowLike = Omit<RetainedFrame, 'ordinal'>;
+
+/**
+ * Search over history, the engine's second service: how a question scores frames, applied to every retained and
+ * spilled frame of a time range.
+ */
+export class HistorySearch {
+  constructor(
+    private readonly d: {
+      registry: StreamRegistry;
+      vision: FrameEncoder;
+      text: TextEncoder;
+      longvu: LongVuOptions;
+      limits: QueryLimits;
+      labels: OpenedModels['labels'];
+    },
+  ) {}
+
+  /** A frame's mean low-resolution token as the read path lays it out (its query score is one dot product). */
+  lowMean(f: { lo: Float32Array; frameH: number; frameW: number }): Float64Array {
+    const o = this.d.longvu;
+    return cachedLowMean(
+      f.lo,
+      [f.frameH, f.frameW],
+      this.d.vision.dim,
+      o.newlineToken ? this.d.vision.newline : null,
+      o,
+    );
+  }
+
+  /**
+   * How a question scores frames (docs/longvu.md §b outside mix mode, and the evidence's scores): the dot product of a
+   * frame's mean low-resolution token with the mean embedding of the question's prompt text. `row` scores a frame,
+   * `mean` a mean token already computed (a spilled frame's summary).
+   */
+  async frameScorer(question: string): Promise<{
+    row: (f: { lo: Float32Array; frameH: number; frameW: number }) => number;
+    mean: (v: ArrayLike<number>) => number;
+  }> {
+    const { post } = this.d.text.prompt(question);
+    const postEmb = await this.d.text.embed(post);
+    const dim = this.d.vision.dim;
+    const qbar = new Float64Array(dim);
+    const lq = postEmb.length / dim;
+    for (let t = 0; t < lq; t++)
+      for (let d = 0; d < dim; d++) qbar[d] = qbar[d]! + postEmb[t * dim + d]! / lq;
+    const mean = (v: ArrayLike<number>) => {
+      let s = 0;
+      for (let d = 0; d < dim; d++) s += v[d]! * qbar[d]!;
+      return s;
+    };
+    return { mean, row: (f) => mean(this.lowMean(f)) };
+  }
+
+  /**
+   * Search over history: every retained and spilled frame of the streams in the range (media time for one stream,
+   * wall-clock time across several) scored against `q` as questions score frames (mean low-resolution token · mean
+   * question embedding), merged into time ranges of consecutive high-scoring frames (`evidenceRanges`), best first,
+   * each with its best frame's thumbnail and, where the models can name what they see, labels. Spilled frames are
+   * read by their `.means` summaries, one segment at a time; only the best frames' rows are read back.
+   */
+  async search(
+    ids: readonly string[],
+    o: { q: string; sinceMs?: number; untilMs?: number; limit?: number },
+  ): Promise<SearchResult> {
+    const t0 = performance.now();
+    if (!Array.isArray(ids) || ids.length === 0 || ids.length > 64) {
+      throw new LvuError('INVALID_ARGUMENT', 'streams must be a list of 1 to 64 stream ids', {
+        field: 'streams',
+      });
+    }
+    try {
+      validateQuestion(o.q, this.d.limits.maxQuestionChars);
+    } catch (err) {
+      throw new LvuError('INVALID_ARGUMENT', (err as LvuError).message.replace(/^question/, 'q'), {
+        field: 'q',
+      });
+    }
+    const limit = o.limit ?? 10;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+      throw new LvuError('INVALID_ARGUMENT', 'limit must be an integer from 1 to 100', { field: 'limit' });
+    }
+    checkRange(o);
+    const entries = ids.map((id) => [id, this.d.registry.entry(id)] as const);
+    const wall = ids.length > 1;
+    const lo = o.sinceMs ?? Number.NEGATIVE_INFINITY;
+    const hi = o.untilMs ?? Number.POSITIVE_INFINITY;
+    const score = await this.frameScorer(o.q);
+    const dot = (v: ArrayLike<number>) => score.mean(v);
+    type Hit = {
+      streamId: string;
+      seq: number;
+      ptsMs: number;
+      wallMs: number;
+      score: number;
+      row?: RetainedFrame;
+      segment?: string;
+    };
+    const ranges: (SearchRange & { bestHit: Hit })[] = [];
+    let retained = 0;
+    let spilled = 0;
+    for (const [id, e] of entries) {
+      const hits = new Map<number, Hit>();
+      /** A frame in the range not seen yet, scored (`score` runs only then); false when left out. */
+      const take = (
+        f: { seq: number; ptsMs: number; wallMs: number },
+        score: () => number,
+        at: Pick<Hit, 'row' | 'segment'>,
+      ) => {
+        const t = wall ? f.wallMs : f.ptsMs;
+        if (t < lo || t > hi || hits.has(f.seq)) return false;
+        hits.set(f.seq, {
+          streamId: id,
+          seq: f.seq,
+          ptsMs: f.ptsMs,
+          wallMs: f.wallMs,
+          score: score(),
+          ...at,
+        });
+        return true;
+      };
+      for (const f of e.pipeline.store.frames())
+        if (take(f, () => dot(this.lowMean(f)), { row: f })) retained++;
+      // the spill holds every kept frame: those retention thinned out come from it; frames not yet in a segment
+      // are scored from memory (a search never writes a short segment)
+      const spill = e.pipeline.spill;
+      if (spill) {
+        for (const f of spill.pending)
+          if (take(f, () => dot(this.lowMean(f)), { row: { ...f, ordinal: -1 } })) spilled++;
+        const range = wall ? [] : [lo, hi];
+        for (const s of spill.summaries(...range))
+          if (take(s, () => dot(s.summary), { segment: s.segment })) spilled++;
+      }
+      const list = [...hits.values()].sort((a, b) => a.seq - b.seq);
+      for (const r of evidenceRanges(
+        list.map((h) => h.ptsMs),
+        list.map((h) => h.score),
+      )) {
+        const best = list[r.best]!;
+        ranges.push({
+          streamId: id,
+          fromMs: r.fromMs,
+          toMs: r.toMs,
+          wallFromMs: list[r.first]!.wallMs,
+          wallToMs: list[r.last]!.wallMs,
+          frames: r.last - r.first + 1,
+          score: best.score,
+          best: { seq: best.seq, ptsMs: best.ptsMs, wallMs: best.wallMs, thumb: '', labels: [] },
+          bestHit: best,
+        });
+      }
+    }
+    ranges.sort((a, b) => b.score - a.score || a.wallFromMs - b.wallFromMs);
+    const top = ranges.slice(0, limit);
+    // only the best frames' rows are read back (thumbnail, labels)
+    const bySegment = new Map<string, { spill: SpillLog; segment: string; seqs: Set<number>; hits: Hit[] }>();
+    for (const r of top) {
+      const h = r.bestHit;
+      if (h.row || !h.segment) continue;
+      const spill = this.d.registry.entry(h.streamId).pipeline.spill!;
+      const k = `${h.streamId}/${h.segment}`;
+      const g = bySegment.get(k) ?? { spill, segment: h.segment, seqs: new Set(), hits: [] };
+      g.seqs.add(h.seq);
+      g.hits.push(h);
+      bySegment.set(k, g);
+    }
+    for (const g of bySegment.values()) {
+      let rows: FeatureRowLike[] = [];
+      try {
+        rows = g.spill.rows(g.segment, g.seqs);
+      } catch {
+        // deleted by disk retention meanwhile: the range stays, without a thumbnail
+      }
+      for (const h of g.hits) {
+        const row = rows.find((r) => r.seq === h.seq);
+        if (row) h.row = { ...row, ordinal: -1 };
+      }
+    }
+    const labels = this.d.labels;
+    return {
+      q: o.q,
+      streams: [...ids],
+      clock: wall ? 'wall' : 'media',
+      ranges: top.map(({ bestHit, ...r }) => ({
+        ...r,
+        best: {
+          ...r.best,
+          thumb: bestHit.row ? Buffer.from(bestHit.row.thumb).toString('base64') : '',
+          labels: bestHit.row && labels ? labels(bestHit.row.hi).map((l) => l.label) : [],
+        },
+      })),
+      thumbSide: THUMB_SIDE,
+      scanned: { retained, spilled },
+      ms: performance.now() - t0,
+    };
+  }
+}

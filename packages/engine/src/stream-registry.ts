@@ -1,0 +1,183 @@
+import type { FeatureWindow } from '@lvu/arrow';
+import { type LongVuOptions, tokenGridLayout } from '@lvu/compress';
+import { type EventBus, type FrameSource, LvuError, type SampledFrame } from '@lvu/core';
+import type { RetainedFrame, StoreStats, TimelineEntry } from './context-store.js';
+import type { RetentionInput } from './engine-options.js';
+import {
+  type LastFrame,
+  type StreamCounters,
+  type StreamPipeline,
+  type StreamState,
+  THUMB_SIDE,
+} from './stream-pipeline.js';
+
+/** A stream to add: an id and a source (a URL or path a source factory opens, frames, or feature windows). */
+export interface StreamSpec {
+  id: string;
+  source: string | AsyncIterable<SampledFrame> | { windows: AsyncIterable<FeatureWindow> };
+  sourceOptions?: Record<string, unknown>;
+  retention?: RetentionInput;
+  /** A snapshot to start from (`ContextStore.restore`). */
+  restore?: Uint8Array;
+  /** Go on with the context kept for this id (in memory, or saved in stateDir). */
+  continue?: boolean;
+  /** Added over the API: the source policy applies. */
+  untrusted?: boolean;
+}
+
+export interface StreamStatus {
+  id: string;
+  source: string;
+  state: StreamState;
+  error: { code: string; message: string } | null;
+  counters: StreamCounters;
+  store: StoreStats;
+  retainedTokens: number;
+  budgetTokens: number;
+  restored: { afterSeq: number; afterPtsMs: number; afterWallMs: number; fromStateDir: boolean } | null;
+  endedAtMs: number | null;
+  source_stats?: unknown;
+}
+
+/** What durable memory saves with a context: enough to continue or hold it after a restart. */
+export interface SavedState {
+  state: StreamState;
+  spec: { source: string; sourceOptions?: Record<string, unknown>; retention?: RetentionInput } | null;
+  counters: StreamCounters;
+  lastFrame: LastFrame | null;
+  covered?: LastFrame | null;
+  endedAtMs: number | null;
+}
+
+/** One stream the engine holds: running, or ended/removed/failed and kept until `keepEndedFor`. */
+export interface StreamEntry {
+  pipeline: StreamPipeline;
+  source: string;
+  video: FrameSource | null;
+  done: Promise<void>;
+  spec: SavedState['spec'];
+  endedAtMs: number | null;
+  saved: { seq: number; state: StreamState } | null;
+  restored: StreamStatus['restored'];
+}
+
+/**
+ * The streams an engine holds, by id — the bottom of the engine: the services above it (the read path, search over
+ * history, durable memory, the lifecycle that starts and stops streams) find streams here.
+ */
+export class StreamRegistry {
+  readonly #streams = new Map<string, StreamEntry>();
+
+  constructor(
+    readonly longvu: LongVuOptions,
+    readonly events: EventBus,
+  ) {}
+
+  get(id: string): StreamEntry | undefined {
+    return this.#streams.get(id);
+  }
+
+  set(id: string, e: StreamEntry): void {
+    this.#streams.set(id, e);
+  }
+
+  delete(id: string): void {
+    this.#streams.delete(id);
+  }
+
+  clear(): void {
+    this.#streams.clear();
+  }
+
+  ids(): string[] {
+    return [...this.#streams.keys()];
+  }
+
+  entries(): [string, StreamEntry][] {
+    return [...this.#streams];
+  }
+
+  /** The stream, or STREAM_NOT_FOUND. */
+  entry(id: string): StreamEntry {
+    const e = this.#streams.get(id);
+    if (!e) {
+      throw new LvuError('STREAM_NOT_FOUND', `no stream ${id}: list streams to see what exists`, {
+        field: 'id',
+      });
+    }
+    return e;
+  }
+
+  list(): StreamStatus[] {
+    return this.ids().map((id) => this.status(id));
+  }
+
+  status(id: string): StreamStatus {
+    const e = this.entry(id);
+    const p = e.pipeline;
+    const frames = p.store.frames();
+    const perFrame = frames.length
+      ? tokenGridLayout(
+          this.longvu.highGridSide,
+          [frames[0]!.frameH, frames[0]!.frameW],
+          this.longvu.unpad,
+          this.longvu.newlineToken,
+        ).perFrame
+      : 0;
+    return {
+      id,
+      source: e.source,
+      state: p.state,
+      error: p.error ? { code: p.error.code, message: p.error.message } : null,
+      counters: { ...p.counters, skipped: { ...p.counters.skipped } },
+      store: p.store.stats,
+      retainedTokens: perFrame * frames.length,
+      budgetTokens: this.longvu.contextTokens,
+      restored: e.restored,
+      endedAtMs: p.state === 'running' || p.state === 'starting' ? null : e.endedAtMs,
+      ...(e.video ? { source_stats: e.video.stats } : {}),
+    };
+  }
+
+  /** The retained frames of a stream (time order). */
+  frames(id: string, range: { sinceMs?: number; untilMs?: number } = {}): readonly RetainedFrame[] {
+    return this.entry(id).pipeline.store.frames(range);
+  }
+
+  /** The stream's timeline: kept and evicted frames, retained frames with thumbnails. */
+  context(id: string): {
+    status: StreamStatus;
+    thumbSide: number;
+    timeline: readonly TimelineEntry[];
+    retained: { seq: number; ptsMs: number; wallMs: number; thumb: Uint8Array }[];
+  } {
+    const store = this.entry(id).pipeline.store;
+    return {
+      status: this.status(id),
+      thumbSide: THUMB_SIDE,
+      timeline: store.timeline(),
+      retained: store.frames().map((f) => ({ seq: f.seq, ptsMs: f.ptsMs, wallMs: f.wallMs, thumb: f.thumb })),
+    };
+  }
+
+  /**
+   * A message for a stream that never reaches its context (redelivered, from an older edge session, malformed):
+   * counted on the stream (`counters.skipped`, /metrics) and reported as `frame.dropped`.
+   */
+  recordSkipped(id: string, reason: 'duplicate' | 'stale-epoch' | 'dead-letter', seq: number): void {
+    const c = this.#streams.get(id)?.pipeline.counters;
+    if (c) {
+      const key =
+        reason === 'duplicate' ? 'duplicate' : reason === 'stale-epoch' ? 'staleEpoch' : 'deadLettered';
+      c.skipped[key]++;
+    }
+    this.events.emit('frame.dropped', { streamId: id, seq, reason, dropped: 1 });
+  }
+
+  /** The edge publishing a stream restarted: counted, and reported as `stream.edge-restarted`. */
+  recordEdgeRestart(id: string, epoch: number, previousEpoch: number, seq: number): void {
+    const c = this.#streams.get(id)?.pipeline.counters;
+    if (c) c.edgeRestarts++;
+    this.events.emit('stream.edge-restarted', { streamId: id, epoch, previousEpoch, seq });
+  }
+}
