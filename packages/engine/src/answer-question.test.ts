@@ -1,9 +1,9 @@
 import { longVuOptions, type UnpadMode } from '@lvu/compress';
 import { seededRandom } from '@lvu/core';
+import type { TextEncoder } from '@lvu/operators';
 import { describe, expect, it } from 'vitest';
 import { answerQuestion, validateQuestion } from './answer-question.js';
 import type { RetainedFrame } from './context-store.js';
-import type { TextEncoder } from './frame-encoder.js';
 import type { AnswerRequest, LlmBackend } from './llm-backend.js';
 
 class RandomText implements TextEncoder {

@@ -1,7 +1,7 @@
 import { type ComposedContext, composeContext, type LongVuOptions, materializeVisual } from '@lvu/compress';
 import { LvuError } from '@lvu/core';
+import type { FrameEncoder, TextEncoder } from '@lvu/operators';
 import type { RetainedFrame } from './context-store.js';
-import type { FrameEncoder, TextEncoder } from './frame-encoder.js';
 import type { BackendUsage, LlmBackend } from './llm-backend.js';
 import type { StcCache } from './stc-cache.js';
 import { cachedLowMean, cachedNorms } from './token-caches.js';

@@ -1,6 +1,6 @@
 import { bilinearResize } from '@lvu/compress';
 import { LvuError, type SampledFrame } from '@lvu/core';
-import type { FrameEncoder, FrameFeatures, TextEncoder } from './frame-encoder.js';
+import type { FrameEncoder, FrameFeatures, TextEncoder } from '@lvu/operators';
 
 /**
  * The embedded default: a weight-free stand-in for DINOv2 / SigLIP + SVA + projector, so the whole pipeline runs

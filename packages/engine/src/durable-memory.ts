@@ -2,8 +2,8 @@ import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { type EventBus, LvuError } from '@lvu/core';
+import type { LastFrame } from './frame-continuity.js';
 import { DirSnapshotStore } from './snapshot-store.js';
-import type { LastFrame } from './stream-pipeline.js';
 
 /** Seqs reserved ahead of the frames taken: one small durable write per this many frames. */
 export const SEQ_LEASE = 1000;

@@ -1,5 +1,6 @@
 import { type LongVuOptions, type LongVuPreset, longVuOptions } from '@lvu/compress';
 import { EventBus } from '@lvu/core';
+import type { FrameEncoder, TextEncoder } from '@lvu/operators';
 import type { QueryResult, QuestionInput } from './answer-question.js';
 import type { ContextStore, RetainedFrame, TimelineEntry } from './context-store.js';
 import type { DurabilityWarning } from './durable-memory.js';
@@ -10,7 +11,6 @@ import {
   engineConfigSchema,
 } from './engine-config.js';
 import { durationMs, type QueryLimits, queryLimitsSchema, type RetentionInput } from './engine-options.js';
-import type { FrameEncoder, TextEncoder } from './frame-encoder.js';
 import { HistorySearch, type SearchResult } from './history-search.js';
 import type { LlmBackend } from './llm-backend.js';
 import type { OpenedModels } from './model-kit.js';

@@ -1,13 +1,13 @@
 import type { LongVuOptions } from '@lvu/compress';
 import { LvuError } from '@lvu/core';
+import type { FrameEncoder, TextEncoder } from '@lvu/operators';
+import { THUMB_SIDE } from '@lvu/operators';
 import { checkRange, validateQuestion } from './answer-question.js';
 import type { RetainedFrame } from './context-store.js';
 import type { QueryLimits } from './engine-options.js';
-import type { FrameEncoder, TextEncoder } from './frame-encoder.js';
 import type { OpenedModels } from './model-kit.js';
 import type { SpillLog } from './spill-log.js';
 import { evidenceRanges } from './starter-encoder.js';
-import { THUMB_SIDE } from './stream-pipeline.js';
 import type { StreamRegistry } from './stream-registry.js';
 import { cachedLowMean } from './token-caches.js';
 

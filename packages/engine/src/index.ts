@@ -1,4 +1,15 @@
 export {
+  downscaleRgb,
+  type FrameEncoder,
+  type FrameFeatures,
+  frameImage,
+  keptRow,
+  rgbToJpeg,
+  type TextEncoder,
+  THUMB_SIDE,
+  thumbnail,
+} from '@lvu/operators';
+export {
   answerQuestion,
   type CrossStreamInput,
   type EvidenceFrame,
@@ -25,7 +36,7 @@ export {
   type RetentionOptions,
   retentionOptionsSchema,
 } from './engine-options.js';
-export { type FrameEncoder, type FrameFeatures, frameImage, type TextEncoder } from './frame-encoder.js';
+export { continueAfter, type LastFrame } from './frame-continuity.js';
 export {
   IMAGE_FAMILIES,
   type ImageTokenCost,
@@ -33,7 +44,6 @@ export {
   jpegSize,
   smartResize,
 } from './image-token-cost.js';
-export { downscaleRgb, rgbToJpeg } from './jpeg-images.js';
 export {
   type AnswerOptions,
   type AnswerRequest,
@@ -79,15 +89,6 @@ export {
   StarterTextEncoder,
 } from './starter-encoder.js';
 export { StcCache } from './stc-cache.js';
-export {
-  continueAfter,
-  keptRow,
-  type LastFrame,
-  type StreamCounters,
-  StreamPipeline,
-  type StreamState,
-  THUMB_SIDE,
-  thumbnail,
-} from './stream-pipeline.js';
+export { type StreamCounters, StreamPipeline, type StreamState } from './stream-pipeline.js';
 export { cachedLowMean, cachedNorms } from './token-caches.js';
 export { toBfloat16, torchSaveTensor, type WireDtype } from './torch-tensor-file.js';

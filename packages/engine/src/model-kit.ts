@@ -1,7 +1,7 @@
 import type { LongVuOptions } from '@lvu/compress';
 import type { EventBus } from '@lvu/core';
 import type { KServeOptions } from '@lvu/models';
-import type { FrameEncoder, TextEncoder } from './frame-encoder.js';
+import type { FrameEncoder, TextEncoder } from '@lvu/operators';
 
 /** What opening a model set gives the engine. */
 export interface OpenedModels {

@@ -1,7 +1,7 @@
 import { bilinearResize, svaKeyMask, type UnpadMode } from '@lvu/compress';
 import { LvuError, type SampledFrame } from '@lvu/core';
 import type { LongVuModels } from '@lvu/models';
-import { type FrameEncoder, type FrameFeatures, frameImage, type TextEncoder } from './frame-encoder.js';
+import { type FrameEncoder, type FrameFeatures, frameImage, type TextEncoder } from '@lvu/operators';
 
 /**
  * LongVU's networks from a model directory: DINOv2 on every sampled frame; SigLIP, the SVA (with the key mask of

@@ -1,7 +1,7 @@
+import { rgbToJpeg } from '@lvu/operators';
 import { describe, expect, it } from 'vitest';
 import type { RetainedFrame } from './context-store.js';
 import { IMAGE_FAMILIES, imageTokens, jpegSize, smartResize } from './image-token-cost.js';
-import { rgbToJpeg } from './jpeg-images.js';
 import type { AnswerRequest } from './llm-backend.js';
 import { OpenAiBackend, openAiSides } from './openai-backend.js';
 

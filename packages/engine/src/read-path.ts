@@ -1,5 +1,6 @@
 import { type LongVuOptions, uniformCap } from '@lvu/compress';
 import { LvuError } from '@lvu/core';
+import type { FrameEncoder, TextEncoder } from '@lvu/operators';
 import {
   answerQuestion,
   type CrossStreamInput,
@@ -10,7 +11,6 @@ import {
 } from './answer-question.js';
 import type { ContextStore, RetainedFrame } from './context-store.js';
 import type { QueryLimits } from './engine-options.js';
-import type { FrameEncoder, TextEncoder } from './frame-encoder.js';
 import type { LlmBackend } from './llm-backend.js';
 import type { StreamEntry, StreamRegistry } from './stream-registry.js';
 

@@ -1,7 +1,7 @@
 import { bilinearResize } from '@lvu/compress';
 import { formatClock, type SampledFrame } from '@lvu/core';
 import type { ClassifiedFrame, StarterModels } from '@lvu/models';
-import { type FrameEncoder, type FrameFeatures, frameImage, type TextEncoder } from './frame-encoder.js';
+import { type FrameEncoder, type FrameFeatures, frameImage, type TextEncoder } from '@lvu/operators';
 import type { AnswerRequest, LlmBackend } from './llm-backend.js';
 
 /** Classes kept per cell of the semantic grid, and the softmax temperature of the per-cell class logits. */

@@ -11,9 +11,9 @@ import {
   type SourcePolicy,
   type SourceRegistry,
 } from '@lvu/core';
+import type { FrameEncoder } from '@lvu/operators';
 import type { EngineConfig } from './engine-config.js';
 import type { RetentionInput } from './engine-options.js';
-import type { FrameEncoder } from './frame-encoder.js';
 import { SpillLog } from './spill-log.js';
 import type { Saved, StreamMemory } from './stream-memory.js';
 import { StreamPipeline } from './stream-pipeline.js';

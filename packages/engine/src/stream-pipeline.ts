@@ -1,12 +1,11 @@
-import type { FeatureRow, FeatureWindow } from '@lvu/arrow';
-import { assertFiniteFrame, type LongVuOptions } from '@lvu/compress';
+import type { FeatureWindow } from '@lvu/arrow';
+import type { LongVuOptions } from '@lvu/compress';
 import { type EventBus, LvuError, type SampledFrame } from '@lvu/core';
-import { runWritePath, type Scored } from '@lvu/operators';
+import { type FrameEncoder, keptRow, runWritePath } from '@lvu/operators';
 import { Subject, type Subscription } from 'rxjs';
 import { ContextStore } from './context-store.js';
 import type { RetentionInput } from './engine-options.js';
-import type { FrameEncoder } from './frame-encoder.js';
-import { downscaleRgb, rgbToJpeg } from './jpeg-images.js';
+import { continueAfter, type LastFrame, withMarkers } from './frame-continuity.js';
 import type { SpillLog } from './spill-log.js';
 import { StcCache } from './stc-cache.js';
 import { cachedLowMean, cachedNorms } from './token-caches.js';
@@ -32,137 +31,6 @@ export interface StreamCounters {
 
 /** `removed`: stopped by request, its context kept queryable for `keepEndedFor` (durable memory). */
 export type StreamState = 'starting' | 'running' | 'ended' | 'failed' | 'stopped' | 'removed';
-
-/** Where a stream's numbering and media time stood when its context was saved (a restart continues after it). */
-export interface LastFrame {
-  seq: number;
-  ptsMs: number;
-  wallMs: number;
-  /** Its place in a recording (`SampledFrame.positionMs`; absent for live sources). */
-  positionMs?: number;
-}
-
-/**
- * A source's frames with markers (`sessionEnd`) slipped in between them on request: a marker closes the open
- * temporal-reduction window as a source's end does, without waiting for the source's next frame.
- */
-function withMarkers(
-  frames: AsyncIterable<SampledFrame>,
-  markers: { take(): SampledFrame | null; next(): Promise<void>; wake(): void },
-): AsyncIterable<SampledFrame> {
-  return {
-    [Symbol.asyncIterator]() {
-      const it = frames[Symbol.asyncIterator]();
-      let pending: Promise<IteratorResult<SampledFrame>> | null = null;
-      let done = false;
-      return {
-        async next(): Promise<IteratorResult<SampledFrame>> {
-          for (;;) {
-            if (done) return { done: true, value: undefined };
-            const m = markers.take();
-            if (m) return { done: false, value: m };
-            if (!pending) {
-              pending = it.next();
-              pending.catch(() => {}); // a source failing after return() is no unhandled rejection
-            }
-            const r = await Promise.race([pending, markers.next().then(() => null)]);
-            if (r === null) continue;
-            pending = null;
-            if (r.done) done = true;
-            return r;
-          }
-        },
-        async return(): Promise<IteratorResult<SampledFrame>> {
-          done = true;
-          markers.wake();
-          await it.return?.();
-          return { done: true, value: undefined };
-        },
-      };
-    },
-  };
-}
-
-/**
- * A fresh source's frames continuing a restored stream: seqs go on after `last.seq`, and media time after
- * `last.ptsMs` plus the wall-clock time the stream was away (a restart shows as a gap, never as time going back).
- */
-export async function* continueAfter(
-  frames: AsyncIterable<SampledFrame>,
-  last: LastFrame,
-): AsyncGenerator<SampledFrame> {
-  let seqOff: number | null = null;
-  let ptsOff = 0;
-  for await (const f of frames) {
-    if (f.sessionEnd) {
-      yield f;
-      continue;
-    }
-    if (seqOff === null) {
-      seqOff = last.seq + 1 - f.seq;
-      ptsOff = last.ptsMs + Math.max(1, f.wallMs - last.wallMs) - f.ptsMs;
-    }
-    yield { ...f, seq: f.seq + seqOff, ptsMs: f.ptsMs + ptsOff };
-  }
-}
-
-export const THUMB_SIDE = 32;
-
-/** A 32×32 RGB thumbnail (box filter) of the frame's smallest image, for timelines. */
-export function thumbnail(frame: SampledFrame): Uint8Array {
-  const size = Math.min(...Object.keys(frame.images).map(Number));
-  const img = frame.images[size]!;
-  const out = new Uint8Array(THUMB_SIDE * THUMB_SIDE * 3);
-  const step = size / THUMB_SIDE;
-  for (let y = 0; y < THUMB_SIDE; y++) {
-    for (let x = 0; x < THUMB_SIDE; x++) {
-      const y0 = Math.floor(y * step);
-      const y1 = Math.max(y0 + 1, Math.floor((y + 1) * step));
-      const x0 = Math.floor(x * step);
-      const x1 = Math.max(x0 + 1, Math.floor((x + 1) * step));
-      for (let c = 0; c < 3; c++) {
-        let s = 0;
-        for (let yy = y0; yy < y1; yy++) for (let xx = x0; xx < x1; xx++) s += img[(yy * size + xx) * 3 + c]!;
-        out[(y * THUMB_SIDE + x) * 3 + c] = Math.round(s / ((y1 - y0) * (x1 - x0)));
-      }
-    }
-  }
-  return out;
-}
-
-/**
- * A kept frame's row of its FeatureBatch: the encoder's grids (checked finite), a thumbnail, and the JPEGs an
- * image-input backend needs (`evidence` sides; none without one).
- */
-export async function keptRow(
-  encoder: FrameEncoder,
-  { frame, dino }: Scored,
-  evidence: { side: number; thumbSide: number } | null,
-): Promise<FeatureRow> {
-  const f = await encoder.features(frame, dino);
-  assertFiniteFrame({ id: frame.seq, hi: f.hi, lo: f.lo }, `frame ${frame.seq}`);
-  const img = evidence ? frame.images[evidence.side] : undefined;
-  return {
-    streamId: frame.streamId,
-    seq: frame.seq,
-    ptsMs: frame.ptsMs,
-    wallMs: frame.wallMs,
-    frameH: frame.height,
-    frameW: frame.width,
-    hi: f.hi,
-    lo: f.lo,
-    thumb: thumbnail(frame),
-    ...(evidence && img
-      ? {
-          jpeg: rgbToJpeg(img, evidence.side),
-          jpegSmall: rgbToJpeg(
-            downscaleRgb(img, evidence.side, evidence.thumbSide),
-            Math.min(evidence.side, evidence.thumbSide),
-          ),
-        }
-      : {}),
-  };
-}
 
 /**
  * The write path of one stream: sampled frames → DINO → streaming temporal reduction → SigLIP + SVA + projector for

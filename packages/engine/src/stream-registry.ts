@@ -1,15 +1,11 @@
 import type { FeatureWindow } from '@lvu/arrow';
 import { type LongVuOptions, tokenGridLayout } from '@lvu/compress';
 import { type EventBus, type FrameSource, LvuError, type SampledFrame } from '@lvu/core';
+import { THUMB_SIDE } from '@lvu/operators';
 import type { RetainedFrame, StoreStats, TimelineEntry } from './context-store.js';
 import type { RetentionInput } from './engine-options.js';
-import {
-  type LastFrame,
-  type StreamCounters,
-  type StreamPipeline,
-  type StreamState,
-  THUMB_SIDE,
-} from './stream-pipeline.js';
+import type { LastFrame } from './frame-continuity.js';
+import type { StreamCounters, StreamPipeline, StreamState } from './stream-pipeline.js';
 
 /** A stream to add: an id and a source (a URL or path a source factory opens, frames, or feature windows). */
 export interface StreamSpec {

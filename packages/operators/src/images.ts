@@ -1,8 +1,12 @@
+import type { SampledFrame } from '@lvu/core';
 import jpeg from 'jpeg-js';
 
-/** Box-filter downscale of a square RGB24 image. */
+/**
+ * Box-filter resample of a square RGB24 image to `to`×`to` (the one image downscale of the project: thumbnails,
+ * the small JPEGs of image-input backends). Smaller than the image averages boxes; larger repeats pixels.
+ */
 export function downscaleRgb(rgb: Uint8Array, side: number, to: number): Uint8Array {
-  if (to >= side) return rgb;
+  if (to === side) return rgb;
   const out = new Uint8Array(to * to * 3);
   const step = side / to;
   for (let y = 0; y < to; y++) {
@@ -33,4 +37,12 @@ export function rgbToJpeg(rgb: Uint8Array, side: number, quality = 85): Uint8Arr
   }
   const { data } = jpeg.encode({ data: rgba, width: side, height: side }, quality);
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+export const THUMB_SIDE = 32;
+
+/** A 32×32 RGB thumbnail (box filter) of the frame's smallest image, for timelines. */
+export function thumbnail(frame: SampledFrame): Uint8Array {
+  const size = Math.min(...Object.keys(frame.images).map(Number));
+  return downscaleRgb(frame.images[size]!, size, THUMB_SIDE);
 }
