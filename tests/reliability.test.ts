@@ -596,7 +596,7 @@ describe('smaller observability and hygiene items', () => {
     }
   }, 120_000);
 
-  it('a camera that accepts the connection and never answers is a timeout, not "invalid data"', async () => {
+  it('a camera that accepts the connection and never answers is a timeout, not "invalid data"; with maxAttempts 1 the source gives up after it', async () => {
     const silent = createServer((sock) => sock.on('error', () => {})); // accepts, reads, never writes
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     const port = (silent.address() as AddressInfo).port;
@@ -610,8 +610,11 @@ describe('smaller observability and hygiene items', () => {
       }
       throw new Error('no error');
     } catch (err) {
-      expect((err as { code: string }).code).toBe('SOURCE_TIMEOUT');
-      expect((err as Error).message).toMatch(/no answer within 1\.0 s/);
+      // the one attempt allowed timed out: the source gives up, naming the attempts and the timeout
+      expect((err as { code: string }).code).toBe('SOURCE_UNREACHABLE');
+      expect((err as Error).message).toMatch(/gave up after 1 attempt in a row .*no answer within 1\.0 s/);
+      expect((err as { details: { last: string } }).details.last).toBe('SOURCE_TIMEOUT');
+      expect(((err as Error).cause as { code: string }).code).toBe('SOURCE_TIMEOUT');
     } finally {
       await src.stop();
       silent.close();

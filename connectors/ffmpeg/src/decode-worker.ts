@@ -32,6 +32,7 @@ import {
   Scaler,
   SWS_BICUBIC,
 } from 'node-av';
+import { classifyDecodeError } from './decode-errors.js';
 import { openInput } from './open-input.js';
 import { displayRotation, padInto, type Rotation, resizePlan, rotateRgb } from './preprocess.js';
 import { PtsSampler } from './pts-sampler.js';
@@ -48,59 +49,6 @@ const ctl = new Int32Array(job.control);
 const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(m, transfer);
 const stopped = () => Atomics.load(ctl, STOP) !== 0;
 
-/** Maps an FFmpeg failure to an lvu error code (the main thread builds the LvuError). */
-function classify(
-  err: unknown,
-  phase: 'open' | 'read',
-  elapsedMs = 0,
-): { code: string; message: string; retriable: boolean; hint?: string } {
-  const msg = err instanceof Error ? err.message : String(err);
-  const code = err instanceof FFmpegError ? err.code : undefined;
-  const live = job.kind === 'rtsp' || job.kind === 'http';
-  const m = msg.toLowerCase();
-  if (m.includes('401') || m.includes('unauthorized'))
-    return { code: 'AUTH_REQUIRED', message: msg, retriable: false };
-  if (job.kind === 'rtsp' && phase === 'open' && m.includes('protocol not supported')) {
-    // RTSP 461 Unsupported Transport: the server does not take this transport (some accept UDP only)
-    return {
-      code: 'INVALID_CONFIG',
-      message: `the RTSP server refused ${job.transport.toUpperCase()} transport (461 Unsupported Transport)`,
-      retriable: false,
-      hint: `use --transport ${job.transport === 'tcp' ? 'udp' : 'tcp'} (transport: ${job.transport === 'tcp' ? 'udp' : 'tcp'}), or auto to fall back by itself`,
-    };
-  }
-  if (m.includes('404') || m.includes('not found')) {
-    if (job.kind === 'file') return { code: 'NOT_FOUND', message: msg, retriable: false };
-    if (m.includes('decoder')) return { code: 'UNSUPPORTED_MEDIA', message: msg, retriable: false };
-    return { code: 'NOT_FOUND', message: msg, retriable: live };
-  }
-  if (m.includes('no such file')) return { code: 'NOT_FOUND', message: msg, retriable: false };
-  if (m.includes('connection refused') || m.includes('network is unreachable') || m.includes('no route')) {
-    return { code: 'SOURCE_UNREACHABLE', message: msg, retriable: true };
-  }
-  if (m.includes('timed out') || m.includes('timeout') || code === -110) {
-    return { code: 'SOURCE_TIMEOUT', message: msg, retriable: true };
-  }
-  if (live && phase === 'open' && elapsedMs >= 0.9 * job.timeoutMs) {
-    // a server that accepts the connection and never answers: FFmpeg reports what it failed to parse
-    return {
-      code: 'SOURCE_TIMEOUT',
-      message: `no answer within ${(job.timeoutMs / 1000).toFixed(1)} s (FFmpeg: ${msg})`,
-      retriable: true,
-    };
-  }
-  if (live)
-    return {
-      code: phase === 'open' ? 'SOURCE_UNREACHABLE' : 'SOURCE_STALLED',
-      message: msg,
-      retriable: true,
-    };
-  if (m.includes('invalid data') || m.includes('invalid argument')) {
-    return { code: 'DECODE_FAILED', message: `not a readable media file (${msg})`, retriable: false };
-  }
-  return { code: 'DECODE_FAILED', message: msg, retriable: false };
-}
-
 function sleepMs(ms: number): void {
   if (ms > 0) Atomics.wait(ctl, STOP, 0, ms);
 }
@@ -112,7 +60,7 @@ function run(): void {
   try {
     ({ input, fmt } = openInput(job));
   } catch (err) {
-    post({ type: 'error', ...classify(err, 'open', performance.now() - openedAt) });
+    post({ type: 'error', ...classifyDecodeError(job, err, 'open', performance.now() - openedAt) });
     return;
   }
   let dec: Decoder | undefined;
@@ -328,7 +276,7 @@ function run(): void {
         if (r === AVERROR_EOF) break;
         if (r < 0) {
           if (r === AVERROR_EAGAIN) continue;
-          post({ type: 'error', ...classify(new FFmpegError(r), 'read') });
+          post({ type: 'error', ...classifyDecodeError(job, new FFmpegError(r), 'read') });
           return;
         }
         lastPacketAt = performance.now();
@@ -354,7 +302,7 @@ function run(): void {
         }
       }
     } catch (err) {
-      post({ type: 'error', ...classify(err, 'read') });
+      post({ type: 'error', ...classifyDecodeError(job, err, 'read') });
       return;
     } finally {
       pkt.free();

@@ -1,7 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import {
   BoundedQueue,
-  backoffDelayMs,
   EventBus,
   type FrameSource,
   LvuError,
@@ -9,49 +8,20 @@ import {
   type SampledFrame,
   workerPath,
 } from '@lvu/core';
+import { type SupervisedSource, supervise } from './live-supervisor.js';
+import { emptyStats, type Outcome, type SourceStats, truncatedError } from './source-stats.js';
 import { type ParsedSource, parseSource } from './source-url.js';
+
+export { type SourceStats, truncatedError } from './source-stats.js';
+
 import {
   type VideoSourceInput,
   type VideoSourceOptions,
   videoSourceOptionsSchema,
 } from './video-source-options.js';
-import { CREDITS, type DecodeJob, STOP, type StreamInfo, type WorkerMessage } from './worker-protocol.js';
+import { CREDITS, type DecodeJob, STOP, type WorkerMessage } from './worker-protocol.js';
 
 const WORKER = workerPath(import.meta.url, 'decode-worker');
-
-export interface SourceStats {
-  sampled: number;
-  /** Frames dropped because the consumer was slower than the source (queue full). */
-  droppedSlowConsumer: number;
-  /** Packets the decoder could not decode (skipped). */
-  corrupt: number;
-  connects: number;
-  reconnects: number;
-  stalls: number;
-  decoded: number;
-  /** Non-reference frames the decoder skipped because no sampling instant needed them (exact sampling). */
-  skippedNonReference: number;
-  positionMs: number;
-  durationMs: number | null;
-  lastFrameWallMs: number | null;
-  connected: boolean;
-  info: StreamInfo | null;
-  /** A file that ended before its stated duration: where it ended (null: complete, or not a file). */
-  truncated: { positionMs: number; durationMs: number } | null;
-  /** The last error while (re)connecting, until frames flow again (a camera or playlist that keeps failing). */
-  lastError: { code: string; message: string; atMs: number } | null;
-}
-
-/** The warning for a file cut short: what was before the cut is used. */
-export function truncatedError(source: string, positionMs: number, durationMs: number): LvuError {
-  return new LvuError(
-    'TRUNCATED_MEDIA',
-    `${source} ends at ${(positionMs / 1000).toFixed(1)} s of its stated ${(durationMs / 1000).toFixed(1)} s`,
-    { field: 'source', details: { positionMs, durationMs } },
-  );
-}
-
-type Outcome = { kind: 'end' } | { kind: 'error'; error: LvuError } | { kind: 'stopped' };
 
 /**
  * A video source (file, RTSP, HTTP/HLS, lavfi) as an async iterable of SampledFrames, decoding in a worker thread.
@@ -69,23 +39,8 @@ export class VideoSource implements FrameSource {
   #live: boolean;
   /** RTSP transport of the next connection (auto starts with TCP and falls back to UDP once refused). */
   #transport: 'tcp' | 'udp';
-  readonly stats: SourceStats = {
-    sampled: 0,
-    droppedSlowConsumer: 0,
-    corrupt: 0,
-    connects: 0,
-    reconnects: 0,
-    stalls: 0,
-    decoded: 0,
-    skippedNonReference: 0,
-    positionMs: 0,
-    durationMs: null,
-    lastFrameWallMs: null,
-    connected: false,
-    info: null,
-    truncated: null,
-    lastError: null,
-  };
+  readonly stats: SourceStats = emptyStats();
+
   readonly #queue: BoundedQueue<SampledFrame>;
   readonly #abort = new AbortController();
   #started = false;
@@ -143,7 +98,7 @@ export class VideoSource implements FrameSource {
   start(): void {
     if (this.#started) return;
     this.#started = true;
-    this.#done = this.#supervise().then(
+    this.#done = supervise(this.#supervised()).then(
       () => this.#queue.close(),
       (err) => this.#queue.fail(err),
     );
@@ -199,142 +154,33 @@ export class VideoSource implements FrameSource {
     if (w) setTimeout(() => void w.terminate(), 2000).unref();
   }
 
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.#abort.signal.aborted) return resolve();
-      const onAbort = () => {
-        clearTimeout(t);
-        resolve();
-      };
-      // the listener goes with the timer: a camera down for days must not pile one up per attempt
-      const t = setTimeout(() => {
-        this.#abort.signal.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      this.#abort.signal.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
-  async #supervise(): Promise<void> {
-    let failures = 0;
-    let disconnectedAt: number | null = null;
-    const policy = this.options.reconnect;
-    /** A live HLS playlist as it was when its segments stopped coming (null: not live HLS, or not stopped). */
-    let stalePlaylist: string | null = null;
-    while (!this.#abort.signal.aborted) {
-      if (stalePlaylist !== null && (await this.#playlistText()) === stalePlaylist) {
-        // its publisher has not come back: opening it again would replay its last segments as if they were new
-        failures++;
-        const err = new LvuError(
-          'SOURCE_STALLED',
-          `${this.source.redacted}: the playlist has had no new segment since its publisher stopped`,
-          { field: 'source', hint: 'lvu keeps polling the playlist and resumes when new segments appear' },
-        );
-        this.stats.lastError = { code: err.code, message: err.message, atMs: Date.now() };
-        this.events.emit('source.error', {
-          streamId: this.streamId,
-          code: err.code,
-          message: err.message,
-          retriable: true,
-        });
-        if (failures >= (policy.maxAttempts ?? Number.POSITIVE_INFINITY)) throw err;
-        await this.#sleep(backoffDelayMs({ ...policy }, failures));
-        continue;
-      }
-      stalePlaylist = null;
-      const before = this.stats.sampled;
-      const outcome = await this.#connectOnce(disconnectedAt, failures);
-      const stallEmitted = this.#stallEmitted;
-      this.#stallEmitted = false;
-      if (outcome.kind === 'stopped' || this.#abort.signal.aborted) return;
-      const wasConnected = this.stats.connected;
-      this.stats.connected = false;
-      if (!this.live) {
-        if (outcome.kind === 'error') throw outcome.error;
-        this.events.emit('source.ended', {
-          streamId: this.streamId,
-          frames: this.stats.sampled,
-          ...(this.stats.truncated ? { truncated: true } : {}),
-        });
-        return;
-      }
-      const err = outcome.kind === 'error' ? outcome.error : null;
-      if (this.stats.info?.liveHls) stalePlaylist = await this.#playlistText();
-      // a connection that opened but delivered nothing is a failed attempt, not a stream that stalled or ended
-      const streamed = wasConnected && this.stats.sampled > before;
-      if (streamed || disconnectedAt === null) {
-        disconnectedAt = this.stats.lastFrameWallMs ?? Date.now();
-      }
-      if (
-        streamed &&
-        err &&
-        (err.code === 'SOURCE_TIMEOUT' || err.code === 'SOURCE_STALLED') &&
-        !stallEmitted
-      ) {
-        // the stream went silent (a frozen camera sends nothing and raises no error until the read times out)
-        this.stats.stalls++;
-        this.events.emit('source.stalled', {
-          streamId: this.streamId,
-          silentMs: Date.now() - (this.stats.lastFrameWallMs ?? Date.now()),
-        });
-      }
-      if (streamed) {
-        this.events.emit('source.disconnected', {
-          streamId: this.streamId,
-          reason: err ? err.message : 'end of stream',
-          ...(err ? { code: err.code } : {}),
-        });
-      }
-      if (
-        err?.code === 'INVALID_CONFIG' &&
-        err.field === 'transport' &&
-        this.options.transport === 'auto' &&
-        this.#transport === 'tcp'
-      ) {
-        // a server that takes UDP only (RTSP 461): auto falls back once, for this and every later connection
-        this.#transport = 'udp';
-        this.events.emit('source.transport', {
-          streamId: this.streamId,
-          from: 'tcp',
-          to: 'udp',
-          reason: err.message,
-        });
-        continue;
-      }
-      if (err && !err.retriable) throw err;
-      failures = this.stats.sampled > before ? 1 : failures + 1;
-      if (err) {
-        this.stats.lastError = { code: err.code, message: err.message, atMs: Date.now() };
-        this.events.emit('source.error', {
-          streamId: this.streamId,
-          code: err.code,
-          message: err.message,
-          retriable: err.retriable,
-        });
-      }
-      if (failures >= (policy.maxAttempts ?? Number.POSITIVE_INFINITY)) {
-        throw (
-          err ??
-          new LvuError('SOURCE_UNREACHABLE', `${this.source.redacted}: gave up after ${failures} attempts`)
-        );
-      }
-      await this.#sleep(backoffDelayMs({ ...policy }, failures));
-    }
-  }
-
-  /** The media playlist of an HLS source as text (the first variant of a master playlist); '' when unreadable. */
-  async #playlistText(): Promise<string> {
-    const get = async (url: string) => {
-      const r = await fetch(url, { signal: AbortSignal.timeout(this.options.timeoutMs) });
-      return r.ok ? r.text() : '';
+  /** This source as its supervision sees it (live-supervisor.ts). */
+  #supervised(): SupervisedSource {
+    const self = this;
+    return {
+      // a live HLS playlist is known to be live only once opened
+      get live() {
+        return self.live;
+      },
+      stats: this.stats,
+      events: this.events,
+      streamId: this.streamId,
+      source: this.source,
+      options: this.options,
+      signal: this.#abort.signal,
+      get transport() {
+        return self.#transport;
+      },
+      set transport(t) {
+        self.#transport = t;
+      },
+      connectOnce: (at, attempt) => this.#connectOnce(at, attempt),
+      takeStallEmitted: () => {
+        const was = this.#stallEmitted;
+        this.#stallEmitted = false;
+        return was;
+      },
     };
-    try {
-      const text = await get(this.source.url);
-      const variant = /#EXT-X-STREAM-INF[^\n]*\n([^#\s][^\n]*)/.exec(text)?.[1];
-      return variant ? await get(new URL(variant.trim(), this.source.url).href) : text;
-    } catch {
-      return '';
-    }
   }
 
   /** One connection: a worker from open to end, error, stall or stop. */
