@@ -134,4 +134,66 @@ describe('plug-in points: a new source and a new backend are one file and one re
       properties: { retention: { properties: { policy: { enum: ['pyramid', 'uniform', 'recent'] } } } },
     });
   });
+
+  it('a retention policy a program registers is in the engine schema, the stream schema, OpenAPI and --help, and is used', async () => {
+    const plugins = defaultPlugins();
+    plugins.sources.register(fakeSource);
+    plugins.retention.register({
+      name: 'keep-first',
+      description: 'keeps the first frames: the newest goes when full',
+      victim: (frames) => frames.length - 1,
+    });
+    // registered on this program's plug-ins, not on the built-in registry other programs start from
+    expect(retentionPolicies.names()).toEqual(['pyramid', 'uniform', 'recent']);
+    const policyEnum = { policy: { enum: ['pyramid', 'uniform', 'recent', 'keep-first'] } };
+    expect(engineConfigSchema(plugins).jsonSchema()).toMatchObject({
+      properties: { retention: { properties: policyEnum } },
+    });
+    const doc = openApiDocument({ auth: false, sources: plugins.sources, retention: plugins.retention }) as {
+      components: { schemas: { StreamSpec: { properties: { retention: unknown } } } };
+    };
+    expect(doc.components.schemas.StreamSpec.properties.retention).toMatchObject({ properties: policyEnum });
+    expect(serveUsage(plugins)).toContain('keep-first: keeps the first frames');
+    const dir = mkdtempSync(join(tmpdir(), 'lvu-plugins-'));
+    const yaml = join(dir, 'p.yaml');
+    writeFileSync(yaml, 'engine:\n  retention: {policy: keep-first}\n');
+    expect(loadPipelineConfig(yaml, plugins, {}).engine.retention).toMatchObject({ policy: 'keep-first' });
+    expect(() => loadPipelineConfig(yaml, defaultPlugins(), {})).toThrow(
+      expect.objectContaining({ code: 'INVALID_CONFIG', field: 'engine.retention.policy' }),
+    );
+
+    const engine = await Engine.create({
+      plugins,
+      retention: { policy: 'keep-first', maxFrames: 2 },
+      sourcePolicy: { schemes: ['fake'] },
+    });
+    const app = await createHttpServer(engine, { port: 0 });
+    try {
+      engine.addStream({ id: 'k', source: 'fake:k', sourceOptions: { count: 64, colour: 50 } });
+      await engine.whenDone('k');
+      const kept = engine
+        .context('k')
+        .timeline.filter((t) => t.kind === 'kept')
+        .map((t) => t.seq);
+      expect(kept.length).toBeGreaterThan(2);
+      // the policy decided: the first two kept frames stay, every later one was the one evicted
+      expect(engine.frames('k').map((f) => f.seq)).toEqual(kept.slice(0, 2));
+      const ok = await app.inject({
+        method: 'POST',
+        url: '/v1/streams',
+        payload: { id: 'api', source: 'fake:api', count: 4, retention: { policy: 'keep-first' } },
+      });
+      expect(ok.statusCode).toBe(201);
+      const bad = await app.inject({
+        method: 'POST',
+        url: '/v1/streams',
+        payload: { id: 'api2', source: 'fake:api', count: 4, retention: { policy: 'oldest' } },
+      });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json()).toMatchObject({ error: 'INVALID_CONFIG', field: 'retention.policy' });
+    } finally {
+      await app.close();
+      await engine.close();
+    }
+  });
 });

@@ -81,7 +81,8 @@ export function configurationReference(): string {
 }
 
 export function httpApiReference(): string {
-  const doc: Json = openApiDocument({ auth: true, sources: defaultPlugins().sources });
+  const plugins = defaultPlugins();
+  const doc: Json = openApiDocument({ auth: true, sources: plugins.sources, retention: plugins.retention });
   const lines = [
     '# HTTP API reference',
     '',

@@ -10,6 +10,7 @@ import { keptRow, runWritePath } from '@lvu/operators';
 import { EdgePublisher } from '@lvu/worker';
 import { concatMap, lastValueFrom } from 'rxjs';
 import { numberArg } from './number-arg.js';
+import { defaultPlugins } from './plugins.js';
 import { bar, clock, ProgressLine, waitingLine } from './progress.js';
 import { EXIT_TRUNCATED } from './replay-command.js';
 
@@ -112,7 +113,9 @@ export async function ingestCommand(args: string[]): Promise<number> {
   }
   // an edge with the models runs the write path itself (no engine: no context is kept here); its encoders decide
   // the image sizes
-  const models: OpenedModels | null = values.features ? await openModels(values.models) : null;
+  const models: OpenedModels | null = values.features
+    ? await openModels(values.models, {}, defaultPlugins().models)
+    : null;
   if (positionals.length !== 1)
     throw new LvuError('INVALID_ARGUMENT', `usage: ${INGEST_USAGE}`, { field: 'SOURCE' });
   const maxFrames = numberArg(values['max-frames'], 'max-frames', 1);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { LvuError } from '@lvu/core';
-import { type QueryResult, type RetentionInput, retentionPolicies } from '@lvu/engine';
+import type { QueryResult, RetentionInput } from '@lvu/engine';
 import { truncatedError } from '@lvu/ffmpeg';
 import { chooseModels } from './default-models.js';
 import { numberArg } from './number-arg.js';
@@ -14,7 +14,7 @@ const PLUGINS = defaultPlugins();
 export const REPLAY_USAGE = `lvu replay [FILE] [--query TEXT] [--json] [--models DIR] [--backend auto|${PLUGINS.backends.names().join('|')}]
         [--llm-url http://127.0.0.1:8000/v1 --llm-model NAME]   (backends openai and prompt-embeds; key: $OPENAI_API_KEY)
         [--kserve-url http://127.0.0.1:8000]   (the model directory's encoders on Triton/KServe: the kserve kit)
-        [--fps 1] [--budget 8192] [--since-ms MS] [--until-ms MS] [--retention ${retentionPolicies.names().join('|')}]
+        [--fps 1] [--budget 8192] [--since-ms MS] [--until-ms MS] [--retention ${PLUGINS.retention.names().join('|')}]
         [--max-frames 400] [--preset longvu-qwen2-7b|longvu-llama3.2-3b|paper] [--seed N] [--max-new-tokens N]
         replay a video file as a stream through the whole engine (sample, DINO gate, SVA, projector, retention),
         then ask one question over the retained context. Without FILE: the sample video, OpenCV's vtest.avi (a
@@ -26,7 +26,7 @@ export const REPLAY_USAGE = `lvu replay [FILE] [--query TEXT] [--json] [--models
         backends:
 ${PLUGINS.backends.help('          ')}
         retention policies:
-${retentionPolicies.help('          ')}
+${PLUGINS.retention.help('          ')}
         sources:
 ${PLUGINS.sources.help('          ')}`;
 

@@ -25,7 +25,9 @@ export function serveUsage(plugins: EnginePlugins): string {
         engine.backend: auto, ${plugins.backends.names().join(', ')}
 ${plugins.backends.help('          ')}
         a stream is {id, source, retention?} plus the options of the source that opens it:
-${plugins.sources.help('          ')}`;
+${plugins.sources.help('          ')}
+        retention.policy (engine.retention and a stream's retention):
+${plugins.retention.help('          ')}`;
 }
 
 export const SERVE_USAGE = serveUsage(defaultPlugins());

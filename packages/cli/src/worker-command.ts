@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
 import { LvuError } from '@lvu/core';
-import { DirSnapshotStore, Engine } from '@lvu/engine';
+import { DirSnapshotStore } from '@lvu/engine';
 import { KafkajsTransport, KafkaSnapshotStore, parseKafkaUrl } from '@lvu/kafka';
 import { createHttpServer } from '@lvu/server';
 import { KafkaWorker } from '@lvu/worker';
 import { numberArg, portArg } from './number-arg.js';
+import { createEngine } from './plugins.js';
 import { runUntilSignal, waitingLine } from './progress.js';
 
 export const WORKER_USAGE = `lvu worker --from kafka://HOST:PORT/TOPIC --group G [--models DIR] [--port 8080] [--host 127.0.0.1]
@@ -70,7 +71,8 @@ export async function workerCommand(args: string[]): Promise<number> {
     onRetry: waitingLine,
     timeoutMs: numberArg(values['broker-timeout-ms'], 'broker-timeout-ms', 0) ?? 30_000,
   });
-  const engine = await Engine.create({ models: values.models });
+  // the composition root's plug-ins (sources, model kits, backends, retention policies), as lvu serve has
+  const engine = await createEngine({ models: values.models });
   const worker = new KafkaWorker(engine, transport, {
     topic,
     group: values.group,

@@ -1,7 +1,7 @@
 import { buildFeatureBatch, type FeatureRow, featureRows, featureSchema, fromIpc, toIpc } from '@lvu/arrow';
-import { EventBus, LvuError } from '@lvu/core';
-import { type RetentionInput, type RetentionOptions, retentionOptionsSchema } from './engine-options.js';
-import { retentionPolicies } from './retention-policies.js';
+import { EventBus, LvuError, type Registry } from '@lvu/core';
+import { type RetentionInput, type RetentionOptions, storeRetentionSchema } from './engine-options.js';
+import { type RetentionPolicy, retentionPolicies } from './retention-policies.js';
 
 /** One retained frame: the feature row plus its ordinal among all frames the stream ever kept. */
 export interface RetainedFrame extends FeatureRow {
@@ -49,10 +49,19 @@ export class ContextStore {
   #lastSeq = -1;
   #timeline: TimelineEntry[] = [];
   readonly #timelineMax: number;
+  readonly #policy: RetentionPolicy;
 
-  constructor(streamId: string, options: RetentionInput = {}, events = new EventBus(), timelineMax = 50_000) {
+  /** `policies`: the registry `options.policy` names one of (the engine's plug-ins; default the built-in ones). */
+  constructor(
+    streamId: string,
+    options: RetentionInput = {},
+    events = new EventBus(),
+    timelineMax = 50_000,
+    policies: Registry<RetentionPolicy> = retentionPolicies,
+  ) {
     this.streamId = streamId;
-    this.options = retentionOptionsSchema.parse(options);
+    this.options = storeRetentionSchema.parse(options);
+    this.#policy = policies.get(this.options.policy, 'retention.policy');
     this.events = events;
     this.#timelineMax = timelineMax;
   }
@@ -81,7 +90,7 @@ export class ContextStore {
 
   #victim(): number {
     if (this.#frames.length < 3) return 0;
-    return retentionPolicies.get(this.options.policy, 'retention.policy').victim(this.#frames, this.options);
+    return this.#policy.victim(this.#frames, this.options);
   }
 
   #evict(i: number): void {
@@ -144,7 +153,11 @@ export class ContextStore {
     return Object.fromEntries(fromIpc(bytes).schema.metadata);
   }
 
-  static restore(bytes: Uint8Array, events = new EventBus()): ContextStore {
+  static restore(
+    bytes: Uint8Array,
+    events = new EventBus(),
+    policies: Registry<RetentionPolicy> = retentionPolicies,
+  ): ContextStore {
     const table = fromIpc(bytes);
     const meta = table.schema.metadata.get('snapshot');
     if (table.schema.metadata.get('format') !== 'lvu-context/1' || !meta) {
@@ -160,7 +173,7 @@ export class ContextStore {
       ordinals: number[];
       timeline: TimelineEntry[];
     };
-    const s = new ContextStore(state.streamId, state.options, events);
+    const s = new ContextStore(state.streamId, state.options, events, undefined, policies);
     const rows = table.batches.flatMap((b) => featureRows(b));
     if (rows.length !== state.ordinals.length) {
       throw new LvuError('MALFORMED_MESSAGE', 'snapshot frames and ordinals differ in number', {

@@ -1,26 +1,39 @@
 import { LONGVU_PRESETS, longVuOptionsSchema } from '@lvu/compress';
 import { defineSchema, overridesOf, type Registry, SourceRegistry, sourcePolicySchema, z } from '@lvu/core';
-import { durationSchema, queryLimitsSchema, retentionOptionsSchema } from './engine-options.js';
+import {
+  durationSchema,
+  queryLimitsSchema,
+  retentionOptionsSchema,
+  retentionSchema,
+} from './engine-options.js';
 import { type BackendFactory, llmBackends } from './llm-backends.js';
 import type { ModelKit } from './model-kit.js';
 import { modelKits } from './model-kits.js';
 import type { OpenAiInput } from './openai-backend.js';
 import type { PromptEmbedsInput } from './prompt-embeds-backend.js';
+import { type RetentionPolicy, retentionPolicies } from './retention-policies.js';
 
 /**
  * What a program plugs into its engines: source factories (URL scheme → frames), model kits (a model directory →
- * encoders) and LLM backends. The engine registers no source: the program above it does (the `lvu` command
+ * encoders), LLM backends and retention policies. The engine registers no source: the program above it does (the `lvu` command
  * registers FFmpeg's).
  */
 export interface EnginePlugins {
   sources: SourceRegistry;
   models: Registry<ModelKit>;
   backends: Registry<BackendFactory>;
+  /** Retention policies (`retention.policy`): one a program registers appears in the schema and is used. */
+  retention: Registry<RetentionPolicy>;
 }
 
 /** The engine's own model kits and backends, and no source. */
 export function builtinPlugins(): EnginePlugins {
-  return { sources: new SourceRegistry(), models: modelKits.clone(), backends: llmBackends.clone() };
+  return {
+    sources: new SourceRegistry(),
+    models: modelKits.clone(),
+    backends: llmBackends.clone(),
+    retention: retentionPolicies.clone(),
+  };
 }
 
 const presets = Object.keys(LONGVU_PRESETS) as [
@@ -153,7 +166,9 @@ const baseSchema = z.strictObject(baseShape);
  * The engine's configuration, one schema for the TypeScript type, the pipeline YAML's `engine:` section and the
  * OpenAPI document: backend names and each backend's options (under its name) come from `plugins`.
  */
-export function engineConfigSchema(plugins: Pick<EnginePlugins, 'backends'> = builtinPlugins()) {
+export function engineConfigSchema(
+  plugins: Pick<EnginePlugins, 'backends' | 'retention'> = builtinPlugins(),
+) {
   const names = ['auto', ...plugins.backends.names()] as [string, ...string[]];
   const backendOptions = Object.fromEntries(
     plugins.backends
@@ -173,6 +188,9 @@ export function engineConfigSchema(plugins: Pick<EnginePlugins, 'backends'> = bu
             .map((b) => `${b.name} = ${b.description}`)
             .join('; ')}`,
         ),
+      retention: overridesOf(retentionSchema(plugins.retention).schema)
+        .default({})
+        .describe('default retention of every stream'),
       ...backendOptions,
     }),
   );

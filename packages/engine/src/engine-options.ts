@@ -1,34 +1,52 @@
-import { defineSchema, z } from '@lvu/core';
-import { retentionPolicies } from './retention-policies.js';
+import { defineSchema, type Registry, z } from '@lvu/core';
+import { type RetentionPolicy, retentionPolicies } from './retention-policies.js';
 
-export const retentionOptionsSchema = defineSchema(
-  'retention',
-  z.object({
-    policy: z
-      .enum(retentionPolicies.names() as [string, ...string[]])
-      .default('pyramid')
-      .describe(
-        `what to thin when full: ${retentionPolicies
-          .list()
-          .map((p) => `${p.name} = ${p.description}`)
-          .join('; ')}`,
+const retentionShape = (policy: z.ZodType<string>) => ({
+  policy: policy.default('pyramid'),
+  maxFrames: z.int().min(2).max(1_000_000).default(400).describe('kept frames retained per stream'),
+  maxBytes: z
+    .int()
+    .min(1)
+    .max(256 * 1024 ** 3)
+    .default(2 * 1024 ** 3)
+    .describe('bytes of token grids retained per stream'),
+  denseMs: z
+    .number()
+    .positive()
+    .default(5 * 60_000)
+    .describe('pyramid: frames younger than this keep their spacing; older spacing grows with age'),
+});
+
+/**
+ * The retention options with `policy` one of `policies` (the registry a program's engines run with: a policy it
+ * registers appears here, so in the pipeline schema, the OpenAPI document and `--help`).
+ */
+export function retentionSchema(policies: Registry<RetentionPolicy> = retentionPolicies) {
+  return defineSchema(
+    'retention',
+    z.object(
+      retentionShape(
+        z.enum(policies.names() as [string, ...string[]]).describe(
+          `what to thin when full: ${policies
+            .list()
+            .map((p) => `${p.name} = ${p.description}`)
+            .join('; ')}`,
+        ),
       ),
-    maxFrames: z.int().min(2).max(1_000_000).default(400).describe('kept frames retained per stream'),
-    maxBytes: z
-      .int()
-      .min(1)
-      .max(256 * 1024 ** 3)
-      .default(2 * 1024 ** 3)
-      .describe('bytes of token grids retained per stream'),
-    denseMs: z
-      .number()
-      .positive()
-      .default(5 * 60_000)
-      .describe('pyramid: frames younger than this keep their spacing; older spacing grows with age'),
-  }),
+    ),
+  );
+}
+
+/** The retention options of the built-in policies (types, and the defaults). */
+export const retentionOptionsSchema = retentionSchema();
+
+/** The options a store takes: any policy name (the store checks it against its own registry). */
+export const storeRetentionSchema = defineSchema(
+  'retention',
+  z.object(retentionShape(z.string().describe('a registered retention policy'))),
 );
-export type RetentionOptions = z.output<typeof retentionOptionsSchema.schema>;
-export type RetentionInput = z.input<typeof retentionOptionsSchema.schema>;
+export type RetentionOptions = z.output<typeof storeRetentionSchema.schema>;
+export type RetentionInput = z.input<typeof storeRetentionSchema.schema>;
 
 export const queryLimitsSchema = defineSchema(
   'query',

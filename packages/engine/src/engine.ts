@@ -87,11 +87,13 @@ export class Engine {
       checkpointMs: c.checkpointSeconds * 1000,
       closeWindows: c.checkpointOpenWindows,
       keepEndedMs,
+      retentionPolicies: plugins.retention,
     });
     this.#streams = new StreamLifecycle({
       registry,
       memory: this.#memory,
       sources: plugins.sources,
+      retentionPolicies: plugins.retention,
       sourcePolicy: c.sourcePolicy,
       vision: this.vision,
       longvu: this.longvu,

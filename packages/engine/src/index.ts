@@ -35,6 +35,8 @@ export {
   type RetentionInput,
   type RetentionOptions,
   retentionOptionsSchema,
+  retentionSchema,
+  storeRetentionSchema,
 } from './engine-options.js';
 export { continueAfter, type LastFrame } from './frame-continuity.js';
 export {

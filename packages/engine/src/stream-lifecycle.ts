@@ -7,6 +7,7 @@ import {
   type FrameSource,
   isStreamId,
   LvuError,
+  type Registry,
   type SampledFrame,
   type SourcePolicy,
   type SourceRegistry,
@@ -14,6 +15,7 @@ import {
 import type { FrameEncoder } from '@lvu/operators';
 import type { EngineConfig } from './engine-config.js';
 import type { RetentionInput } from './engine-options.js';
+import type { RetentionPolicy } from './retention-policies.js';
 import { SpillLog } from './spill-log.js';
 import type { Saved, StreamMemory } from './stream-memory.js';
 import { StreamPipeline } from './stream-pipeline.js';
@@ -30,6 +32,7 @@ export class StreamLifecycle {
       registry: StreamRegistry;
       memory: StreamMemory;
       sources: SourceRegistry;
+      retentionPolicies: Registry<RetentionPolicy>;
       sourcePolicy: SourcePolicy;
       vision: FrameEncoder;
       longvu: LongVuOptions;
@@ -108,6 +111,7 @@ export class StreamLifecycle {
       spill,
       this.d.evidence,
       restore ?? null,
+      this.d.retentionPolicies,
     );
     if (previous) {
       Object.assign(pipeline.counters, previous.counters, { skipped: { ...previous.counters.skipped } });
@@ -221,6 +225,7 @@ export class StreamLifecycle {
       this.spillFor(id),
       this.d.evidence,
       s.bytes,
+      this.d.retentionPolicies,
     );
     const state = s.state.state === 'running' || s.state.state === 'starting' ? 'stopped' : s.state.state;
     pipeline.hold(state, s.state.counters, s.state.lastFrame, s.state.covered ?? null);

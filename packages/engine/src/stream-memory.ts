@@ -1,6 +1,8 @@
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import type { Registry } from '@lvu/core';
 import { ContextStore } from './context-store.js';
 import { type DurabilityWarning, DurableMemory } from './durable-memory.js';
+import type { RetentionPolicy } from './retention-policies.js';
 import type { StreamState } from './stream-pipeline.js';
 import type { SavedState, StreamEntry, StreamRegistry, StreamSpec } from './stream-registry.js';
 
@@ -29,6 +31,7 @@ export class StreamMemory {
       checkpointMs: number;
       closeWindows: boolean;
       keepEndedMs: number;
+      retentionPolicies: Registry<RetentionPolicy>;
     },
   ) {
     this.durable = d.stateDir ? new DurableMemory(d.stateDir, d.registry.events) : null;
@@ -50,7 +53,7 @@ export class StreamMemory {
       if (!meta) throw new Error('no lvu-state metadata');
       const state = JSON.parse(meta) as SavedState;
       // the snapshot itself must restore too
-      ContextStore.restore(bytes);
+      ContextStore.restore(bytes, undefined, this.d.retentionPolicies);
       return { bytes, state };
     } catch (err) {
       const aside = `${file}.unreadable-${Date.now()}`;

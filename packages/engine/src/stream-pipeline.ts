@@ -1,11 +1,12 @@
 import type { FeatureWindow } from '@lvu/arrow';
 import type { LongVuOptions } from '@lvu/compress';
-import { type EventBus, LvuError, type SampledFrame } from '@lvu/core';
+import { type EventBus, LvuError, type Registry, type SampledFrame } from '@lvu/core';
 import { type FrameEncoder, keptRow, runWritePath } from '@lvu/operators';
 import { Subject, type Subscription } from 'rxjs';
 import { ContextStore } from './context-store.js';
 import type { RetentionInput } from './engine-options.js';
 import { continueAfter, type LastFrame, withMarkers } from './frame-continuity.js';
+import { type RetentionPolicy, retentionPolicies } from './retention-policies.js';
 import type { SpillLog } from './spill-log.js';
 import { StcCache } from './stc-cache.js';
 import { cachedLowMean, cachedNorms } from './token-caches.js';
@@ -79,6 +80,7 @@ export class StreamPipeline {
     spill: SpillLog | null = null,
     evidence: { side: number; thumbSide: number } | null = null,
     restore: Uint8Array | null = null,
+    policies: Registry<RetentionPolicy> = retentionPolicies,
   ) {
     this.spill = spill;
     this.#evidence = evidence;
@@ -87,7 +89,7 @@ export class StreamPipeline {
     this.#o = o;
     this.#events = events;
     if (restore) {
-      this.store = ContextStore.restore(restore, events);
+      this.store = ContextStore.restore(restore, events, policies);
       if (this.store.streamId !== id) {
         throw new LvuError('INVALID_ARGUMENT', `snapshot of stream ${this.store.streamId} given to ${id}`, {
           field: 'restore',
@@ -100,7 +102,7 @@ export class StreamPipeline {
         const c = JSON.parse(meta['lvu-counters']) as StreamCounters;
         Object.assign(this.counters, c, { skipped: { ...c.skipped } });
       }
-    } else this.store = new ContextStore(id, retention, events);
+    } else this.store = new ContextStore(id, retention, events, undefined, policies);
   }
 
   /** The last frame this stream took (null: none yet). */

@@ -262,8 +262,9 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
     auth: token !== null,
     maxQuestionChars: engine.limits.maxQuestionChars,
     sources: engine.plugins.sources,
+    retention: engine.plugins.retention,
   });
-  const streamSchema = streamSpecSchema(engine.plugins.sources);
+  const streamSchema = streamSpecSchema(engine.plugins);
   app.get('/openapi.json', async () => doc);
   app.get('/', async (_req, reply) =>
     reply.type('text/html; charset=utf-8').header('content-security-policy', PAGE_CSP).send(TIMELINE_PAGE),

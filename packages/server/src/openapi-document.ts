@@ -1,4 +1,5 @@
 import type { SourceRegistry } from '@lvu/core';
+import { builtinPlugins, type EnginePlugins } from '@lvu/engine';
 import { streamSpecSchema } from './stream-spec.js';
 
 const error = { $ref: '#/components/schemas/Error' };
@@ -56,6 +57,8 @@ export function openApiDocument(o: {
   auth: boolean;
   maxQuestionChars?: number;
   sources: SourceRegistry;
+  /** The registered retention policies (default: the built-in ones). */
+  retention?: EnginePlugins['retention'];
 }): Record<string, unknown> {
   /** A protected operation: its errors, plus 401 and the bearer requirement when the server has a token. */
   const op = (spec: Record<string, unknown>, ...codes: number[]) => {
@@ -118,7 +121,10 @@ export function openApiDocument(o: {
             hint: { type: 'string', description: 'what to do' },
           },
         },
-        StreamSpec: streamSpecSchema(o.sources).jsonSchema(),
+        StreamSpec: streamSpecSchema({
+          sources: o.sources,
+          retention: o.retention ?? builtinPlugins().retention,
+        }).jsonSchema(),
         Question: {
           type: 'object',
           required: ['question'],

@@ -58,7 +58,7 @@ export function pipelineConfigSchema(plugins: EnginePlugins) {
           maxQueued: 16,
         }),
       engine: engineConfigSchema(plugins).schema.prefault({}),
-      streams: z.array(streamSpecSchema(plugins.sources).schema).default([]),
+      streams: z.array(streamSpecSchema(plugins).schema).default([]),
       standing: z.array(standingQuestionSchema.schema).default([]),
     }),
   );

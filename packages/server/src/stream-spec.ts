@@ -1,5 +1,5 @@
-import { defineSchema, overridesOf, type SourceRegistry, STREAM_ID_PATTERN, z } from '@lvu/core';
-import { retentionOptionsSchema, type StreamSpec } from '@lvu/engine';
+import { defineSchema, overridesOf, STREAM_ID_PATTERN, z } from '@lvu/core';
+import { type EnginePlugins, retentionOptionsSchema, retentionSchema, type StreamSpec } from '@lvu/engine';
 
 const baseShape = {
   id: z.string().regex(STREAM_ID_PATTERN, "1–128 letters, digits, '.', '_' or '-'").describe('stream id'),
@@ -16,16 +16,21 @@ const baseShape = {
 };
 
 /**
- * A stream as the HTTP API and pipeline YAML declare it (keys = option names): id, source and retention, plus the
- * options of every registered source factory (each checks its own when the stream is added).
+ * A stream as the HTTP API and pipeline YAML declare it (keys = option names): id, source and retention (its policy
+ * one of the registered ones), plus the options of every registered source factory (each checks its own when the
+ * stream is added).
  */
-export function streamSpecSchema(sources: SourceRegistry) {
+export function streamSpecSchema(plugins: Pick<EnginePlugins, 'sources' | 'retention'>) {
+  const { sources } = plugins;
   const kinds = sources.list().map((f) => `${f.name}: ${f.description}`);
   return defineSchema(
     'stream',
     z.strictObject({
       ...baseShape,
       source: baseShape.source.describe(kinds.length ? kinds.join('; ') : 'a source string'),
+      retention: overridesOf(retentionSchema(plugins.retention).schema)
+        .optional()
+        .describe('overrides of the engine retention'),
       ...overridesOf(z.object(sources.optionShape())).shape,
     }),
   );
