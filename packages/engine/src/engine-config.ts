@@ -9,8 +9,6 @@ import {
 import { type BackendFactory, llmBackends } from './llm-backends.js';
 import type { ModelKit } from './model-kit.js';
 import { modelKits } from './model-kits.js';
-import type { OpenAiInput } from './openai-backend.js';
-import type { PromptEmbedsInput } from './prompt-embeds-backend.js';
 import { type RetentionPolicy, retentionPolicies } from './retention-policies.js';
 
 /**
@@ -198,8 +196,10 @@ export function engineConfigSchema(
 
 /** The engine's options as a program passes them (the schema's input), and the plug-ins it runs with. */
 export type EngineConfig = z.input<typeof baseSchema> & {
-  /** Options of backend openai (each backend's options go under its name). */
-  openai?: OpenAiInput;
-  'prompt-embeds'?: PromptEmbedsInput;
   plugins?: EnginePlugins;
+  /**
+   * Each backend's options under its name (`openai: {url, model}`, `prompt-embeds: {…}`): typed by the backend
+   * (`OpenAiInput`, `PromptEmbedsInput`, …) and checked by its schema in `Engine.create`; no backend is named here.
+   */
+  [backendOptions: string]: unknown;
 };

@@ -18,6 +18,7 @@ export {
   validateQuestion,
 } from './answer-question.js';
 export { BUILTIN_FEATURES, BuiltinFrameEncoder, BuiltinTextEncoder } from './builtin-encoder.js';
+export { Checkpointer } from './checkpointer.js';
 export { ContextStore, type RetainedFrame, type StoreStats, type TimelineEntry } from './context-store.js';
 export { type DurabilityWarning, DurableMemory, lockStateDir, SEQ_LEASE } from './durable-memory.js';
 export { Engine, type SearchRange, type SearchResult, type StreamSpec, type StreamStatus } from './engine.js';

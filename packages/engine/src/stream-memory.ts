@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import type { Registry } from '@lvu/core';
+import { Checkpointer } from './checkpointer.js';
 import { ContextStore } from './context-store.js';
 import { type DurabilityWarning, DurableMemory } from './durable-memory.js';
 import type { RetentionPolicy } from './retention-policies.js';
@@ -20,7 +21,10 @@ export interface Saved {
 export class StreamMemory {
   /** The state directory's store, lock and seq leases, or null without `stateDir`. */
   readonly durable: DurableMemory | null;
-  #saving: Promise<void> = Promise.resolve();
+  /** Saves to the state directory: the checkpointer the Kafka worker uses too. */
+  readonly #checkpointer: Checkpointer | null;
+  /** Without a state directory: the deletions of forgotten streams' spill, in order. */
+  #work: Promise<void> = Promise.resolve();
   #timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -35,6 +39,7 @@ export class StreamMemory {
     },
   ) {
     this.durable = d.stateDir ? new DurableMemory(d.stateDir, d.registry.events) : null;
+    this.#checkpointer = this.durable ? new Checkpointer(this.durable.store) : null;
     if (this.durable || d.keepEndedMs > 0) {
       // checkpoints that advanced, and kept streams past keepEndedFor forgotten
       this.#timer = setInterval(() => void this.tick(), Math.min(d.checkpointSeconds * 1000, 60_000));
@@ -78,7 +83,7 @@ export class StreamMemory {
   save(id: string, state?: StreamState): Promise<void> {
     const e = this.d.registry.get(id);
     const durable = this.durable;
-    if (!durable || !e) return this.#saving;
+    if (!durable || !e) return this.#settled();
     const st = state ?? e.pipeline.state;
     const meta: SavedState = {
       state: st,
@@ -90,20 +95,23 @@ export class StreamMemory {
     };
     const after = e.saved && e.saved.state === st ? e.saved.seq : Number.NEGATIVE_INFINITY;
     const cp = e.pipeline.checkpoint(() => ({ 'lvu-state': JSON.stringify(meta) }), after);
-    if (!cp) return this.#saving;
+    if (!cp) return this.#settled();
     e.saved = { seq: cp.seq, state: st };
-    const store = durable.store;
-    this.#saving = this.#saving.then(() =>
-      store.save(id, cp.snapshot).then(
-        () => durable.saved(id),
-        (err: unknown) => {
-          // the last good file is kept; reported (event, /readyz, /metrics, log) and tried again next time
-          if (e.saved?.seq === cp.seq) e.saved = null;
-          durable.failed(id, err);
-        },
-      ),
+    void this.#checkpointer!.save(id, cp).then(
+      () => durable.saved(id),
+      (err: unknown) => {
+        // the last good file is kept; reported (event, /readyz, /metrics, log) and tried again next time
+        if (e.saved?.seq === cp.seq) e.saved = null;
+        durable.failed(id, err);
+      },
     );
-    return this.#saving;
+    return this.#settled();
+  }
+
+  /** Resolves when every save and deletion queued so far is done. */
+  async #settled(): Promise<void> {
+    await this.#checkpointer?.flush();
+    await this.#work;
   }
 
   /** Every checkpointSeconds: contexts that changed saved; held streams past keepEndedFor forgotten. */
@@ -133,13 +141,13 @@ export class StreamMemory {
         this.d.registry.events.emit('stream.removed', { streamId: id });
       }
     }
-    await this.#saving;
+    await this.#settled();
   }
 
   /** Waits for the saves under way (tests, and shutdown). */
   async flushState(): Promise<void> {
     for (const id of this.d.registry.ids()) void this.save(id);
-    await this.#saving;
+    await this.#settled();
   }
 
   /**
@@ -190,11 +198,13 @@ export class StreamMemory {
 
   /** A stream's saved state and spilled frames deleted (after a purge or its keepEndedFor). */
   forget(id: string, e: StreamEntry | null): void {
-    this.#saving = this.#saving.then(async () => {
+    const work = async () => {
       await this.durable?.store.remove(id);
       this.durable?.forget(id);
       if (e?.pipeline.spill) rmSync(e.pipeline.spill.dir, { recursive: true, force: true });
-    });
+    };
+    if (this.#checkpointer) void this.#checkpointer.run(work).catch(() => {});
+    else this.#work = this.#work.then(work, work);
   }
 
   /** What is wrong with durable memory or the spill now (checkpoints failing, spill turned off), per stream. */
@@ -236,7 +246,7 @@ export class StreamMemory {
       const last = e.pipeline.lastFrame;
       if (this.durable && last) this.durable.stopped(id, last.seq);
     }
-    await this.#saving;
+    await this.#settled();
     this.durable?.close();
     this.d.registry.clear();
   }

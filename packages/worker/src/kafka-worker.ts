@@ -1,6 +1,7 @@
 import type { FeatureWindow } from '@lvu/arrow';
 import { BoundedQueue, isStreamId, LvuError, type SampledFrame, type SnapshotStore } from '@lvu/core';
 import {
+  Checkpointer,
   ContextStore,
   DirSnapshotStore,
   downscaleRgb,
@@ -120,6 +121,8 @@ export class KafkaWorker {
   /** The standing questions of the owned streams (their answers also go to `answersTopic`). */
   readonly standing: StandingQuestions;
   readonly #snapshots: SnapshotStore | null;
+  /** The checkpointer lvu serve's durable memory uses too: what advanced, built at once, saved in order. */
+  readonly #checkpointer: Checkpointer | null;
   /** The streams of the partitions this worker owns, each with all its bookkeeping. */
   readonly #streams = new Map<string, OwnedStream>();
   /** Per partition (`topic/partition`): the next offset after the last message taken, and what is committed. */
@@ -149,6 +152,7 @@ export class KafkaWorker {
     this.standing = new StandingQuestions(engine);
     if (o.answersTopic) this.standing.answers$.subscribe((a) => void this.#publishAnswer(a));
     this.#snapshots = typeof snapshots === 'string' ? new DirSnapshotStore(snapshots) : (snapshots ?? null);
+    this.#checkpointer = this.#snapshots ? new Checkpointer(this.#snapshots) : null;
     this.#edges = new EdgeSessions({ history: this.#snapshots !== null });
   }
 
@@ -244,24 +248,25 @@ export class KafkaWorker {
 
   /** Saves the checkpoints that advanced, then commits each partition past what they cover. */
   async checkpoint(): Promise<void> {
-    const store = this.#snapshots;
-    if (!store) return;
+    if (!this.#checkpointer) return;
     for (const [id, owned] of [...this.#streams]) {
       // only streams whose covered seq moved on: no snapshot is built for the others
-      const cp = this.#engine.checkpoint(
+      const saved = await this.#checkpointer!.save(
         id,
-        (seq): Record<string, string> => {
-          const edge = this.#edges.stateAt(id, seq);
-          return edge ? { edge } : {};
-        },
-        owned.savedSeq,
+        this.#engine.checkpoint(
+          id,
+          (seq): Record<string, string> => {
+            const edge = this.#edges.stateAt(id, seq);
+            return edge ? { edge } : {};
+          },
+          owned.savedSeq,
+        ),
       );
-      if (!cp) continue;
-      await store.save(id, cp.snapshot);
+      if (saved === null) continue;
       if (this.#streams.get(id) !== owned) continue; // dropped by a rebalance meanwhile
-      owned.savedSeq = cp.seq;
+      owned.savedSeq = saved;
       const pending = owned.pending;
-      while (pending.length && pending[0]!.seq <= cp.seq) pending.shift();
+      while (pending.length && pending[0]!.seq <= saved) pending.shift();
     }
     // What to commit is decided in one synchronous step: frames keep arriving while commits are awaited, and a
     // partition's delivered offset read later could pass frames no checkpoint covers yet.
