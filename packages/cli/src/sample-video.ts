@@ -169,10 +169,11 @@ export async function chooseSample(o: {
     return { file: cached, note: `the sample video: ${SAMPLE.describe}, fetched from Debian's opencv-doc` };
   if (o.fetch) {
     try {
-      await fetchSample(sampleCacheDir(), o.say);
-      const file = cachedSample();
-      if (file)
-        return { file, note: `the sample video: ${SAMPLE.describe}, fetched from Debian's opencv-doc` };
+      const m = await fetchSample(sampleCacheDir(), o.say);
+      return {
+        file: join(sampleCacheDir(), m.file),
+        note: `the sample video: ${SAMPLE.describe}, fetched from Debian's opencv-doc`,
+      };
     } catch (err) {
       o.say(
         `could not fetch the sample video (${err instanceof LvuError ? `${err.code}: ${err.message}` : err})`,

@@ -102,16 +102,11 @@ export class StreamLifecycle {
           }
         : null;
     const spill = this.spillFor(spec.id, previous === null);
-    const pipeline = new StreamPipeline(
+    const pipeline = this.#pipeline(
       spec.id,
-      this.d.vision,
-      this.d.longvu,
-      this.d.registry.events,
       { ...this.d.retention, ...spec.retention },
       spill,
-      this.d.evidence,
       restore ?? null,
-      this.d.retentionPolicies,
     );
     if (previous) {
       Object.assign(pipeline.counters, previous.counters, { skipped: { ...previous.counters.skipped } });
@@ -214,19 +209,24 @@ export class StreamLifecycle {
     );
   }
 
-  /** A saved context held: queryable, taking no frames, in the state it was saved in. */
-  hold(id: string, s: Saved): void {
-    const pipeline = new StreamPipeline(
+  /** A stream's pipeline with this engine's encoder, options, events, JPEG sides and retention policies. */
+  #pipeline(id: string, retention: RetentionInput, spill: SpillLog | null, restore: Uint8Array | null) {
+    return new StreamPipeline(
       id,
       this.d.vision,
       this.d.longvu,
       this.d.registry.events,
-      this.d.retention,
-      this.spillFor(id),
+      retention,
+      spill,
       this.d.evidence,
-      s.bytes,
+      restore,
       this.d.retentionPolicies,
     );
+  }
+
+  /** A saved context held: queryable, taking no frames, in the state it was saved in. */
+  hold(id: string, s: Saved): void {
+    const pipeline = this.#pipeline(id, this.d.retention, this.spillFor(id), s.bytes);
     const state = s.state.state === 'running' || s.state.state === 'starting' ? 'stopped' : s.state.state;
     pipeline.hold(state, s.state.counters, s.state.lastFrame, s.state.covered ?? null);
     this.d.registry.set(id, {
