@@ -99,16 +99,28 @@ function runs(): DocBlock[][] {
 /** `s` as one single-quoted shell word. */
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/**
+ * Waits until lvu on a port has frames: every stream it runs, or, for a line that asks about one stream, until that
+ * stream answers there (a Kafka worker answers for a stream another worker owns from the owner's checkpoint, so it
+ * may run no stream itself).
+ */
 const WAIT_LVU = `
-const [port, timeoutS] = process.argv.slice(1).map(Number);
-const end = Date.now() + timeoutS * 1000;
+const [port, timeoutS, stream] = process.argv.slice(1);
+const base = 'http://127.0.0.1:' + port;
+const end = Date.now() + Number(timeoutS) * 1000;
 for (;;) {
   try {
-    const r = await fetch('http://127.0.0.1:' + port + '/v1/streams');
-    const { streams } = await r.json();
-    if (streams.length > 0 && streams.every((s) => s.store.retainedFrames > 0)) process.exit(0);
+    if (stream) {
+      const r = await fetch(base + '/v1/streams/' + encodeURIComponent(stream) + '/query', {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ question: 'ready?' }),
+      });
+      if (r.ok) process.exit(0);
+    } else {
+      const { streams } = await (await fetch(base + '/v1/streams')).json();
+      if (streams.length > 0 && streams.every((s) => s.store.retainedFrames > 0)) process.exit(0);
+    }
   } catch {}
-  if (Date.now() > end) { console.error('lvu on port ' + port + ' has no frames after ' + timeoutS + ' s'); process.exit(1); }
+  if (Date.now() > end) { console.error('lvu on port ' + port + ' has no frames' + (stream ? ' for ' + stream : '') + ' after ' + timeoutS + ' s'); process.exit(1); }
   await new Promise((r) => setTimeout(r, 250));
 }`;
 
@@ -128,7 +140,7 @@ async function script(blocks: DocBlock[]): Promise<{ text: string; env: Record<s
   const lines: string[] = [
     'set -e',
     `wait_tcp() { for i in $(seq 1 1200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "nothing listens on $1" >&2; return 1; }`,
-    `wait_lvu() { wait_tcp $1 && node --input-type=module -e ${q(WAIT_LVU)} $1 120; }`,
+    `wait_lvu() { wait_tcp $1 && node --input-type=module -e ${q(WAIT_LVU)} $1 120 $2; }`,
   ];
   for (const b of blocks) {
     const d = b.directive!;
@@ -144,7 +156,10 @@ async function script(blocks: DocBlock[]): Promise<{ text: string; env: Record<s
       for (const m of line.matchAll(/127\.0\.0\.1:(\d+)/g)) {
         const port = Number(m[1]);
         if (servers.has(port) && !waited.has(port)) {
-          lines.push(servers.get(port) === 'lvu' ? `wait_lvu ${port}` : `wait_tcp ${port}`);
+          const asked = new RegExp(`lvu query http://127\\.0\\.0\\.1:${port} ([\\w.-]+)`).exec(line)?.[1];
+          lines.push(
+            servers.get(port) === 'lvu' ? `wait_lvu ${port}${asked ? ` ${asked}` : ''}` : `wait_tcp ${port}`,
+          );
           waited.add(port);
         }
       }
