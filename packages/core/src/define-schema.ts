@@ -21,9 +21,7 @@ export function defineSchema<S extends z.ZodType>(name: string, schema: S): Conf
       const r = schema.safeParse(input ?? {});
       if (r.success) return r.data;
       const issue = r.error.issues[0]!;
-      // an unknown key is named itself, not only the object that holds it
-      const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
-      const field = path.length ? path.map(String).join('.') : '(root)';
+      const field = issueField(issue);
       throw new LvuError('INVALID_CONFIG', `${name}: ${field}: ${issue.message}`, {
         field,
         details: { issues: r.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })) },
@@ -39,6 +37,12 @@ export function defineSchema<S extends z.ZodType>(name: string, schema: S): Conf
 }
 
 export { z };
+
+/** The field an issue is about, `base.path` ('(root)' for the value itself); an unknown key is named itself. */
+export function issueField(issue: z.core.$ZodIssue, base = ''): string {
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
+  return [base, ...path.map(String)].filter(Boolean).join('.') || '(root)';
+}
 
 /**
  * The overrides of an options object: every key optional and without its default, so a key left out stays out and

@@ -1,9 +1,18 @@
 export { Admission } from './admission.js';
 export { BoundedQueue } from './bounded-queue.js';
-export { type ConfigSchema, defineSchema, overridesOf, z } from './define-schema.js';
+export { type ConfigSchema, defineSchema, issueField, overridesOf, z } from './define-schema.js';
 export { EventBus, type LvuEvent, type LvuEventMap, type LvuEventName } from './event-bus.js';
 export { formatClock } from './format-clock.js';
 export { ERROR_CODES, LvuError, type LvuErrorCode, type LvuErrorOptions } from './lvu-error.js';
+export {
+  checked,
+  DEFAULT_MAX_QUESTION_CHARS,
+  invalidArgument,
+  QUESTION_PATTERN,
+  questionSchema,
+  streamIdSchema,
+  timeRangeShape,
+} from './question.js';
 export { Registry } from './registry.js';
 export {
   backoffDelayMs,

@@ -1,5 +1,5 @@
 import { type ComposedContext, composeContext, type LongVuOptions, materializeVisual } from '@lvu/compress';
-import { LvuError } from '@lvu/core';
+import { checked, LvuError, questionSchema, timeRangeShape, z } from '@lvu/core';
 import type { FrameEncoder, TextEncoder } from '@lvu/operators';
 import type { RetainedFrame } from './context-store.js';
 import type { BackendUsage, LlmBackend } from './llm-backend.js';
@@ -79,45 +79,28 @@ export interface QueryResult {
   usage?: BackendUsage;
 }
 
-/** A question must be non-empty text of at most `maxChars` characters, without binary or undecodable content. */
-export function validateQuestion(q: unknown, maxChars: number): string {
-  if (typeof q !== 'string') {
-    throw new LvuError('INVALID_ARGUMENT', 'question must be a string', { field: 'question' });
-  }
-  if (q.trim().length === 0) {
-    throw new LvuError('INVALID_ARGUMENT', 'question is empty: ask something about the video', {
-      field: 'question',
-    });
-  }
-  if (q.length > maxChars) {
-    throw new LvuError(
-      'INVALID_ARGUMENT',
-      `question has ${q.length} characters; the limit is ${maxChars} (query.maxQuestionChars)`,
-      { field: 'question' },
-    );
-  }
-  // control characters, U+FFFD (what undecodable bytes become) and lone surrogates
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffd]|\p{Cs}/u.test(q)) {
-    throw new LvuError('INVALID_ARGUMENT', 'question is not text (control characters or invalid UTF-8)', {
-      field: 'question',
-    });
-  }
-  return q;
+const questionSchemas = new Map<string, ReturnType<typeof questionSchema>>();
+
+/**
+ * A question must be non-empty text of at most `maxChars` characters, without binary or undecodable content: core's
+ * rule (`questionSchema`), the one the HTTP API validates and documents too.
+ */
+export function validateQuestion(q: unknown, maxChars: number, field = 'question'): string {
+  const key = `${field}:${maxChars}`;
+  let schema = questionSchemas.get(key);
+  if (!schema) questionSchemas.set(key, (schema = questionSchema(maxChars, field)));
+  return checked(schema, q, field);
 }
 
-/** sinceMs/untilMs, when given, must be finite numbers of milliseconds. */
-export function checkRange(o: { sinceMs?: number; untilMs?: number }): {
+const rangeSchema = z.object(timeRangeShape('media time of the stream'));
+
+/** sinceMs/untilMs, when given, must be finite numbers of milliseconds (core's rule; null is not given). */
+export function checkRange(o: { sinceMs?: number | null; untilMs?: number | null }): {
   sinceMs?: number;
   untilMs?: number;
 } {
-  const range = { sinceMs: o.sinceMs, untilMs: o.untilMs };
-  for (const [k, v] of Object.entries(range)) {
-    if (v !== undefined && !Number.isFinite(v)) {
-      throw new LvuError('INVALID_ARGUMENT', `${k} must be a number of milliseconds`, { field: k });
-    }
-  }
-  return range;
+  const r = checked(rangeSchema, { sinceMs: o.sinceMs, untilMs: o.untilMs }, '');
+  return { sinceMs: r.sinceMs ?? undefined, untilMs: r.untilMs ?? undefined };
 }
 
 const now = () => performance.now();

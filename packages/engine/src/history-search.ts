@@ -115,13 +115,7 @@ export class HistorySearch {
         field: 'streams',
       });
     }
-    try {
-      validateQuestion(o.q, this.d.limits.maxQuestionChars);
-    } catch (err) {
-      throw new LvuError('INVALID_ARGUMENT', (err as LvuError).message.replace(/^question/, 'q'), {
-        field: 'q',
-      });
-    }
+    validateQuestion(o.q, this.d.limits.maxQuestionChars, 'q');
     const limit = o.limit ?? 10;
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
       throw new LvuError('INVALID_ARGUMENT', 'limit must be an integer from 1 to 100', { field: 'limit' });
