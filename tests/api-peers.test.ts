@@ -245,3 +245,73 @@ describe('readiness and errors', () => {
     }
   });
 });
+
+describe('the API is described once', () => {
+  it('/openapi.json lists exactly the routes the server answers, with the methods it takes', async () => {
+    const { app, base } = await serve();
+    try {
+      const doc: any = await (await fetch(`${base}/openapi.json`)).json();
+      const served = new Set<string>();
+      // fastify's own routing table (a tree, four columns a level): every route registered, HEAD aside (it
+      // follows GET)
+      const stack: string[] = [];
+      for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
+        const m = /^([\s│├└─]*)(\S+) \(([A-Z, ]+)\)$/.exec(line);
+        if (!m) continue;
+        const depth = m[1]!.length / 4;
+        stack.length = depth;
+        const path = (stack[depth - 1] ?? '') + m[2]!;
+        stack.push(path);
+        for (const method of m[3]!.split(', '))
+          if (method !== 'HEAD') served.add(`${method} ${path.replace(/:(\w+)/g, '{$1}')}`);
+      }
+      const documented = new Set<string>();
+      for (const [path, item] of Object.entries<any>(doc.paths))
+        for (const method of Object.keys(item)) documented.add(`${method.toUpperCase()} ${path}`);
+      expect(served.size).toBeGreaterThan(10);
+      expect([...documented].sort()).toEqual([...served].sort());
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("requests are checked by core's rules, the ones the document publishes and the engine applies", async () => {
+    const { app, base } = await serve();
+    try {
+      const doc: any = await (await fetch(`${base}/openapi.json`)).json();
+      const idPattern = new RegExp(doc.paths['/v1/streams/{id}'].get.parameters[0].schema.pattern);
+      const questionPattern = new RegExp(doc.components.schemas.Question.properties.question.pattern);
+      // an id core refuses (a leading '.') is refused by the route and by the published pattern alike
+      expect(idPattern.test('.cam')).toBe(false);
+      const r = await fetch(`${base}/v1/streams/.cam`);
+      expect(r.status).toBe(400);
+      expect(await r.json()).toMatchObject({ error: 'INVALID_ARGUMENT', field: 'id' });
+      for (const [question, message] of [
+        ['   ', 'question is empty'],
+        ['what\u0007happened', 'question is not text'],
+      ] as const) {
+        expect(questionPattern.test(question)).toBe(false);
+        const q = await fetch(`${base}/v1/streams/cam/query`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ question }),
+        });
+        expect(q.status).toBe(400);
+        const body: any = await q.json();
+        expect(body).toMatchObject({ error: 'INVALID_ARGUMENT', field: 'question' });
+        expect(body.message).toContain(message);
+        // the engine says the same of the same question
+        await expect(engine.query('cam', { question })).rejects.toMatchObject({
+          code: 'INVALID_ARGUMENT',
+          field: 'question',
+          message: body.message,
+        });
+      }
+      const s = await fetch(`${base}/v1/streams/cam/search?q=${encodeURIComponent('red')}&limit=0`);
+      expect(s.status).toBe(400);
+      expect(await s.json()).toMatchObject({ error: 'INVALID_ARGUMENT', field: 'limit' });
+    } finally {
+      await app.close();
+    }
+  });
+});

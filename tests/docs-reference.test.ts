@@ -10,8 +10,8 @@ import { repoRoot } from './support/paths.js';
  */
 describe('docs/reference is the code’s', () => {
   for (const [file, render] of Object.entries(REFERENCE_PAGES)) {
-    it(`${file} is current (regenerate: npx tsx --conditions=source tools/docs/reference.ts)`, () => {
-      expect(readFileSync(resolve(repoRoot, file), 'utf8')).toBe(render());
+    it(`${file} is current (regenerate: npx tsx --conditions=source tools/docs/reference.ts)`, async () => {
+      expect(readFileSync(resolve(repoRoot, file), 'utf8')).toBe(await render());
     });
   }
 

@@ -80,9 +80,13 @@ export function configurationReference(): string {
   ].join('\n');
 }
 
-export function httpApiReference(): string {
+export async function httpApiReference(): Promise<string> {
   const plugins = defaultPlugins();
-  const doc: Json = openApiDocument({ auth: true, sources: plugins.sources, retention: plugins.retention });
+  const doc: Json = await openApiDocument({
+    auth: true,
+    sources: plugins.sources,
+    retention: plugins.retention,
+  });
   const lines = [
     '# HTTP API reference',
     '',
@@ -119,7 +123,7 @@ export function httpApiReference(): string {
   return lines.join('\n');
 }
 
-export const REFERENCE_PAGES = {
+export const REFERENCE_PAGES: Record<string, () => string | Promise<string>> = {
   'docs/reference/configuration.md': configurationReference,
   'docs/reference/http-api.md': httpApiReference,
 };
@@ -127,7 +131,7 @@ export const REFERENCE_PAGES = {
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
   const root = resolve(import.meta.dirname, '../..');
   for (const [file, render] of Object.entries(REFERENCE_PAGES)) {
-    writeFileSync(resolve(root, file), render());
+    writeFileSync(resolve(root, file), await render());
     process.stdout.write(`wrote ${file}\n`);
   }
 }

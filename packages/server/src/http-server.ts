@@ -1,10 +1,12 @@
 import { timingSafeEqual } from 'node:crypto';
-import { Admission, LvuError, type LvuErrorCode } from '@lvu/core';
+import { Admission, issueField, LvuError, type LvuErrorCode } from '@lvu/core';
 import type { Engine, QueryResult, QuestionInput, StandingQuestions } from '@lvu/engine';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { openApiDocument } from './openapi-document.js';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { ApiRoute, OperationId } from './api-routes.js';
+import { prepareApi, routeList, routeOptions } from './openapi-document.js';
 import { PrometheusMetrics } from './prometheus-metrics.js';
-import { streamSpecSchema, toStreamSpec } from './stream-spec.js';
+import { type StreamSpecConfig, toStreamSpec } from './stream-spec.js';
 import { TIMELINE_PAGE } from './timeline-page.js';
 
 export interface HttpServerOptions {
@@ -94,21 +96,22 @@ function errorBody(err: LvuError) {
   };
 }
 
-/** Routes anyone may read, with or without a token: they hold no stream data. */
-const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/openapi.json', '/']);
+const METHOD_ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
-/** The API's routes and their methods (405 with `Allow` for another method on a known path). */
-const ROUTES: [RegExp, string[]][] = [
-  [/^\/$/, ['GET', 'HEAD']],
-  [/^\/(healthz|readyz|metrics|openapi\.json)$/, ['GET', 'HEAD']],
-  [/^\/v1\/streams$/, ['GET', 'HEAD', 'POST']],
-  [/^\/v1\/streams\/[^/]+$/, ['GET', 'HEAD', 'DELETE']],
-  [/^\/v1\/streams\/[^/]+\/(context|snapshot|search)$/, ['GET', 'HEAD']],
-  [/^\/v1\/streams\/[^/]+\/query$/, ['POST']],
-  [/^\/v1\/query$/, ['POST']],
-  [/^\/v1\/search$/, ['GET', 'HEAD']],
-  [/^\/v1\/answers(\/recent)?$/, ['GET', 'HEAD']],
-];
+/** Each path of the API as a pattern, with the methods it takes (GET takes HEAD too): 405 with `Allow` for others. */
+function allowedMethods(routes: Iterable<ApiRoute>): [RegExp, string[]][] {
+  const byUrl = new Map<string, Set<string>>();
+  for (const r of routes) {
+    const m = byUrl.get(r.url) ?? new Set<string>();
+    m.add(r.method);
+    if (r.method === 'GET') m.add('HEAD');
+    byUrl.set(r.url, m);
+  }
+  return [...byUrl].map(([url, methods]) => [
+    new RegExp(`^${url.replace(/\./g, '\\.').replace(/:[^/]+/g, '[^/]+')}$`),
+    METHOD_ORDER.filter((m) => methods.has(m)),
+  ]);
+}
 
 /** A request's path without its query or trailing slashes (`/readyz/?x` → `/readyz`). */
 function pathOf(url: string): string {
@@ -121,10 +124,31 @@ function bearerOf(header: string | undefined): string {
   return m ? m[1]!.trim() : '';
 }
 
-/** Fastify's own errors (bad JSON, body too large, wrong content type) as LvuErrors. */
-function asLvuError(err: unknown): LvuError {
+/**
+ * Fastify's own errors as LvuErrors: a request its route's schema refuses (`invalid`: the code it answers, with the
+ * field the first issue names), bad JSON, a body too large, a wrong content type.
+ */
+function asLvuError(err: unknown, invalid: LvuErrorCode = 'INVALID_ARGUMENT'): LvuError {
   if (err instanceof LvuError) return err;
-  const e = err as { statusCode?: number; code?: string; message?: string };
+  const e = err as {
+    statusCode?: number;
+    code?: string;
+    message?: string;
+    validation?: { instancePath: string; message?: string; keyword: string; params: { keys?: string[] } }[];
+    validationContext?: string;
+  };
+  if (e.validation?.length) {
+    const v = e.validation[0]!;
+    const path = v.instancePath.split('/').filter(Boolean);
+    // the issue's field (an unknown key named itself); the part of the request when it is about all of it
+    const named = issueField({ code: v.keyword, path, keys: v.params.keys ?? [] } as never);
+    const field = named !== '(root)' ? named : e.validationContext === 'querystring' ? 'query' : 'body';
+    const message = v.message ?? 'invalid';
+    return new LvuError(invalid, message.startsWith(field) ? message : `${field}: ${message}`, {
+      field,
+      details: { issues: e.validation.map((i) => ({ field: i.instancePath, message: i.message })) },
+    });
+  }
   if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     return new LvuError('INVALID_ARGUMENT', 'request body too large', {
       field: 'body',
@@ -166,18 +190,30 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
   const app = Fastify({
     bodyLimit: o.bodyLimit ?? 64 * 1024,
     logger: false,
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, querystringParser },
     // a body with a `__proto__` or `constructor.prototype` key loses that key instead of failing as "not JSON"
     onProtoPoisoning: 'remove',
     onConstructorPoisoning: 'remove',
   });
+  const token = o.token ? Buffer.from(o.token.trim()) : null;
+  // the routes, their validation and /openapi.json from one description (api-routes.ts, api-schemas.ts)
+  const api = await prepareApi(
+    app,
+    { maxQuestionChars: engine.limits.maxQuestionChars, plugins: engine.plugins },
+    token !== null,
+  );
+  const routes = routeList(api);
+  const methods = allowedMethods(routes);
+  const publicRoutes = new Set(routes.filter((r) => r.public).map((r) => r.url));
+  const invalidCode = new Map<string, LvuErrorCode>(
+    routes.map((r) => [`${r.method} ${r.url}`, r.invalid ?? 'INVALID_ARGUMENT']),
+  );
   const metrics = new PrometheusMetrics(engine);
   let closing = false;
   app.addHook('onClose', async () => {
     closing = true;
     metrics.close();
   });
-  const token = o.token ? Buffer.from(o.token.trim()) : null;
   const allowedHosts = new Set(
     (o.allowedHosts ?? defaultAllowedHosts(host)).map((h) => h.toLowerCase().replace(/^\[|\]$/g, '')),
   );
@@ -217,10 +253,10 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
     }
     // a method a known path does not take: 405 before anything reads the body
     const path = pathOf(req.url);
-    const allowed = ROUTES.find(([re]) => re.test(path))?.[1];
+    const allowed = methods.find(([re]) => re.test(path))?.[1];
     if (allowed && !allowed.includes(req.method)) return methodNotAllowed(req.method, path, allowed, reply);
     // the matched route, not the raw URL: `/healthz?x=1` and `/readyz/` are the public routes too
-    if (!token || PUBLIC_ROUTES.has(req.routeOptions.url ?? '')) return;
+    if (!token || publicRoutes.has(req.routeOptions.url ?? '')) return;
     if (!authorized(req)) {
       throw new LvuError('AUTH_REQUIRED', 'missing or wrong bearer token', {
         field: 'authorization',
@@ -228,8 +264,8 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
       });
     }
   });
-  app.setErrorHandler((err, _req, reply) => {
-    const e = asLvuError(err);
+  app.setErrorHandler((err, req, reply) => {
+    const e = asLvuError(err, invalidCode.get(`${req.method} ${req.routeOptions.url}`));
     const retry = (e.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
     if (retry !== undefined) void reply.header('retry-after', String(retry));
     void reply.code(statusOf(e)).send(errorBody(e));
@@ -243,112 +279,142 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
     void reply.code(404).send(errorBody(e));
   });
 
-  app.get('/healthz', async () => ({ ok: true }));
+  const zod = app.withTypeProvider<ZodTypeProvider>();
+  const route = <K extends OperationId>(id: K) => routeOptions(api, id);
+  zod.route({ ...route('healthz'), handler: async () => ({ ok: true as const }) });
   // readiness is the server's: it serves questions until it shuts down; a failed stream fails alone and is
   // reported here and per stream (GET /v1/streams/{id}: state, error), never taking the others out of rotation
   // without the token (when one is set) it says only whether the server is ready: streams' sources and errors are
   // stream data; durability warnings (a checkpoint or spill failing) come with the details
-  app.get('/readyz', async (req, reply) => {
-    const code = closing ? 503 : 200;
-    if (!authorized(req)) return reply.code(code).send({ ready: !closing });
-    const streams = engine.listStreams();
-    const failed = streams.filter((s) => s.state === 'failed').map((s) => ({ id: s.id, error: s.error }));
-    return reply
-      .code(code)
-      .send({ ready: !closing, streams: streams.length, failed, warnings: engine.warnings() });
+  zod.route({
+    ...route('readyz'),
+    handler: async (req, reply) => {
+      const code = closing ? 503 : 200;
+      if (!authorized(req)) return reply.code(code).send({ ready: !closing });
+      const streams = engine.listStreams();
+      const failed = streams.filter((s) => s.state === 'failed').map((s) => ({ id: s.id, error: s.error }));
+      return reply
+        .code(code)
+        .send({ ready: !closing, streams: streams.length, failed, warnings: engine.warnings() });
+    },
   });
-  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()));
-  const doc = openApiDocument({
-    auth: token !== null,
-    maxQuestionChars: engine.limits.maxQuestionChars,
-    sources: engine.plugins.sources,
-    retention: engine.plugins.retention,
+  zod.route({
+    ...route('metrics'),
+    handler: async (_req, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()),
   });
-  const streamSchema = streamSpecSchema(engine.plugins);
-  app.get('/openapi.json', async () => doc);
-  app.get('/', async (_req, reply) =>
-    reply.type('text/html; charset=utf-8').header('content-security-policy', PAGE_CSP).send(TIMELINE_PAGE),
-  );
+  zod.route({ ...route('openapi'), handler: async () => app.swagger() });
+  zod.route({
+    ...route('timelinePage'),
+    handler: async (_req, reply) =>
+      reply.type('text/html; charset=utf-8').header('content-security-policy', PAGE_CSP).send(TIMELINE_PAGE),
+  });
 
-  app.get('/v1/streams', async () => ({ streams: engine.listStreams() }));
-  app.post('/v1/streams', async (req, reply) => {
-    const status = engine.addStream({ ...toStreamSpec(streamSchema.parse(req.body)), untrusted: true });
-    return reply.code(201).send(status);
+  zod.route({ ...route('listStreams'), handler: async () => ({ streams: engine.listStreams() }) });
+  zod.route({
+    ...route('addStream'),
+    handler: async (req, reply) => {
+      const spec = toStreamSpec(req.body as StreamSpecConfig);
+      return reply.code(201).send(engine.addStream({ ...spec, untrusted: true }));
+    },
   });
-  app.get<{ Params: { id: string } }>('/v1/streams/:id', async (req) => engine.status(req.params.id));
-  app.delete<{ Params: { id: string }; Querystring: Record<string, string> }>(
-    '/v1/streams/:id',
-    async (req, reply) => {
-      const purge = flag(req.query.purge, 'purge');
+  zod.route({ ...route('getStream'), handler: async (req) => engine.status(req.params.id) });
+  zod.route({
+    ...route('removeStream'),
+    handler: async (req, reply) => {
+      const purge = req.query.purge === 'true' || req.query.purge === '1';
       await engine.removeStream(req.params.id, { purge });
       // its standing questions stop with it (the context stays queryable)
       o.standing?.removeStream(req.params.id);
       return reply.code(204).send();
     },
-  );
-  app.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
-    '/v1/streams/:id/search',
-    async (req) => searches.run(() => engine.search([req.params.id], searchParams(req.query))),
-  );
-  app.get<{ Querystring: Record<string, string> }>('/v1/search', async (req) => {
-    const streams = (req.query.streams ?? '').split(',').filter(Boolean);
-    if (streams.length === 0) {
-      throw new LvuError('INVALID_ARGUMENT', 'streams is required: a comma-separated list of stream ids', {
-        field: 'streams',
+  });
+  zod.route({
+    ...route('searchStream'),
+    handler: async (req) => searches.run(() => engine.search([req.params.id], req.query)),
+  });
+  zod.route({
+    ...route('search'),
+    handler: async (req) => {
+      const { streams, ...q } = req.query;
+      return searches.run(() => engine.search(streams.split(',').filter(Boolean), q));
+    },
+  });
+  zod.route({
+    ...route('askStreams'),
+    handler: (req, reply) => {
+      const { streams } = req.body;
+      for (const id of streams) engine.status(id); // unknown streams are a 404 before anything runs
+      return query(req, reply, range(req.body), (input) =>
+        queries.run(() => engine.queryStreams(streams, input), input.signal),
+      );
+    },
+  });
+  zod.route({ ...route('recentAnswers'), handler: async () => ({ answers: o.standing?.recent ?? [] }) });
+  zod.route({
+    ...route('getContext'),
+    handler: async (req) => {
+      const c = engine.context(req.params.id);
+      return {
+        ...c,
+        retained: c.retained.map((f) => ({ ...f, thumb: Buffer.from(f.thumb).toString('base64') })),
+      };
+    },
+  });
+  zod.route({
+    ...route('getSnapshot'),
+    handler: async (req, reply) =>
+      reply.type('application/vnd.apache.arrow.stream').send(Buffer.from(engine.snapshot(req.params.id))),
+  });
+  zod.route({
+    ...route('askStream'),
+    handler: (req, reply) => {
+      const id = req.params.id;
+      const fallback = o.fallbackQuery;
+      const ask = async (input: QuestionInput) => {
+        try {
+          return await queries.run(() => engine.query(id, input), input.signal);
+        } catch (err) {
+          // a stream another worker runs: the answer from its checkpoint (JSON only)
+          if (fallback && !input.onText && err instanceof LvuError && err.code === 'STREAM_NOT_FOUND')
+            return fallback(id, input) as Promise<QueryResult>;
+          throw err;
+        }
+      };
+      // validate before the stream starts, so a missing stream is still a 404
+      if ((req.headers.accept ?? '').includes('text/event-stream')) engine.status(id);
+      return query(req, reply, range(req.body), ask);
+    },
+  });
+  zod.route({
+    ...route('answers'),
+    handler: (req, reply) => {
+      if (!o.standing)
+        throw new LvuError('NOT_FOUND', 'no standing questions are configured', { field: 'standing' });
+      sse(req, reply);
+      const sub = o.standing.answers$.subscribe((a) => {
+        reply.raw.write(`event: answer\ndata: ${JSON.stringify(a)}\n\n`);
       });
-    }
-    return searches.run(() => engine.search(streams, searchParams(req.query)));
-  });
-  app.post<{ Body: unknown }>('/v1/query', (req, reply) => {
-    const b = (req.body ?? {}) as Record<string, unknown>;
-    const streams = typeof b === 'object' && !Array.isArray(b) ? b.streams : undefined;
-    if (!Array.isArray(streams) || streams.some((x) => typeof x !== 'string')) {
-      throw new LvuError('INVALID_ARGUMENT', 'streams must be a list of stream ids', { field: 'streams' });
-    }
-    for (const id of streams) engine.status(id as string); // unknown streams are a 404 before anything runs
-    return query(req, reply, (input) =>
-      queries.run(() => engine.queryStreams(streams as string[], input), input.signal),
-    );
-  });
-  app.get('/v1/answers/recent', async () => ({ answers: o.standing?.recent ?? [] }));
-  app.get<{ Params: { id: string } }>('/v1/streams/:id/context', async (req) => {
-    const c = engine.context(req.params.id);
-    return {
-      ...c,
-      retained: c.retained.map((f) => ({ ...f, thumb: Buffer.from(f.thumb).toString('base64') })),
-    };
-  });
-  app.get<{ Params: { id: string } }>('/v1/streams/:id/snapshot', async (req, reply) =>
-    reply.type('application/vnd.apache.arrow.stream').send(Buffer.from(engine.snapshot(req.params.id))),
-  );
-  app.post<{ Params: { id: string }; Body: unknown }>('/v1/streams/:id/query', (req, reply) => {
-    const id = req.params.id;
-    const fallback = o.fallbackQuery;
-    const ask = async (input: QuestionInput) => {
-      try {
-        return await queries.run(() => engine.query(id, input), input.signal);
-      } catch (err) {
-        // a stream another worker runs: the answer from its checkpoint (JSON only)
-        if (fallback && !input.onText && err instanceof LvuError && err.code === 'STREAM_NOT_FOUND')
-          return fallback(id, input) as Promise<QueryResult>;
-        throw err;
-      }
-    };
-    // validate before the stream starts, so a missing stream is still a 404
-    if ((req.headers.accept ?? '').includes('text/event-stream')) engine.status(id);
-    return query(req, reply, ask);
-  });
-  app.get('/v1/answers', (req, reply) => {
-    if (!o.standing)
-      throw new LvuError('NOT_FOUND', 'no standing questions are configured', { field: 'standing' });
-    sse(req, reply);
-    const sub = o.standing.answers$.subscribe((a) => {
-      reply.raw.write(`event: answer\ndata: ${JSON.stringify(a)}\n\n`);
-    });
-    req.raw.on('close', () => sub.unsubscribe());
+      req.raw.on('close', () => sub.unsubscribe());
+    },
   });
   await app.ready();
   return app;
+}
+
+/** A question's text and range as the engine takes them (null: not given). */
+function range(b: { question: string; sinceMs?: number | null; untilMs?: number | null }): QuestionInput {
+  return { question: b.question, sinceMs: b.sinceMs ?? undefined, untilMs: b.untilMs ?? undefined };
+}
+
+/** The query string's parameters; one given empty (`?sinceMs=`) is not given. */
+function querystringParser(s: string): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of new URLSearchParams(s)) {
+    if (v === '') continue;
+    const had = out[k];
+    out[k] = had === undefined ? v : [...(Array.isArray(had) ? had : [had]), v];
+  }
+  return out;
 }
 
 function methodNotAllowed(
@@ -380,56 +446,16 @@ function sse(req: FastifyRequest, reply: FastifyReply): void {
   reply.raw.on('finish', stop);
 }
 
-/** `true`/`false`/`1`/`0` of a query parameter (absent: false). */
-function flag(v: string | undefined, field: string): boolean {
-  if (v === undefined || v === '' || v === 'false' || v === '0') return false;
-  if (v === 'true' || v === '1') return true;
-  throw new LvuError('INVALID_ARGUMENT', `${field} must be true or false`, { field });
-}
-
-/** A number of milliseconds from a query parameter (absent: undefined). */
-function msParam(v: string | undefined, field: string): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n))
-    throw new LvuError('INVALID_ARGUMENT', `${field} must be a number of milliseconds`, { field });
-  return n;
-}
-
-function searchParams(q: Record<string, string>) {
-  const limit = q.limit === undefined || q.limit === '' ? undefined : Number(q.limit);
-  return {
-    q: q.q ?? '',
-    sinceMs: msParam(q.sinceMs, 'sinceMs'),
-    untilMs: msParam(q.untilMs, 'untilMs'),
-    ...(limit === undefined ? {} : { limit }),
-  };
-}
-
 /**
  * A question (one stream or several): `{question, sinceMs?, untilMs?}` answered as JSON, or with
  * `Accept: text/event-stream` as server-sent events (`token` pieces, then `result` or `error`).
  */
 async function query(
-  req: FastifyRequest<{ Body: unknown }>,
+  req: FastifyRequest,
   reply: FastifyReply,
+  input: QuestionInput,
   ask: (input: QuestionInput) => Promise<QueryResult>,
-): Promise<unknown> {
-  const body = (req.body ?? {}) as Record<string, unknown>;
-  if (typeof body !== 'object' || Array.isArray(body)) {
-    throw new LvuError('INVALID_ARGUMENT', 'the body must be a JSON object {question, sinceMs?, untilMs?}', {
-      field: 'body',
-    });
-  }
-  const num = (k: string) => {
-    const v = body[k];
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw new LvuError('INVALID_ARGUMENT', `${k} must be a number of milliseconds`, { field: k });
-    }
-    return v;
-  };
-  const input = { question: body.question as string, sinceMs: num('sinceMs'), untilMs: num('untilMs') };
+): Promise<QueryResult | undefined> {
   const streaming = (req.headers.accept ?? '').includes('text/event-stream');
   if (!streaming) return ask(input);
   const abort = new AbortController();
@@ -456,5 +482,5 @@ async function query(
     reply.raw.write(`event: error\ndata: ${JSON.stringify(errorBody(e))}\n\n`);
   }
   reply.raw.end();
-  return reply;
+  return undefined;
 }
