@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import {
 import { createHttpServer, loadPipelineConfig, openApiDocument } from '@lvu/server';
 import { describe, expect, it } from 'vitest';
 import { fakeSource } from './support/fake-source.js';
+import { repoRoot } from './support/paths.js';
 
 /** The plug-ins a program would have after one registration each. */
 function withFakes() {
@@ -64,9 +66,33 @@ describe('plug-in points: a new source and a new backend are one file and one re
     expect(() => withFakes().sources.register({ ...fakeSource, name: 'other' })).toThrow(LvuError);
   });
 
+  it('lvu ingest opens its source through the registry: the factory of the scheme, checked by its schema', () => {
+    const ingest = (...args: string[]) =>
+      spawnSync(process.execPath, ['packages/cli/bin/lvu.js', 'ingest', ...args, '--json'], {
+        cwd: repoRoot,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+    const lastError = (r: { stderr: string }) => JSON.parse(r.stderr.trim().split('\n').at(-1)!);
+    // a scheme no registered factory claims: the registry's refusal, naming what this program opens
+    const unknown = ingest('onvif://127.0.0.1/cam');
+    expect(unknown.status).not.toBe(0);
+    expect(lastError(unknown)).toMatchObject({ error: 'UNSUPPORTED_MEDIA', field: 'source' });
+    expect(lastError(unknown).hint).toContain('rtsp:');
+    // a flag FFmpeg's factory refuses, by its own options schema
+    const bad = ingest('lavfi:testsrc=size=64x48:rate=5', '--resize', 'sideways');
+    expect(lastError(bad)).toMatchObject({ error: 'INVALID_CONFIG', field: 'resize' });
+    // and the frames of what it opens
+    const ok = ingest('lavfi:testsrc=size=64x48:rate=5:duration=3', '--stream-id', 'pattern');
+    expect(ok.status, ok.stderr).toBe(0);
+    const frames = ok.stdout.split('\n').filter((l) => l.includes('"seq"'));
+    expect(frames.length).toBe(3);
+    expect(JSON.parse(frames[0]!)).toMatchObject({ streamId: 'pattern', seq: 0 });
+  }, 120_000);
+
   it('its options appear in the stream schema of the API, the OpenAPI document, the pipeline YAML and --help', async () => {
     const plugins = withFakes();
-    const doc = openApiDocument({ auth: false, sources: plugins.sources }) as {
+    const doc = (await openApiDocument({ auth: false, sources: plugins.sources })) as {
       components: { schemas: { StreamSpec: { properties: Record<string, { description?: string }> } } };
     };
     const props = doc.components.schemas.StreamSpec.properties;
@@ -149,7 +175,11 @@ describe('plug-in points: a new source and a new backend are one file and one re
     expect(engineConfigSchema(plugins).jsonSchema()).toMatchObject({
       properties: { retention: { properties: policyEnum } },
     });
-    const doc = openApiDocument({ auth: false, sources: plugins.sources, retention: plugins.retention }) as {
+    const doc = (await openApiDocument({
+      auth: false,
+      sources: plugins.sources,
+      retention: plugins.retention,
+    })) as {
       components: { schemas: { StreamSpec: { properties: { retention: unknown } } } };
     };
     expect(doc.components.schemas.StreamSpec.properties.retention).toMatchObject({ properties: policyEnum });

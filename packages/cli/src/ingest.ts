@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { longVuOptions } from '@lvu/compress';
-import { LvuError, type LvuEvent, type SampledFrame } from '@lvu/core';
+import { EventBus, LvuError, type LvuEvent, redactSource, type SampledFrame } from '@lvu/core';
 import { BuiltinFrameEncoder, type OpenedModels, openModels } from '@lvu/engine';
-import { VideoSource } from '@lvu/ffmpeg';
+import type { SourceStats } from '@lvu/ffmpeg';
 import { KafkajsTransport, parseKafkaUrl } from '@lvu/kafka';
 import { loadManifest } from '@lvu/models';
 import { keptRow, runWritePath } from '@lvu/operators';
@@ -119,27 +119,42 @@ export async function ingestCommand(args: string[]): Promise<number> {
   if (positionals.length !== 1)
     throw new LvuError('INVALID_ARGUMENT', `usage: ${INGEST_USAGE}`, { field: 'SOURCE' });
   const maxFrames = numberArg(values['max-frames'], 'max-frames', 1);
-  const src = new VideoSource(positionals[0]!, {
+  // the source through the program's source registry, as lvu serve opens a stream's: the factory its scheme names
+  // (FFmpeg's for files, RTSP, HLS and lavfi), with its own options schema checking the flags
+  const source = positionals[0]!;
+  const factory = defaultPlugins().sources.resolve(source);
+  const takes = (k: string) => k in factory.options.schema.shape;
+  const flags = {
     fps: numberArg(values.fps, 'fps', 0.001),
-    sizes: models
-      ? [...models.vision.imageSizes]
-      : (values.size?.split(',').map((s) => Number(s)) ??
-        (values.to ? workerSizes(values.models) : undefined)),
-    resize: values.resize as 'pad' | undefined,
-    sampling: values.sampling as 'exact' | undefined,
-    transport: values.transport as 'tcp' | undefined,
+    resize: values.resize,
+    sampling: values.sampling,
+    transport: values.transport,
     timeoutMs: numberArg(values['timeout-ms'], 'timeout-ms', 100),
     stallTimeoutMs: numberArg(values['stall-timeout-ms'], 'stall-timeout-ms', 500),
-    streamId: values['stream-id'],
-    pacing: values.realtime ? 'realtime' : 'fast',
+    live: values.live,
+    ...(values.realtime ? { pacing: 'realtime' } : {}),
     // one source has the machine to itself: FFmpeg picks the decoder threads (an edge with the models shares it)
-    threads: models ? 1 : 0,
-    ...(values.live === undefined ? {} : { live: values.live }),
+    ...(takes('threads') ? { threads: models ? 1 : 0 } : {}),
+  };
+  const options = factory.options.parse(
+    Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)),
+  );
+  const streamId = values['stream-id'] ?? redactSource(source);
+  const events = new EventBus();
+  const src = factory.open(source, options, {
+    streamId,
+    events,
+    // what the edge's encoders take, what a worker's take, or what --size asks for (default 384)
+    sizes: models
+      ? [...models.vision.imageSizes]
+      : (values.size?.split(',').map((s) => Number(s)) ?? (values.to ? workerSizes(values.models) : [384])),
   });
+  // the counters of an FFmpeg source (another source's may have none of them)
+  const stats = () => (src.stats ?? {}) as Partial<SourceStats>;
   const out = process.stdout;
   const progress = values.json ? null : new ProgressLine();
   const t0 = Date.now();
-  src.events.on((e: LvuEvent) => {
+  events.on((e: LvuEvent) => {
     const name = EVENT_NAMES[e.type];
     if (!name) return;
     if (values.json) {
@@ -186,17 +201,17 @@ export async function ingestCommand(args: string[]): Promise<number> {
       );
       return;
     }
-    const s = src.stats;
+    const s = stats();
     const rate = (n / Math.max(0.001, (Date.now() - t0) / 1000)).toFixed(1);
     const published = models ? `  ${windows} windows (${kept} kept frames) published` : '';
-    if (!src.live && s.durationMs) {
+    if (!values.live && s.durationMs) {
       progress!.update(
         `${bar(f.ptsMs / s.durationMs)} ${clock(f.ptsMs)} / ${clock(s.durationMs)}  ${n} frames  ${rate} frames/s${published}`,
       );
     } else {
       const age = s.lastFrameWallMs ? ((Date.now() - s.lastFrameWallMs) / 1000).toFixed(1) : '-';
       progress!.update(
-        `${src.streamId}: ${n} frames  ${s.droppedSlowConsumer} dropped  ${s.reconnects} reconnects  ${s.stalls} stalls  last frame ${age}s ago${published}`,
+        `${streamId}: ${n} frames  ${s.droppedSlowConsumer} dropped  ${s.reconnects} reconnects  ${s.stalls} stalls  last frame ${age}s ago${published}`,
       );
     }
   };
@@ -218,7 +233,7 @@ export async function ingestCommand(args: string[]): Promise<number> {
       };
       await lastValueFrom(
         runWritePath(frames(), {
-          streamId: src.streamId,
+          streamId,
           windowFrames: lv.dinoWindowFrames,
           threshold: lv.dinoThreshold,
           dino: (f) => models.vision.dino(f),
@@ -244,7 +259,7 @@ export async function ingestCommand(args: string[]): Promise<number> {
         report(f);
         if (maxFrames !== undefined && n >= maxFrames) break;
       }
-      await edge?.end(src.streamId);
+      await edge?.end(streamId);
     }
   } finally {
     process.off('SIGINT', stopOnSignal);
@@ -255,9 +270,9 @@ export async function ingestCommand(args: string[]): Promise<number> {
     progress?.done();
   }
   if (!values.json) {
-    const s = src.stats;
+    const s = stats();
     process.stdout.write(
-      `${src.streamId}: ${n} frames sampled at ${src.options.fps} fps from ${s.decoded} decoded` +
+      `${streamId}: ${n} frames sampled at ${(options as { fps?: number }).fps ?? '?'} fps from ${s.decoded ?? '?'} decoded` +
         `${s.info ? ` (${s.info.codec} ${s.info.width}x${s.info.height})` : ''}, ${s.corrupt} corrupt packets skipped, ` +
         `${s.droppedSlowConsumer} dropped, ${s.reconnects} reconnects, ` +
         `${edge?.spool ? `${edge.spool.spooled} spooled to disk while the broker could not take them, ` : ''}` +
@@ -265,5 +280,5 @@ export async function ingestCommand(args: string[]): Promise<number> {
         `${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
     );
   }
-  return src.stats.truncated ? EXIT_TRUNCATED : 0;
+  return stats().truncated ? EXIT_TRUNCATED : 0;
 }
