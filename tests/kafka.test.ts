@@ -428,9 +428,9 @@ describe('lvu worker crash recovery', () => {
       // and its counters go on from theirs: every frame counted once (before, they restarted at the checkpoint)
       expect(await sampled(url)).toBe(2 * N);
       const r = (await (await fetch(`${url}/v1/streams`)).json()) as {
-        streams: { counters: { skipped: { duplicate: number } } }[];
+        streams: { kafka: { skipped: { duplicate: number } } }[];
       };
-      expect(r.streams.reduce((a, s) => a + s.counters.skipped.duplicate, 0)).toBeLessThan(N);
+      expect(r.streams.reduce((a, s) => a + s.kafka.skipped.duplicate, 0)).toBeLessThan(N);
     } finally {
       w.kill('SIGKILL');
     }
@@ -456,9 +456,7 @@ describe('questions to a worker that does not own the stream', () => {
             snapshots: sharedSnapshots(kind, dir, topic),
             checkpointIntervalMs: 200,
           });
-          const app = await createHttpServer(engine, {
-            fallbackQuery: (id, input) => worker.queryFromSnapshot(id, input),
-          });
+          const app = await createHttpServer(engine, worker.httpOptions());
           await app.listen({ host: '127.0.0.1', port: 0 });
           return {
             engine,

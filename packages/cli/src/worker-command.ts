@@ -84,9 +84,9 @@ export async function workerCommand(args: string[]): Promise<number> {
   const app = await createHttpServer(engine, {
     host: values.host,
     token: process.env.LVU_TOKEN || undefined,
-    // a stream another worker owns: answered from its latest checkpoint when the snapshot directory is shared
-    fallbackQuery: (id, input) => worker.queryFromSnapshot(id, input),
-    standing: worker.standing,
+    // a stream another worker owns answered from its latest checkpoint (when the snapshot store is shared), the
+    // standing answers, and the worker's message counters with each stream's status and on /metrics
+    ...worker.httpOptions(),
   });
   try {
     await worker.start();

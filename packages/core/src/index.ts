@@ -43,5 +43,5 @@ export {
 } from './source-policy.js';
 export { type SseEvent, sseEvents } from './sse-events.js';
 export { isStreamId, STREAM_ID_PATTERN } from './stream-id.js';
-export type { FloatArray, SampledFrame, SnapshotStore } from './types.js';
+export type { FloatArray, MetricFamily, SampledFrame, SnapshotStore } from './types.js';
 export { workerPath } from './worker-path.js';

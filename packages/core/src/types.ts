@@ -41,3 +41,14 @@ export interface SnapshotStore {
   load(streamId: string): Promise<Uint8Array | null>;
   close(): Promise<void>;
 }
+
+/**
+ * Metrics an application adds to a server's /metrics (Prometheus text format): one family, its samples each with
+ * their labels. The Kafka worker's per-stream message counters are some.
+ */
+export interface MetricFamily {
+  name: string;
+  type: 'counter' | 'gauge';
+  help: string;
+  samples: [Record<string, string>, number][];
+}

@@ -242,16 +242,6 @@ export class Engine {
     return this.#registry.entry(id).pipeline.checkpoint(meta, after);
   }
 
-  /** A message that never reaches a stream's context (redelivered, stale edge session, malformed): counted. */
-  recordSkipped(id: string, reason: 'duplicate' | 'stale-epoch' | 'dead-letter', seq: number): void {
-    this.#registry.recordSkipped(id, reason, seq);
-  }
-
-  /** The edge publishing a stream restarted: counted, and reported as `stream.edge-restarted`. */
-  recordEdgeRestart(id: string, epoch: number, previousEpoch: number, seq: number): void {
-    this.#registry.recordEdgeRestart(id, epoch, previousEpoch, seq);
-  }
-
   /**
    * At start with `stateDir`: the declared streams continue their saved contexts, those saved as ended or removed
    * are held, saved streams not declared come back as they were (stream-memory.ts).

@@ -18,7 +18,7 @@ import type { RetentionInput } from './engine-options.js';
 import type { RetentionPolicy } from './retention-policies.js';
 import { SpillLog } from './spill-log.js';
 import type { Saved, StreamMemory } from './stream-memory.js';
-import { StreamPipeline } from './stream-pipeline.js';
+import { carryCounters, StreamPipeline } from './stream-pipeline.js';
 import type { StreamEntry, StreamRegistry, StreamSpec, StreamStatus } from './stream-registry.js';
 
 /**
@@ -109,7 +109,7 @@ export class StreamLifecycle {
       restore ?? null,
     );
     if (previous) {
-      Object.assign(pipeline.counters, previous.counters, { skipped: { ...previous.counters.skipped } });
+      carryCounters(pipeline.counters, previous.counters);
       pipeline.lastFrame = previous.lastFrame;
       pipeline.coveredFrame = previous.covered;
     }

@@ -21,13 +21,15 @@ export interface StreamCounters {
   lastPtsMs: number | null;
   /** Kept / sampled of the last closed window. */
   lastWindowKeptRatio: number | null;
-  /**
-   * Messages for this stream that never reached its context (Kafka): redelivered (`duplicate`), from an edge session
-   * older than the current one (`staleEpoch`), malformed and dead-lettered (`deadLettered`).
-   */
-  skipped: { duplicate: number; staleEpoch: number; deadLettered: number };
-  /** Times the edge publishing this stream restarted (a new epoch). */
-  edgeRestarts: number;
+}
+
+/**
+ * Counters carried over from a checkpoint, a saved state or a held stream: the keys a stream counts, taken from
+ * `from`; others (an older version's) are left behind.
+ */
+export function carryCounters(into: StreamCounters, from: Partial<StreamCounters>): void {
+  for (const k of Object.keys(into) as (keyof StreamCounters)[])
+    if (from[k] !== undefined) (into as unknown as Record<string, unknown>)[k] = from[k];
 }
 
 /** `removed`: stopped by request, its context kept queryable for `keepEndedFor` (durable memory). */
@@ -50,8 +52,6 @@ export class StreamPipeline {
     lastFrameWallMs: null,
     lastPtsMs: null,
     lastWindowKeptRatio: null,
-    skipped: { duplicate: 0, staleEpoch: 0, deadLettered: 0 },
-    edgeRestarts: 0,
   };
   state: StreamState = 'starting';
   error: LvuError | null = null;
@@ -99,8 +99,7 @@ export class StreamPipeline {
       this.restoredSeq = Number(meta.checkpointSeq ?? this.store.stats.lastSeq);
       // the counters as of the covered seq (a worker taking a stream over goes on counting from there)
       if (meta['lvu-counters']) {
-        const c = JSON.parse(meta['lvu-counters']) as StreamCounters;
-        Object.assign(this.counters, c, { skipped: { ...c.skipped } });
+        carryCounters(this.counters, JSON.parse(meta['lvu-counters']) as StreamCounters);
       }
     } else this.store = new ContextStore(id, retention, events, undefined, policies);
   }
@@ -381,7 +380,7 @@ export class StreamPipeline {
     coveredFrame?: LastFrame | null,
   ): void {
     this.state = state;
-    if (counters) Object.assign(this.counters, counters, { skipped: { ...counters.skipped } });
+    if (counters) carryCounters(this.counters, counters);
     if (lastFrame !== undefined) this.lastFrame = lastFrame;
     if (coveredFrame !== undefined) this.coveredFrame = coveredFrame;
     this.#done ??= Promise.resolve();

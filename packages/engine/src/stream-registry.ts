@@ -125,7 +125,7 @@ export class StreamRegistry {
       source: e.source,
       state: p.state,
       error: p.error ? { code: p.error.code, message: p.error.message } : null,
-      counters: { ...p.counters, skipped: { ...p.counters.skipped } },
+      counters: { ...p.counters },
       store: p.store.stats,
       retainedTokens: perFrame * frames.length,
       budgetTokens: this.longvu.contextTokens,
@@ -154,26 +154,5 @@ export class StreamRegistry {
       timeline: store.timeline(),
       retained: store.frames().map((f) => ({ seq: f.seq, ptsMs: f.ptsMs, wallMs: f.wallMs, thumb: f.thumb })),
     };
-  }
-
-  /**
-   * A message for a stream that never reaches its context (redelivered, from an older edge session, malformed):
-   * counted on the stream (`counters.skipped`, /metrics) and reported as `frame.dropped`.
-   */
-  recordSkipped(id: string, reason: 'duplicate' | 'stale-epoch' | 'dead-letter', seq: number): void {
-    const c = this.#streams.get(id)?.pipeline.counters;
-    if (c) {
-      const key =
-        reason === 'duplicate' ? 'duplicate' : reason === 'stale-epoch' ? 'staleEpoch' : 'deadLettered';
-      c.skipped[key]++;
-    }
-    this.events.emit('frame.dropped', { streamId: id, seq, reason, dropped: 1 });
-  }
-
-  /** The edge publishing a stream restarted: counted, and reported as `stream.edge-restarted`. */
-  recordEdgeRestart(id: string, epoch: number, previousEpoch: number, seq: number): void {
-    const c = this.#streams.get(id)?.pipeline.counters;
-    if (c) c.edgeRestarts++;
-    this.events.emit('stream.edge-restarted', { streamId: id, epoch, previousEpoch, seq });
   }
 }

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
-import { Admission, issueField, LvuError, type LvuErrorCode } from '@lvu/core';
-import type { Engine, QueryResult, QuestionInput, StandingQuestions } from '@lvu/engine';
+import { Admission, issueField, LvuError, type LvuErrorCode, type MetricFamily } from '@lvu/core';
+import type { Engine, QueryResult, QuestionInput, StandingQuestions, StreamStatus } from '@lvu/engine';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiRoute, OperationId } from './api-routes.js';
@@ -30,6 +30,12 @@ export interface HttpServerOptions {
   maxQueued?: number;
   /** Answers a question about a stream this engine does not run (a Kafka worker: the owner's checkpoint). */
   fallbackQuery?: (id: string, input: QuestionInput) => Promise<unknown>;
+  /**
+   * What the application knows of a stream beyond the engine, shown with its status (the Kafka worker: `kafka`,
+   * its message counters), and the metric families it adds to /metrics.
+   */
+  streamDetails?: (id: string) => Record<string, unknown> | undefined;
+  metrics?: () => MetricFamily[];
 }
 
 const STATUS: Partial<Record<LvuErrorCode, number>> = {
@@ -220,6 +226,8 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
   const queries = new Admission('questions', o.maxConcurrentQueries ?? 2, o.maxQueued ?? 16);
   const searches = new Admission('searches', o.maxConcurrentSearches ?? 2, o.maxQueued ?? 16);
   metrics.admission = [queries, searches];
+  if (o.metrics) metrics.extra = o.metrics;
+  const status = (s: StreamStatus) => ({ ...s, ...o.streamDetails?.(s.id) });
   const authorized = (req: FastifyRequest) => {
     if (!token) return true;
     const given = Buffer.from(bearerOf(req.headers.authorization));
@@ -309,15 +317,18 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
       reply.type('text/html; charset=utf-8').header('content-security-policy', PAGE_CSP).send(TIMELINE_PAGE),
   });
 
-  zod.route({ ...route('listStreams'), handler: async () => ({ streams: engine.listStreams() }) });
+  zod.route({
+    ...route('listStreams'),
+    handler: async () => ({ streams: engine.listStreams().map(status) }),
+  });
   zod.route({
     ...route('addStream'),
     handler: async (req, reply) => {
       const spec = toStreamSpec(req.body as StreamSpecConfig);
-      return reply.code(201).send(engine.addStream({ ...spec, untrusted: true }));
+      return reply.code(201).send(status(engine.addStream({ ...spec, untrusted: true })));
     },
   });
-  zod.route({ ...route('getStream'), handler: async (req) => engine.status(req.params.id) });
+  zod.route({ ...route('getStream'), handler: async (req) => status(engine.status(req.params.id)) });
   zod.route({
     ...route('removeStream'),
     handler: async (req, reply) => {

@@ -1,4 +1,4 @@
-import type { Admission, LvuEvent } from '@lvu/core';
+import type { Admission, LvuEvent, MetricFamily } from '@lvu/core';
 import type { Engine, StreamStatus } from '@lvu/engine';
 
 /** A figure of the stream's source (`source_stats`, what the source reports), if it reports it. */
@@ -38,6 +38,8 @@ export class PrometheusMetrics {
   readonly #off: () => void;
   /** The HTTP server's admission controls (questions, searches), shown as gauges and a refusal counter. */
   admission: Admission[] = [];
+  /** Metric families the application adds (the Kafka worker's message counters per stream). */
+  extra: () => MetricFamily[] = () => [];
 
   constructor(engine: Engine) {
     this.#engine = engine;
@@ -100,26 +102,6 @@ export class PrometheusMetrics {
       'counter',
       'frames dropped by a full queue (slow consumer)',
       per((s) => this.#dropped.get(s.id) ?? 0),
-    );
-    metric(
-      'lvu_stream_skipped_messages_total',
-      'counter',
-      'Kafka messages for the stream that never reached its context, by reason',
-      streams.flatMap((s) =>
-        (
-          [
-            ['duplicate', s.counters.skipped.duplicate],
-            ['stale-epoch', s.counters.skipped.staleEpoch],
-            ['dead-letter', s.counters.skipped.deadLettered],
-          ] as const
-        ).map(([reason, v]) => [{ stream: s.id, reason }, v] as [Record<string, string>, number]),
-      ),
-    );
-    metric(
-      'lvu_stream_edge_restarts_total',
-      'counter',
-      'restarts of the edge publishing the stream (new epochs)',
-      per((s) => s.counters.edgeRestarts),
     );
     metric(
       'lvu_stream_failed_frames_total',
@@ -234,6 +216,7 @@ export class PrometheusMetrics {
     };
     hist('lvu_inference_seconds', 'model run latency per batch', 'model', this.#inference);
     hist('lvu_query_seconds', 'question latency (text, composition, generation)', 'stream', this.#query);
+    for (const f of this.extra()) metric(f.name, f.type, f.help, f.samples);
     return `${out.join('\n')}\n`;
   }
 }

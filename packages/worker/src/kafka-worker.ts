@@ -14,6 +14,7 @@ import {
 } from '@lvu/engine';
 import type { IncomingMessage, KafkaTransport, TransportConsumer, TransportProducer } from '@lvu/kafka';
 import { type EdgeDecision, EdgeSessions } from './edge-sessions.js';
+import { KafkaCounters } from './kafka-counters.js';
 import { decodeMessage, EPOCH_HEADER, type WireMessage } from './wire-format.js';
 
 export interface KafkaWorkerOptions {
@@ -120,6 +121,8 @@ export class KafkaWorker {
   readonly #o: Required<Omit<KafkaWorkerOptions, 'snapshots' | 'answersTopic'>> & { answersTopic?: string };
   /** The standing questions of the owned streams (their answers also go to `answersTopic`). */
   readonly standing: StandingQuestions;
+  /** Per owned stream: messages that never reached its context, and edge restarts. */
+  readonly counters: KafkaCounters;
   readonly #snapshots: SnapshotStore | null;
   /** The checkpointer lvu serve's durable memory uses too: what advanced, built at once, saved in order. */
   readonly #checkpointer: Checkpointer | null;
@@ -150,6 +153,7 @@ export class KafkaWorker {
       ...o,
     };
     this.standing = new StandingQuestions(engine);
+    this.counters = new KafkaCounters(engine.events);
     if (o.answersTopic) this.standing.answers$.subscribe((a) => void this.#publishAnswer(a));
     this.#snapshots = typeof snapshots === 'string' ? new DirSnapshotStore(snapshots) : (snapshots ?? null);
     this.#checkpointer = this.#snapshots ? new Checkpointer(this.#snapshots) : null;
@@ -234,6 +238,7 @@ export class KafkaWorker {
         if (owned.part !== part) continue;
         this.#streams.delete(id);
         this.#edges.delete(id);
+        this.counters.delete(id);
         owned.queue.close();
         this.stats.streams--;
         this.standing.removeStream(id);
@@ -257,7 +262,8 @@ export class KafkaWorker {
           id,
           (seq): Record<string, string> => {
             const edge = this.#edges.stateAt(id, seq);
-            return edge ? { edge } : {};
+            const kafka = this.counters.saved(id);
+            return { ...(edge ? { edge } : {}), ...(kafka ? { kafka } : {}) };
           },
           owned.savedSeq,
         ),
@@ -339,7 +345,7 @@ export class KafkaWorker {
     }
     if (d.restartedFrom !== undefined) {
       this.stats.edgeRestarts++;
-      this.#engine.recordEdgeRestart(id, epoch, d.restartedFrom ?? 0, last + d.base);
+      this.counters.edgeRestarted(id, epoch, d.restartedFrom ?? 0, last + d.base);
     }
     this.#edges.take(id, epoch, d, last, lastPts, wall);
     if (item.kind === 'frame')
@@ -385,7 +391,7 @@ export class KafkaWorker {
   ) {
     if (d.kind === 'duplicate') {
       this.stats.duplicates++; // redelivered, or covered by the restored checkpoint
-      this.#engine.recordSkipped(id, 'duplicate', seq);
+      this.counters.skipped(id, 'duplicate', seq);
       return;
     }
     if (d.kind === 'stale') this.stats.staleFrames++;
@@ -404,7 +410,7 @@ export class KafkaWorker {
             `stream ${id}: seq jumps ahead by ${d.frames} frames in ${Math.round(d.mediaMs)} ms of media time`,
             { field: 'seq', hint: 'seq must count the frames of one edge session: check the producer' },
           );
-    this.#engine.recordSkipped(id, d.kind === 'stale' ? 'stale-epoch' : 'dead-letter', seq);
+    this.counters.skipped(id, d.kind === 'stale' ? 'stale-epoch' : 'dead-letter', seq);
     await this.#deadLetter(m, err, false);
   }
 
@@ -452,6 +458,7 @@ export class KafkaWorker {
       savedSeq: -1,
     };
     this.#streams.set(streamId, owned);
+    this.counters.open(streamId, restore ? ContextStore.snapshotMeta(restore).kafka : undefined);
     this.#engine.addStream({
       id: streamId,
       source:
@@ -491,7 +498,7 @@ export class KafkaWorker {
     const e = err instanceof LvuError ? err : new LvuError('MALFORMED_MESSAGE', String(err), { cause: err });
     this.stats.deadLetters++;
     // counted on the stream its key names when this worker runs it; always in the worker's stats and as an event
-    if (count) this.#engine.recordSkipped(m.key ?? '(unknown)', 'dead-letter', -1);
+    if (count) this.counters.skipped(m.key ?? '(unknown)', 'dead-letter', -1);
     await this.#producer!.send(this.#o.deadLetterTopic, [
       {
         key: m.key ?? '',
@@ -525,6 +532,23 @@ export class KafkaWorker {
     }
     const r = await this.#engine.queryStore(ContextStore.restore(snapshot), input);
     return { ...r, servedFrom: 'snapshot' };
+  }
+
+  /**
+   * What an HTTP server in front of this worker needs (the options of `@lvu/server`'s `createHttpServer`): questions
+   * about other workers' streams answered from their checkpoints, the standing answers, and the worker's counters
+   * with each stream's status (`kafka`) and on /metrics.
+   */
+  httpOptions() {
+    return {
+      fallbackQuery: (id: string, input: QuestionInput) => this.queryFromSnapshot(id, input),
+      standing: this.standing,
+      streamDetails: (id: string) => {
+        const kafka = this.counters.of(id);
+        return kafka && { kafka };
+      },
+      metrics: () => this.counters.metrics(),
+    };
   }
 
   async close(): Promise<void> {
