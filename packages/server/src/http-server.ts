@@ -1,11 +1,21 @@
 import { timingSafeEqual } from 'node:crypto';
-import { Admission, issueField, LvuError, type LvuErrorCode, type MetricFamily } from '@lvu/core';
+import { Admission, LvuError, type LvuErrorCode, type MetricFamily } from '@lvu/core';
 import type { Engine, QueryResult, QuestionInput, StandingQuestions, StreamStatus } from '@lvu/engine';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { ApiRoute, OperationId } from './api-routes.js';
+import { query, range, sse } from './answer-stream.js';
+import { allowedMethods, asLvuError, errorBody, methodNotAllowed, pathOf, statusOf } from './api-errors.js';
+import type { OperationId } from './api-routes.js';
 import { prepareApi, routeList, routeOptions } from './openapi-document.js';
 import { PrometheusMetrics } from './prometheus-metrics.js';
+import {
+  bearerOf,
+  defaultAllowedHosts,
+  hostName,
+  LOOPBACK,
+  PAGE_CSP,
+  SECURITY_HEADERS,
+} from './request-guard.js';
 import { type StreamSpecConfig, toStreamSpec } from './stream-spec.js';
 import { TIMELINE_PAGE } from './timeline-page.js';
 
@@ -36,143 +46,6 @@ export interface HttpServerOptions {
    */
   streamDetails?: (id: string) => Record<string, unknown> | undefined;
   metrics?: () => MetricFamily[];
-}
-
-const STATUS: Partial<Record<LvuErrorCode, number>> = {
-  INVALID_ARGUMENT: 400,
-  INVALID_CONFIG: 400,
-  UNSUPPORTED_MEDIA: 400,
-  SHAPE_MISMATCH: 400,
-  NON_FINITE_INPUT: 400,
-  MALFORMED_MESSAGE: 400,
-  AUTH_REQUIRED: 401,
-  FORBIDDEN: 403,
-  OVERLOADED: 429,
-  NOT_FOUND: 404,
-  STREAM_NOT_FOUND: 404,
-  CONTEXT_EMPTY: 409,
-  STREAM_EXISTS: 409,
-  CONTEXT_OVERFLOW: 413,
-  CANCELLED: 499,
-  SOURCE_UNREACHABLE: 502,
-  TRANSPORT_UNAVAILABLE: 503,
-};
-
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-
-/** The names a server on `host` answers to by default (empty: any). */
-function defaultAllowedHosts(host: string): string[] {
-  if (LOOPBACK.has(host)) return ['localhost', '127.0.0.1', '::1'];
-  if (host === '0.0.0.0' || host === '::') return [];
-  return [host];
-}
-
-/** The host name of a `Host` header or an `Origin` (`http://name:port`), lower case, without brackets or port. */
-export function hostName(value: string, origin = false): string | null {
-  let v = value.trim().toLowerCase();
-  if (origin) {
-    const m = /^[a-z][a-z0-9+.-]*:\/\/([^/]*)$/.exec(v.replace(/\/$/, ''));
-    if (!m) return null;
-    v = m[1]!;
-  }
-  const m6 = /^\[([0-9a-f:.]+)\](?::\d+)?$/.exec(v);
-  if (m6) return m6[1]!;
-  const m = /^([a-z0-9._-]+)(?::\d+)?$/.exec(v);
-  return m ? m[1]! : null;
-}
-
-/** Headers every answer carries: no sniffing, no framing, no referrer; the page may load and call only itself. */
-const SECURITY_HEADERS = {
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-  'cross-origin-resource-policy': 'same-origin',
-};
-const PAGE_CSP =
-  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; " +
-  "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-/** Every error the API answers has this one shape (the OpenAPI `Error` schema). */
-function errorBody(err: LvuError) {
-  return {
-    error: err.code,
-    message: err.message,
-    ...(err.field === undefined ? {} : { field: err.field }),
-    hint: err.hint,
-  };
-}
-
-const METHOD_ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
-
-/** Each path of the API as a pattern, with the methods it takes (GET takes HEAD too): 405 with `Allow` for others. */
-function allowedMethods(routes: Iterable<ApiRoute>): [RegExp, string[]][] {
-  const byUrl = new Map<string, Set<string>>();
-  for (const r of routes) {
-    const m = byUrl.get(r.url) ?? new Set<string>();
-    m.add(r.method);
-    if (r.method === 'GET') m.add('HEAD');
-    byUrl.set(r.url, m);
-  }
-  return [...byUrl].map(([url, methods]) => [
-    new RegExp(`^${url.replace(/\./g, '\\.').replace(/:[^/]+/g, '[^/]+')}$`),
-    METHOD_ORDER.filter((m) => methods.has(m)),
-  ]);
-}
-
-/** A request's path without its query or trailing slashes (`/readyz/?x` → `/readyz`). */
-function pathOf(url: string): string {
-  return url.split('?')[0]!.replace(/(.)\/+$/, '$1');
-}
-
-/** The bearer token a request carries (`Authorization: Bearer T`, scheme case-insensitive per RFC 7235). */
-function bearerOf(header: string | undefined): string {
-  const m = /^bearer[ \t]+(.*)$/i.exec((header ?? '').trim());
-  return m ? m[1]!.trim() : '';
-}
-
-/**
- * Fastify's own errors as LvuErrors: a request its route's schema refuses (`invalid`: the code it answers, with the
- * field the first issue names), bad JSON, a body too large, a wrong content type.
- */
-function asLvuError(err: unknown, invalid: LvuErrorCode = 'INVALID_ARGUMENT'): LvuError {
-  if (err instanceof LvuError) return err;
-  const e = err as {
-    statusCode?: number;
-    code?: string;
-    message?: string;
-    validation?: { instancePath: string; message?: string; keyword: string; params: { keys?: string[] } }[];
-    validationContext?: string;
-  };
-  if (e.validation?.length) {
-    const v = e.validation[0]!;
-    const path = v.instancePath.split('/').filter(Boolean);
-    // the issue's field (an unknown key named itself); the part of the request when it is about all of it
-    const named = issueField({ code: v.keyword, path, keys: v.params.keys ?? [] } as never);
-    const field = named !== '(root)' ? named : e.validationContext === 'querystring' ? 'query' : 'body';
-    const message = v.message ?? 'invalid';
-    return new LvuError(invalid, message.startsWith(field) ? message : `${field}: ${message}`, {
-      field,
-      details: { issues: e.validation.map((i) => ({ field: i.instancePath, message: i.message })) },
-    });
-  }
-  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return new LvuError('INVALID_ARGUMENT', 'request body too large', {
-      field: 'body',
-      details: { status: 413 },
-    });
-  }
-  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
-    return new LvuError('INVALID_ARGUMENT', e.message ?? 'bad request', {
-      field: 'body',
-      details: { status: e.statusCode },
-    });
-  }
-  return new LvuError('INTERNAL', e.message ?? String(err), { cause: err });
-}
-
-function statusOf(err: LvuError): number {
-  const s = (err.details as { status?: number } | undefined)?.status;
-  return s ?? STATUS[err.code] ?? 500;
 }
 
 /**
@@ -412,11 +285,6 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
   return app;
 }
 
-/** A question's text and range as the engine takes them (null: not given). */
-function range(b: { question: string; sinceMs?: number | null; untilMs?: number | null }): QuestionInput {
-  return { question: b.question, sinceMs: b.sinceMs ?? undefined, untilMs: b.untilMs ?? undefined };
-}
-
 /** The query string's parameters; one given empty (`?sinceMs=`) is not given. */
 function querystringParser(s: string): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
@@ -426,72 +294,4 @@ function querystringParser(s: string): Record<string, string | string[]> {
     out[k] = had === undefined ? v : [...(Array.isArray(had) ? had : [had]), v];
   }
   return out;
-}
-
-function methodNotAllowed(
-  method: string,
-  path: string,
-  allowed: string[],
-  reply: FastifyReply,
-): FastifyReply {
-  const e = new LvuError('INVALID_ARGUMENT', `${method} is not allowed on ${path}`, {
-    field: 'method',
-    hint: `use ${allowed.join(', ')} (see /openapi.json)`,
-  });
-  return reply.code(405).header('allow', allowed.join(', ')).send(errorBody(e));
-}
-
-function sse(req: FastifyRequest, reply: FastifyReply): void {
-  reply.hijack();
-  reply.raw.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-  });
-  reply.raw.write(': lvu\n\n');
-  const ping = setInterval(() => reply.raw.write(': ping\n\n'), 15_000);
-  ping.unref();
-  const stop = () => clearInterval(ping);
-  req.raw.on('close', stop);
-  reply.raw.on('close', stop);
-  reply.raw.on('finish', stop);
-}
-
-/**
- * A question (one stream or several): `{question, sinceMs?, untilMs?}` answered as JSON, or with
- * `Accept: text/event-stream` as server-sent events (`token` pieces, then `result` or `error`).
- */
-async function query(
-  req: FastifyRequest,
-  reply: FastifyReply,
-  input: QuestionInput,
-  ask: (input: QuestionInput) => Promise<QueryResult>,
-): Promise<QueryResult | undefined> {
-  const streaming = (req.headers.accept ?? '').includes('text/event-stream');
-  if (!streaming) return ask(input);
-  const abort = new AbortController();
-  req.raw.on('close', () => abort.abort());
-  let started = false;
-  const start = () => {
-    if (!started) sse(req, reply);
-    started = true;
-  };
-  try {
-    const r = await ask({
-      ...input,
-      signal: abort.signal,
-      onText: (text) => {
-        start();
-        reply.raw.write(`event: token\ndata: ${JSON.stringify({ text })}\n\n`);
-      },
-    });
-    start();
-    reply.raw.write(`event: result\ndata: ${JSON.stringify(r)}\n\n`);
-  } catch (err) {
-    if (!started) throw err;
-    const e = asLvuError(err);
-    reply.raw.write(`event: error\ndata: ${JSON.stringify(errorBody(e))}\n\n`);
-  }
-  reply.raw.end();
-  return undefined;
 }

@@ -2,7 +2,8 @@ export { EdgePublisher } from './edge-publisher.js';
 export { type EdgeDecision, EdgeSessions } from './edge-sessions.js';
 export { EdgeSpool, type EdgeSpoolOptions } from './edge-spool.js';
 export { KafkaCounters, type KafkaStreamCounters, type SkipReason } from './kafka-counters.js';
-export { KafkaWorker, type KafkaWorkerOptions, type KafkaWorkerStats } from './kafka-worker.js';
+export { KafkaWorker } from './kafka-worker.js';
+export type { KafkaWorkerOptions, KafkaWorkerStats } from './kafka-worker-options.js';
 export { MemoryTransport } from './memory-transport.js';
 export {
   decodeMessage,

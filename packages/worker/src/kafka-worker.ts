@@ -1,93 +1,36 @@
 import type { FeatureWindow } from '@lvu/arrow';
-import { BoundedQueue, isStreamId, LvuError, type SampledFrame, type SnapshotStore } from '@lvu/core';
+import { BoundedQueue, LvuError, type SampledFrame, type SnapshotStore } from '@lvu/core';
 import {
   Checkpointer,
   ContextStore,
   DirSnapshotStore,
-  downscaleRgb,
   type Engine,
   type QueryResult,
   type QuestionInput,
   type StandingAnswer,
-  type StandingQuestionInput,
   StandingQuestions,
 } from '@lvu/engine';
 import type { IncomingMessage, KafkaTransport, TransportConsumer, TransportProducer } from '@lvu/kafka';
+import { CommitFloor } from './commit-floor.js';
 import { type EdgeDecision, EdgeSessions } from './edge-sessions.js';
 import { KafkaCounters } from './kafka-counters.js';
-import { decodeMessage, EPOCH_HEADER, type WireMessage } from './wire-format.js';
-
-export interface KafkaWorkerOptions {
-  topic: string;
-  group: string;
-  /** Where malformed messages go, with the reason in headers (default `<topic>.dead-letter`). */
-  deadLetterTopic?: string;
-  /** Messages larger than this are dead-lettered unread (default 32 MiB). */
-  maxMessageBytes?: number;
-  /**
-   * Crash-safe mode: each stream's context is checkpointed (Arrow IPC) in this store — a directory (path), or a
-   * compacted Kafka topic (`KafkaSnapshotStore`) so workers on other machines can restore it — and a partition's
-   * offset is committed only past frames a durable checkpoint covers; a restarted worker restores the checkpoints
-   * and replays the rest, ending with the context an uninterrupted worker builds. Without it, offsets are committed
-   * as frames are handed over.
-   */
-  snapshots?: SnapshotStore | string;
-  /** Standing questions asked about every stream this worker owns, while it owns it (`stream` is filled in). */
-  standing?: Omit<StandingQuestionInput, 'stream'>[];
-  /** Topic the standing answers are published to (JSON, keyed by stream id); none by default. */
-  answersTopic?: string;
-  /** How often checkpoints are taken and offsets committed (default 1000 ms). */
-  checkpointIntervalMs?: number;
-  /** Partitions of the input topic when the worker has to create it (it does not exist yet): default 6. */
-  partitions?: number;
-}
-
-export interface KafkaWorkerStats {
-  messages: number;
-  frames: number;
-  /** Feature windows from edges that run the models (`lvu ingest --features`). */
-  windows: number;
-  duplicates: number;
-  /** Messages from an edge session older than the stream's current one (dead-lettered). */
-  staleFrames: number;
-  /** Edges that restarted (a new epoch for a stream). */
-  edgeRestarts: number;
-  deadLetters: number;
-  streams: number;
-  /** Offset commits the group refused (during rebalances, after a broker restart); retried at the next checkpoint. */
-  commitErrors: number;
-  /** Times the Kafka consumer stopped on an error its client deems final and was reconnected. */
-  consumerRestarts: number;
-  /** Standing answers published to the answers topic, and those that could not be (broker down past retries). */
-  answers: number;
-  answerErrors: number;
-}
-
-/** A stream of a partition this worker owns, and its bookkeeping. */
-interface OwnedStream {
-  /** Its messages on their way to the engine's write path (holds the partition when the stream is slow). */
-  queue: BoundedQueue<SampledFrame | FeatureWindow>;
-  /** Sampled frames, or feature windows from an edge with the models. */
-  kind: 'frame' | 'window';
-  /** The partition (`topic/partition`) its messages arrive on. */
-  part: string;
-  /** With a snapshot store: the messages taken and not yet covered by a saved checkpoint, in order. */
-  pending: { seq: number; part: string; offset: bigint }[];
-  /** The seq the last saved checkpoint covers (−1: none). */
-  savedSeq: number;
-}
-
-/** A window of a restarted edge moved into the stream's seq and media time. */
-function shiftWindow(w: FeatureWindow, base: number, ptsShiftMs: number): FeatureWindow {
-  if (base === 0 && ptsShiftMs === 0) return w;
-  return {
-    ...w,
-    start: w.start + base,
-    lastSeq: w.lastSeq + base,
-    lastPtsMs: w.lastPtsMs + ptsShiftMs,
-    rows: w.rows.map((r) => ({ ...r, seq: r.seq + base, ptsMs: r.ptsMs + ptsShiftMs })),
-  };
-}
+import {
+  emptyWorkerStats,
+  type KafkaWorkerOptions,
+  type KafkaWorkerStats,
+  type OwnedStream,
+} from './kafka-worker-options.js';
+import {
+  adaptFrame,
+  answerFromCheckpoint,
+  answerMessage,
+  checkWindow,
+  deadLetter,
+  sessionEndFrame,
+  shiftWindow,
+  skipError,
+} from './message-intake.js';
+import { decodeMessage, type WireMessage } from './wire-format.js';
 
 /**
  * `lvu worker`: consumes SampledFrames from a topic with a consumer group and runs the engine's write path for the
@@ -102,20 +45,7 @@ function shiftWindow(w: FeatureWindow, base: number, ptsShiftMs: number): Featur
  * to the answers topic.
  */
 export class KafkaWorker {
-  readonly stats: KafkaWorkerStats = {
-    messages: 0,
-    frames: 0,
-    windows: 0,
-    duplicates: 0,
-    staleFrames: 0,
-    edgeRestarts: 0,
-    deadLetters: 0,
-    streams: 0,
-    commitErrors: 0,
-    consumerRestarts: 0,
-    answers: 0,
-    answerErrors: 0,
-  };
+  readonly stats: KafkaWorkerStats = emptyWorkerStats();
   readonly #engine: Engine;
   readonly #transport: KafkaTransport;
   readonly #o: Required<Omit<KafkaWorkerOptions, 'snapshots' | 'answersTopic'>> & { answersTopic?: string };
@@ -128,9 +58,8 @@ export class KafkaWorker {
   readonly #checkpointer: Checkpointer | null;
   /** The streams of the partitions this worker owns, each with all its bookkeeping. */
   readonly #streams = new Map<string, OwnedStream>();
-  /** Per partition (`topic/partition`): the next offset after the last message taken, and what is committed. */
-  readonly #delivered = new Map<string, bigint>();
-  readonly #committed = new Map<string, bigint>();
+  /** Per partition (`topic/partition`): what was delivered, what is committed, what to commit. */
+  readonly #offsets = new CommitFloor();
   #assigned: Set<string> | null = null;
   /** Streams being removed from the engine after a rebalance (a frame of a regained partition waits for it). */
   readonly #removing = new Map<string, Promise<void>>();
@@ -186,7 +115,7 @@ export class KafkaWorker {
           // a batch fetched before a rebalance that took the partition away: its new owner reads these frames
           if (this.#assigned && !this.#assigned.has(part)) return;
           await this.#take(m);
-          this.#delivered.set(part, BigInt(m.offset) + 1n);
+          this.#offsets.delivered(part, m.offset);
         }
         const last = msgs.at(-1);
         if (last && !this.#snapshots) {
@@ -232,8 +161,7 @@ export class KafkaWorker {
     if (!before) return;
     for (const part of before) {
       if (now.has(part)) continue;
-      this.#delivered.delete(part);
-      this.#committed.delete(part);
+      this.#offsets.drop(part);
       for (const [id, owned] of [...this.#streams]) {
         if (owned.part !== part) continue;
         this.#streams.delete(id);
@@ -274,27 +202,19 @@ export class KafkaWorker {
       const pending = owned.pending;
       while (pending.length && pending[0]!.seq <= saved) pending.shift();
     }
-    // What to commit is decided in one synchronous step: frames keep arriving while commits are awaited, and a
-    // partition's delivered offset read later could pass frames no checkpoint covers yet.
-    const floor = new Map<string, bigint>();
-    for (const { pending } of this.#streams.values()) {
-      const first = pending[0];
-      if (first && (floor.get(first.part) ?? first.offset + 1n) > first.offset)
-        floor.set(first.part, first.offset);
-    }
-    const commits = [...this.#delivered].map(([part, next]) => [part, floor.get(part) ?? next] as const);
-    for (const [part, offset] of commits) {
-      if (!this.#delivered.has(part)) continue; // lost in a rebalance meanwhile
-      if (offset > (this.#committed.get(part) ?? -1n)) {
-        const i = part.lastIndexOf('/');
-        try {
-          await this.#consumer!.commit(part.slice(0, i), Number(part.slice(i + 1)), String(offset));
-          this.#committed.set(part, offset);
-        } catch {
-          // refused during a rebalance (stale generation): the partition's new owner commits from here on, or
-          // this worker retries at the next checkpoint if it keeps the partition
-          this.stats.commitErrors++;
-        }
+    const due = this.#offsets.due(
+      [...this.#streams.values()].flatMap(({ pending }) => (pending[0] ? [pending[0]] : [])),
+    );
+    for (const [part, offset] of due) {
+      if (!this.#offsets.owns(part)) continue; // lost in a rebalance meanwhile
+      const i = part.lastIndexOf('/');
+      try {
+        await this.#consumer!.commit(part.slice(0, i), Number(part.slice(i + 1)), String(offset));
+        this.#offsets.committed(part, offset);
+      } catch {
+        // refused during a rebalance (stale generation): the partition's new owner commits from here on, or this
+        // worker retries at the next checkpoint if it keeps the partition
+        this.stats.commitErrors++;
       }
     }
   }
@@ -308,7 +228,8 @@ export class KafkaWorker {
         await this.#sessionEnd(item.streamId, item.epoch);
         return;
       }
-      if (item.kind === 'window') item.w = this.#checkWindow(item.w);
+      if (item.kind === 'window')
+        item.w = checkWindow(item.w, { ...this.#engine.longvu, ...this.#engine.vision });
       const kind = this.#streams.get(item.streamId)?.kind;
       if (kind && kind !== item.kind) {
         throw new LvuError(
@@ -356,7 +277,7 @@ export class KafkaWorker {
     if (this.#snapshots) owned.pending.push({ seq, part: owned.part, offset: BigInt(m.offset) });
     await q.waitForSpace(); // a slow stream holds its partition, not the process
     if (item.kind === 'frame') {
-      q.push(this.#adapt(item.f));
+      q.push(adaptFrame(item.f, this.#engine.vision.imageSizes));
       this.stats.frames++;
     } else {
       q.push(item.w);
@@ -369,16 +290,7 @@ export class KafkaWorker {
     const owned = this.#streams.get(id);
     if (owned?.kind !== 'frame' || !this.#edges.isCurrent(id, epoch)) return;
     await owned.queue.waitForSpace();
-    owned.queue.push({
-      streamId: id,
-      seq: this.#edges.lastSeq(id),
-      ptsMs: 0,
-      wallMs: Date.now(),
-      width: 0,
-      height: 0,
-      images: {},
-      sessionEnd: true,
-    });
+    owned.queue.push(sessionEndFrame(id, this.#edges.lastSeq(id)));
   }
 
   /** A message that does not reach the context: counted on its stream; a stale or jumping one is dead-lettered. */
@@ -395,56 +307,9 @@ export class KafkaWorker {
       return;
     }
     if (d.kind === 'stale') this.stats.staleFrames++;
-    const err =
-      d.kind === 'stale'
-        ? new LvuError(
-            'MALFORMED_MESSAGE',
-            `stream ${id}: message of edge session ${epoch}, older than the session ${d.current} now publishing it`,
-            {
-              field: EPOCH_HEADER,
-              hint: 'two edges publish this stream id, or old messages were replayed: give each edge its own --stream-id',
-            },
-          )
-        : new LvuError(
-            'MALFORMED_MESSAGE',
-            `stream ${id}: seq jumps ahead by ${d.frames} frames in ${Math.round(d.mediaMs)} ms of media time`,
-            { field: 'seq', hint: 'seq must count the frames of one edge session: check the producer' },
-          );
+    const err = skipError(id, epoch, d);
     this.counters.skipped(id, d.kind === 'stale' ? 'stale-epoch' : 'dead-letter', seq);
     await this.#deadLetter(m, err, false);
-  }
-
-  /**
-   * A window from an edge: its grids must have this worker's geometry (same models); they are copied out of the
-   * message, whose buffer the Kafka client shares with the rest of its fetch.
-   */
-  #checkWindow(w: FeatureWindow): FeatureWindow {
-    const dim = this.#engine.vision.dim;
-    const { highGridSide: h, lowGridSide: l } = this.#engine.longvu;
-    for (const r of w.rows) {
-      if (r.hi.length !== h * h * dim || r.lo.length !== l * l * dim) {
-        throw new LvuError(
-          'SHAPE_MISMATCH',
-          `frame ${r.seq}: grids of ${r.hi.length} and ${r.lo.length} values, this worker's models need ${h}²×${dim} and ${l}²×${dim} (publish with the same models)`,
-          { field: 'hi' },
-        );
-      }
-    }
-    return {
-      ...w,
-      rows: w.rows.map((r) => ({ ...r, hi: r.hi.slice(), lo: r.lo.slice(), thumb: r.thumb.slice() })),
-    };
-  }
-
-  /** Frames published at other sizes: each size the encoders need is box-downscaled from a larger image. */
-  #adapt(f: SampledFrame): SampledFrame {
-    const have = Object.keys(f.images).map(Number);
-    for (const need of this.#engine.vision.imageSizes) {
-      if (f.images[need]) continue;
-      const from = have.filter((s) => s >= need).sort((a, b) => a - b)[0];
-      if (from !== undefined) f.images[need] = downscaleRgb(f.images[from]!, from, need);
-    }
-    return f;
   }
 
   /** A stream seen for the first time (or regained): restored from its latest checkpoint when there is one. */
@@ -481,13 +346,7 @@ export class KafkaWorker {
     // an answer about a stream that moved away meanwhile is its new owner's to give
     if (a.error?.code === 'STREAM_NOT_FOUND') return;
     try {
-      await this.#producer!.send(this.#o.answersTopic!, [
-        {
-          key: a.stream,
-          value: new TextEncoder().encode(JSON.stringify(a)),
-          headers: { 'lvu-trigger': a.trigger, 'content-type': 'application/json' },
-        },
-      ]);
+      await this.#producer!.send(this.#o.answersTopic!, [answerMessage(a)]);
       this.stats.answers++;
     } catch {
       this.stats.answerErrors++; // the broker is down past the producer's retries; the next answer tries again
@@ -495,43 +354,18 @@ export class KafkaWorker {
   }
 
   async #deadLetter(m: IncomingMessage, err: unknown, count = true): Promise<void> {
-    const e = err instanceof LvuError ? err : new LvuError('MALFORMED_MESSAGE', String(err), { cause: err });
     this.stats.deadLetters++;
     // counted on the stream its key names when this worker runs it; always in the worker's stats and as an event
     if (count) this.counters.skipped(m.key ?? '(unknown)', 'dead-letter', -1);
-    await this.#producer!.send(this.#o.deadLetterTopic, [
-      {
-        key: m.key ?? '',
-        value: m.value,
-        headers: {
-          'lvu-error': e.code,
-          'lvu-reason': e.message.slice(0, 500),
-          'lvu-source': `${m.topic}/${m.partition}/${m.offset}`,
-        },
-      },
-    ]);
+    await this.#producer!.send(this.#o.deadLetterTopic, [deadLetter(m, err)]);
   }
 
   /**
    * A question about a stream this worker does not own, answered from the owner's latest checkpoint in the shared
    * snapshot store (STREAM_NOT_FOUND when there is none).
    */
-  async queryFromSnapshot(
-    id: string,
-    input: QuestionInput,
-  ): Promise<QueryResult & { servedFrom: 'snapshot' }> {
-    const snapshot = this.#snapshots && isStreamId(id) ? await this.#snapshots.load(id) : null;
-    if (!snapshot) {
-      throw new LvuError(
-        'STREAM_NOT_FOUND',
-        `no stream ${id} here and no checkpoint of it in ${this.#snapshots?.location ?? 'a snapshot store (none configured)'}`,
-        {
-          field: 'id',
-        },
-      );
-    }
-    const r = await this.#engine.queryStore(ContextStore.restore(snapshot), input);
-    return { ...r, servedFrom: 'snapshot' };
+  queryFromSnapshot(id: string, input: QuestionInput): Promise<QueryResult & { servedFrom: 'snapshot' }> {
+    return answerFromCheckpoint(this.#engine, this.#snapshots, id, input);
   }
 
   /**
