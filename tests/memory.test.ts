@@ -35,6 +35,61 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const serve = (name: string, yaml: string) => serveIn(dir, name, yaml);
 
 describe('cross-stream questions through lvu serve', () => {
+  it('one question over a 768×576 and a 1280×720 camera: each frame keeps its own layout, evidence from both', async () => {
+    // a 4:3 camera red from 20 s to 30 s, a 16:9 one red from 5 s to 15 s; each has a moving white box
+    const camera = (size: string, red: string) =>
+      makeVideo({
+        seconds: 40,
+        encoder: 'libx264',
+        container: 'mp4',
+        source: `smptebars=size=${size}:rate=10`,
+        filter:
+          "drawbox=x='mod(t*97,600)':y=70:w=80:h=80:color=white:t=fill," +
+          `drawbox=enable='between(t,${red})':x=0:y=0:w=iw:h=ih:color=red:t=fill`,
+      });
+    const s = await serve(
+      'sizes',
+      `server: {port: 0}\nstreams:\n  - {id: lobby, source: ${camera('768x576', '20,29.99')}}\n` +
+        `  - {id: dock, source: ${camera('1280x720', '5,14.99')}}\n`,
+    );
+    try {
+      for (const id of ['lobby', 'dock'])
+        await until(
+          () => get(`${s.url}/v1/streams/${id}`),
+          (x) => x.state === 'ended',
+        );
+      const r = await post(`${s.url}/v1/query`, {
+        streams: ['lobby', 'dock'],
+        question: 'When is the scene red?',
+      });
+      const j = (await r.json()) as any;
+      expect(r.status, JSON.stringify(j)).toBe(200);
+      expect(j.totalTokens).toBeLessThanOrEqual(8192);
+      const lobby = await get(`${s.url}/v1/streams/lobby/context`);
+      const dock = await get(`${s.url}/v1/streams/dock/context`);
+      expect([lobby.retained[0].frameW, lobby.retained[0].frameH]).toEqual([768, 576]);
+      expect([dock.retained[0].frameW, dock.retained[0].frameH]).toEqual([1280, 720]);
+      expect(j.frames).toBe(lobby.retained.length + dock.retained.length);
+      // each camera's best-scoring frames are its red ones, whatever its shape: evidence from both
+      const red = (c: any, from: number, to: number) =>
+        new Set(c.retained.filter((f: any) => f.ptsMs >= from && f.ptsMs < to).map((f: any) => f.seq));
+      const window = { lobby: [lobby, 20_000, 30_000], dock: [dock, 5_000, 15_000] } as const;
+      for (const [id, [c, from, to]] of Object.entries(window)) {
+        const best = j.evidence.byStream[id];
+        expect(best.length).toBeGreaterThan(0);
+        for (const f of best)
+          expect(red(c, from, to).has(f.seq), `${id} ${f.seq} at ${f.ptsMs} ms`).toBe(true);
+      }
+      // scored on their image cells, a red 4:3 frame and a red 16:9 frame score alike: the overall best are red
+      for (const f of j.evidence.topScored) {
+        const [c, from, to] = window[f.streamId as 'lobby' | 'dock'];
+        expect(red(c, from, to).has(f.seq), `${f.streamId} ${f.seq}`).toBe(true);
+      }
+    } finally {
+      await stop(s);
+    }
+  }, 180_000);
+
   it('one answer over two streams under one budget, frames interleaved by wall clock and labelled', async () => {
     const s = await serve(
       'cross',

@@ -6,6 +6,8 @@ import {
   materializeVisual,
 } from './compose-context.js';
 import { longVuOptions } from './longvu-options.js';
+import { tokenGridLayout } from './token-grid.js';
+import { lowResImageSize } from './unpad.js';
 
 function rng(seed: number) {
   let s = seed >>> 0;
@@ -180,3 +182,169 @@ describe('assertFiniteFrame', () => {
     ).toThrow(expect.objectContaining({ field: 'cam1#4.hi' }));
   });
 });
+
+describe('composeContext over frames of several sizes (cameras of any resolution in one question)', () => {
+  const SIZES: [number, number][] = [
+    [576, 768],
+    [720, 1280],
+    [1080, 1920],
+    [480, 640],
+    [1280, 720],
+    [384, 384],
+    [240, 1600],
+  ];
+
+  it('property: every frame keeps its own layout, the budget holds, the visual matrix is whole', () => {
+    const r = rng(7);
+    for (let trial = 0; trial < 300; trial++) {
+      const hiSide = 2 + Math.floor((r() + 0.5) * 6);
+      const loSide = 1 + Math.floor((r() + 0.5) * (hiSide - 1));
+      const dim = 2 + Math.floor((r() + 0.5) * 5);
+      const n = 1 + Math.floor((r() + 0.5) * 60);
+      const o = longVuOptions({
+        contextTokens: 40 + Math.floor((r() + 0.5) * 3000),
+        highGridSide: hiSide,
+        lowGridSide: loSide,
+        stcThreshold: 0.3 + (r() + 0.5) * 0.6,
+        stcChunkFrames: 1 + Math.floor((r() + 0.5) * 8),
+        unpad: (['official', 'geometric', 'none'] as const)[trial % 3]!,
+        newlineToken: trial % 4 !== 0,
+      });
+      const cams = 1 + Math.floor((r() + 0.5) * 4);
+      const camSize = Array.from({ length: cams }, () => SIZES[Math.floor((r() + 0.5) * SIZES.length)]!);
+      const frames = randomFrames(r, n, hiSide, loSide, dim).map((f, i) => {
+        const cam = Math.floor((r() + 0.5) * cams);
+        return { ...f, hw: camSize[cam]!, group: `cam${cam}` };
+      });
+      const lq = 1 + Math.floor((r() + 0.5) * 40);
+      const input = {
+        frames,
+        dim,
+        newline: Float32Array.from({ length: dim }, r),
+        frameHW: frames[0]!.hw,
+        textPreLen: Math.floor((r() + 0.5) * 30),
+        textPost: Float32Array.from({ length: lq * dim }, r),
+      };
+      const c = composeContext(input, o);
+      if (c.maxVisualLen >= 0) expect(c.finalVisualLen).toBeLessThanOrEqual(c.maxVisualLen);
+      expect(c.finalSeqLen).toBeLessThanOrEqual(o.contextTokens);
+      expect(c.layout.reduce((s, e) => s + e.n, 0)).toBe(c.finalVisualLen);
+      for (const e of c.layout) {
+        // the layout of this frame's own size, at the resolution it was given
+        const own = composeContext({ ...input, frames: [frames[e.pos]!], frameHW: frames[e.pos]!.hw }, o);
+        const g = e.res === 'H' ? own.hi : (own.lo ?? tokenLayoutLow(frames[e.pos]!.hw, o));
+        expect([e.h, e.w], `trial ${trial} frame ${e.pos}`).toEqual([g.h, g.w]);
+        expect(e.n).toBeLessThanOrEqual(g.perFrame);
+        expect(c.sources[c.layout.indexOf(e)]!.layout.perFrame).toBe(g.perFrame);
+      }
+      expect(materializeVisual(c, dim, input.newline).length).toBe(c.finalVisualLen * dim);
+    }
+  });
+
+  it('frames of one size given their size are composed exactly as LongVU composes them', () => {
+    const r = rng(11);
+    for (let trial = 0; trial < 60; trial++) {
+      const o = longVuOptions({
+        contextTokens: 100 + Math.floor((r() + 0.5) * 2000),
+        highGridSide: 4,
+        lowGridSide: 2,
+        stcChunkFrames: 1 + (trial % 5),
+      });
+      const hw = SIZES[trial % SIZES.length]!;
+      const base = {
+        frames: randomFrames(r, 5 + (trial % 40), 4, 2, 3),
+        dim: 3,
+        newline: Float32Array.from({ length: 3 }, r),
+        frameHW: hw,
+        textPreLen: 12,
+        textPost: Float32Array.from({ length: 9 }, r),
+      };
+      const plain = composeContext(base, o);
+      const sized = composeContext({ ...base, frames: base.frames.map((f) => ({ ...f, hw })) }, o);
+      expect(sized.layout).toEqual(plain.layout);
+      expect(sized.qgs).toEqual(plain.qgs);
+      expect(sized.stc).toEqual(plain.stc);
+    }
+  });
+
+  it('an upgrade costs its own frame: a wide camera and a 4:3 one share N_h by their costs', () => {
+    // B = 59; the low-resolution context takes 10 × 4 = 40, leaving 19: a wide frame's upgrade costs 8 − 4, a
+    // square one's 16 − 4
+    const o = longVuOptions({ contextTokens: 86, highGridSide: 4, lowGridSide: 2, newlineToken: false });
+    const dim = 2;
+    // frames 0–4 wide (1280×720: unpad removes rows of the high grid), 5–9 square (384×384: all 16 cells)
+    const frames: ContextFrame[] = Array.from({ length: 10 }, (_, i) => ({
+      id: i,
+      hi: new Float32Array(16 * dim).fill(-1),
+      lo: new Float32Array(4 * dim).fill(i === 1 || i === 8 ? 1 : -1),
+      hw: i < 5 ? ([720, 1280] as const) : ([384, 384] as const),
+      group: i < 5 ? 'wide' : 'square',
+    }));
+    const c = composeContext(
+      {
+        frames,
+        dim,
+        newline: null,
+        frameHW: [720, 1280],
+        textPreLen: 10,
+        textPost: Float32Array.from([1, 1]),
+      },
+      o,
+    );
+    expect(c.mode.mode).toBe('mix');
+    // the two frames that point along the question go high, one of each camera, each at its own layout (4 + 12
+    // of the 19); the next in line (frame 0, 4 more) no longer fits
+    expect(c.maxVisualLen).toBe(59);
+    expect(c.qgs?.highresPositions).toEqual([1, 8]);
+    const wide = c.layout.find((e) => e.pos === 1)!;
+    const square = c.layout.find((e) => e.pos === 8)!;
+    expect([wide.res, square.res]).toEqual(['H', 'H']);
+    expect(wide.h * wide.w).toBeLessThan(square.h * square.w);
+    expect(square.n).toBe(16);
+    expect(c.finalVisualLen).toBeLessThanOrEqual(c.maxVisualLen);
+  });
+
+  it('STC compares a frame only with frames of its own camera', () => {
+    const o = longVuOptions({
+      contextTokens: 30,
+      highGridSide: 2,
+      lowGridSide: 1,
+      highres: false,
+      stcChunkFrames: 4,
+      newlineToken: false,
+      unpad: 'none',
+    });
+    const dim = 2;
+    const a = Float32Array.from([1, 0, 1, 0, 1, 0, 1, 0]);
+    const b = Float32Array.from([0, 1, 0, 1, 0, 1, 0, 1]);
+    // interleaved cameras whose frames repeat: each camera's second frame is dropped by STC, never kept because
+    // the other camera's frame in between differs
+    const frames: ContextFrame[] = [a, b, a, b].map((hi, i) => ({ id: i, hi, group: hi === a ? 'A' : 'B' }));
+    const input = {
+      frames,
+      dim,
+      newline: null,
+      frameHW: [10, 10] as const,
+      textPreLen: 2,
+      textPost: a.subarray(0, 2),
+    };
+    // 16 tokens for a budget of 11: STC applies; each camera's repeat goes, both first frames stay whole (compared
+    // across cameras, frame 3 would differ from frame 0 and stay, and the budget step would cut)
+    const c = composeContext(input, longVuOptions({ ...o, contextTokens: 30 }));
+    expect(c.maxVisualLen).toBe(11);
+    expect(c.stc).toMatchObject({ reducedLen: 8, forceRemove: 0 });
+    expect(c.layout.map((e) => [e.pos, e.n])).toEqual([
+      [0, 4],
+      [1, 4],
+    ]);
+  });
+});
+
+function tokenLayoutLow(hw: readonly [number, number], o: ReturnType<typeof longVuOptions>) {
+  return tokenGridLayout(
+    o.lowGridSide,
+    lowResImageSize(hw, o.highGridSide, o.lowGridSide),
+    o.unpad,
+    o.newlineToken,
+  );
+}

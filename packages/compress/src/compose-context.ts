@@ -1,7 +1,7 @@
 import { type FloatArray, LvuError } from '@lvu/core';
 import { visualBudgetTokens } from './budgets.js';
 import type { LongVuOptions } from './longvu-options.js';
-import { highresCount, queryScores, topKAscending } from './query-guided-selection.js';
+import { highresByCost, highresCount, queryScores, topKAscending } from './query-guided-selection.js';
 import { type ResolutionMode, resolutionMode } from './resolution-mode.js';
 import { type StcChunk, spatialTokenCompression } from './spatial-token-compression.js';
 import { copyFrameTokens, type TokenGridLayout, tokenGridLayout } from './token-grid.js';
@@ -16,6 +16,13 @@ export interface ContextFrame {
   hi: FloatArray;
   /** lowGridSide² × dim; when absent, `lowGrid(i)` computes it (only needed in mix mode). */
   lo?: FloatArray;
+  /**
+   * Not LongVU, for cameras of several resolutions in one context: this frame's size (height, width), so it keeps
+   * its own unpad layout (default `frameHW`), and the video it belongs to (a stream id), so STC compares it only
+   * with frames of its own video.
+   */
+  hw?: readonly [number, number];
+  group?: string;
 }
 
 export interface ComposeInput {
@@ -128,11 +135,14 @@ function checkInput(input: ComposeInput, o: LongVuOptions): void {
       throw new LvuError('NON_FINITE_INPUT', `${name} contains NaN or Infinity`, { field: name });
     }
   }
-  const [h, w] = input.frameHW;
-  if (!(h > 0 && w > 0)) {
-    throw new LvuError('INVALID_ARGUMENT', `frameHW must be two positive sizes, got ${h}x${w}`, {
-      field: 'frameHW',
-    });
+  for (const [field, hw] of [
+    ['frameHW', input.frameHW],
+    ...frames.flatMap((f, i) => (f.hw ? [[`frames[${i}].hw`, f.hw] as const] : [])),
+  ] as const) {
+    const [h, w] = hw;
+    if (!(h > 0 && w > 0)) {
+      throw new LvuError('INVALID_ARGUMENT', `${field} must be two positive sizes, got ${h}x${w}`, { field });
+    }
   }
   if (!Number.isInteger(input.textPreLen) || input.textPreLen < 0) {
     throw new LvuError('INVALID_ARGUMENT', 'textPreLen must be a non-negative integer', {
@@ -155,13 +165,33 @@ export function composeContext(input: ComposeInput, o: LongVuOptions): ComposedC
   const promptLen = input.textPreLen + 1 + lq;
   const textLenSelect = input.textLenSelect ?? promptLen;
   const mode = resolutionMode(Tn, textLenSelect, o);
-  const hi = tokenGridLayout(o.highGridSide, input.frameHW, o.unpad, o.newlineToken);
+  // each frame's layouts, one per frame size (frames of one size share them: LongVU's single layout)
+  const sizes = new Map<string, { hi: TokenGridLayout; lo: TokenGridLayout }>();
+  const layoutsOf = (hw: readonly [number, number]) => {
+    const key = `${hw[0]}x${hw[1]}`;
+    let l = sizes.get(key);
+    if (!l) {
+      l = {
+        hi: tokenGridLayout(o.highGridSide, hw, o.unpad, o.newlineToken),
+        lo: tokenGridLayout(
+          o.lowGridSide,
+          lowResImageSize(hw, o.highGridSide, o.lowGridSide),
+          o.unpad,
+          o.newlineToken,
+        ),
+      };
+      sizes.set(key, l);
+    }
+    return l;
+  };
+  const own = frames.map((f) => layoutsOf(f.hw ?? input.frameHW));
+  const mixed = sizes.size > 1;
+  const hi = layoutsOf(input.frameHW).hi;
 
   let lo: TokenGridLayout | null = null;
   let lowGrids: FloatArray[] = [];
   if (mode.mode === 'mix') {
-    const loSize = lowResImageSize(input.frameHW, o.highGridSide, o.lowGridSide);
-    lo = tokenGridLayout(o.lowGridSide, loSize, o.unpad, o.newlineToken);
+    lo = layoutsOf(input.frameHW).lo;
     const loLen = o.lowGridSide * o.lowGridSide * dim;
     lowGrids = frames.map((f, i) => {
       const g = f.lo ?? input.lowGrid?.(i);
@@ -187,46 +217,59 @@ export function composeContext(input: ComposeInput, o: LongVuOptions): ComposedC
     });
   }
 
-  const base = lo ?? hi;
   const baseRes: FrameRes = lo ? 'L' : 'H';
+  const baseOf = (i: number) => (lo ? own[i]!.lo : own[i]!.hi);
   const maxVisualLen = visualBudgetTokens(o, input.textPreLen + lq);
-  const visualLenBefore = Tn * base.perFrame;
+  let visualLenBefore = 0;
+  for (let i = 0; i < Tn; i++) visualLenBefore += baseOf(i).perFrame;
   const frameRes: FrameRes[] = new Array(Tn).fill(baseRes);
 
   let qgs: QuerySelection | null = null;
   if (lo && o.highGridSide > o.lowGridSide && o.highres) {
-    const count = highresCount(maxVisualLen, Tn, hi.perFrame, lo.perFrame);
+    const loLayouts = mixed ? own.map((l) => l.lo) : lo;
+    let positions: number[] = [];
+    let raw: number | null;
+    let sim: Float64Array | null = null;
+    if (!mixed) {
+      const count = highresCount(maxVisualLen, Tn, hi.perFrame, lo.perFrame);
+      raw = count.raw;
+      if (count.count >= 1) {
+        sim = queryScores(lowGrids, loLayouts, nl, input.textPost, dim);
+        positions = highresPositions(sim, count.count, input.recentHigh ?? 0);
+      }
+    } else {
+      // frames of several sizes: scored on their image cells (comparable whatever their shape), each upgrade
+      // costing its own layouts' difference (highresByCost)
+      sim = queryScores(lowGrids, loLayouts, nl, input.textPost, dim, 'cells');
+      const r = highresByCost(
+        maxVisualLen,
+        own.map((l) => l.lo.perFrame),
+        own.map((l) => l.hi.perFrame),
+        highresPriority(sim, input.recentHigh ?? 0),
+      );
+      raw = r.raw;
+      positions = r.positions;
+    }
+    for (const p of positions) frameRes[p] = 'H';
     qgs = {
       visualLenLow: visualLenBefore,
-      highresNumRaw: count.raw,
-      highresNum: 0,
-      mixToken: false,
-      highresPositions: [],
-      highresFrames: [],
-      simFrame: null,
+      highresNumRaw: raw,
+      highresNum: positions.length,
+      mixToken: positions.length > 0,
+      highresPositions: positions,
+      highresFrames: positions.map((p) => frames[p]!.id),
+      simFrame: positions.length > 0 ? sim : null,
     };
-    if (count.count >= 1) {
-      const sim = queryScores(lowGrids, lo, nl, input.textPost, dim);
-      const positions = highresPositions(sim, count.count, input.recentHigh ?? 0);
-      for (const p of positions) frameRes[p] = 'H';
-      qgs = {
-        ...qgs,
-        highresNum: count.count,
-        mixToken: true,
-        highresPositions: positions,
-        highresFrames: positions.map((p) => frames[p]!.id),
-        simFrame: sim,
-      };
-    }
   }
 
   let stc: ComposedContext['stc'] = null;
   let keptTokens: (Int32Array | null)[] = new Array(Tn).fill(null);
   if (maxVisualLen < visualLenBefore && !qgs?.mixToken && Tn > 0) {
     const grids = lo ? lowGrids : frames.map((f) => f.hi);
+    const groups = frames.some((f) => f.group !== undefined) ? frames.map((f) => f.group) : undefined;
     const r = spatialTokenCompression(
       grids,
-      base,
+      mixed ? frames.map((_, i) => baseOf(i)) : baseOf(0),
       nl,
       dim,
       maxVisualLen,
@@ -235,6 +278,7 @@ export function composeContext(input: ComposeInput, o: LongVuOptions): ComposedC
       o.cosineEps,
       input.norms,
       input.stcChunk ? (s, e, compute) => input.stcChunk!(baseRes, s, e, compute) : undefined,
+      groups,
     );
     stc = {
       applied: true,
@@ -251,7 +295,7 @@ export function composeContext(input: ComposeInput, o: LongVuOptions): ComposedC
   let finalVisualLen = 0;
   for (let i = 0; i < Tn; i++) {
     const res = frameRes[i]!;
-    const g = res === 'H' ? hi : lo!;
+    const g = res === 'H' ? own[i]!.hi : own[i]!.lo;
     const tokens = keptTokens[i]!;
     const n = tokens === null ? g.perFrame : tokens.length;
     if (n === 0) continue;
@@ -293,6 +337,14 @@ export function composeContext(input: ComposeInput, o: LongVuOptions): ComposedC
     visualStartPosition: input.textPreLen,
     sources,
   };
+}
+
+/** Positions in the order they take high resolution: the last `recent` (newest first), then by score (ties: lower). */
+function highresPriority(sim: Float64Array, recent: number): number[] {
+  const r = Math.min(Math.max(0, Math.floor(recent)), sim.length);
+  const forced = Array.from({ length: r }, (_, i) => sim.length - 1 - i);
+  const rest = Array.from({ length: sim.length - r }, (_, i) => i).sort((a, b) => sim[b]! - sim[a]! || a - b);
+  return [...forced, ...rest];
 }
 
 /** N_h positions (ascending): the last `recent` positions first (newest first), then the best scores (docs/longvu.md §b). */

@@ -27,10 +27,16 @@ export function highresCount(
  */
 export function queryScores(
   lowGrids: readonly FloatArray[],
-  layout: TokenGridLayout,
+  /** The low-resolution layout of every frame, or of each (frames of several sizes). */
+  layout: TokenGridLayout | readonly TokenGridLayout[],
   newline: FloatArray | null,
   textPost: FloatArray,
   dim: number,
+  /**
+   * Not LongVU: `cells` scores the image cells only. Frames of several sizes have different shares of newline
+   * tokens, which would pull their means apart by shape alone; LongVU (`all`) counts them.
+   */
+  tokens: 'all' | 'cells' = 'all',
 ): Float64Array {
   const lq = textPost.length / dim;
   const qbar = new Float64Array(dim);
@@ -38,15 +44,21 @@ export function queryScores(
   if (lq > 0) for (let d = 0; d < dim; d++) qbar[d] = qbar[d]! / lq;
   const newlineScore = newline === null ? 0 : dot(newline, 0, qbar, 0, dim);
   const scores = new Float64Array(lowGrids.length);
-  const offs = layout.offsets;
   for (let i = 0; i < lowGrids.length; i++) {
     const g = lowGrids[i]!;
+    const l = Array.isArray(layout)
+      ? (layout as readonly TokenGridLayout[])[i]!
+      : (layout as TokenGridLayout);
+    const offs = l.offsets;
     let s = 0;
+    let n = 0;
     for (let t = 0; t < offs.length; t++) {
       const off = offs[t]!;
+      if (off < 0 && tokens === 'cells') continue;
       s += off < 0 ? newlineScore : dot(g, off * dim, qbar, 0, dim);
+      n++;
     }
-    const score = s / layout.perFrame;
+    const score = s / (tokens === 'cells' ? Math.max(1, n) : l.perFrame);
     if (!Number.isFinite(score)) {
       throw new LvuError(
         'NON_FINITE_INPUT',
@@ -66,4 +78,31 @@ export function topKAscending(scores: ArrayLike<number>, k: number): number[] {
   const idx = Array.from({ length: scores.length }, (_, i) => i);
   idx.sort((a, b) => scores[b]! - scores[a]! || a - b);
   return idx.slice(0, Math.max(0, k)).sort((a, b) => a - b);
+}
+
+/**
+ * Not LongVU: the high-resolution frames when frames differ in size (cameras of several resolutions in one
+ * question), so upgrades cost differently. Frames are taken in priority order (`priority`: the forced recent ones,
+ * then by score) while each one's upgrade (hi − lo tokens of its own layout) still fits in the room the low-
+ * resolution context leaves (B − Σ lo); the first that does not fit ends it. With one size this is N_h: the same
+ * count (floor(room / (hi − lo)), at most T') and the same frames.
+ */
+export function highresByCost(
+  maxVisualLen: number,
+  loPerFrame: ArrayLike<number>,
+  hiPerFrame: ArrayLike<number>,
+  priority: readonly number[],
+): { raw: number | null; positions: number[] } {
+  let room = maxVisualLen;
+  for (let i = 0; i < loPerFrame.length; i++) room -= loPerFrame[i]!;
+  if (!(room > 0)) return { raw: null, positions: [] };
+  const positions: number[] = [];
+  for (const p of priority) {
+    const cost = hiPerFrame[p]! - loPerFrame[p]!;
+    if (cost > room) break;
+    if (cost <= 0) continue;
+    room -= cost;
+    positions.push(p);
+  }
+  return { raw: positions.length, positions: positions.sort((a, b) => a - b) };
 }

@@ -61,44 +61,66 @@ export interface StcChunk {
  * (the read path does, so a question does not recompute it). `norms(grid)` may return the grid's
  * `gridTokenNorms` (cached by the caller): the follower norms are then not recomputed, which halves the work and
  * changes no decision.
+ *
+ * Not LongVU, for frames of several videos in one context (`layout` per frame, `groups`): a frame is compared with
+ * the chunk's first frame of its own video and layout, and kept whole when it is that first frame. With one video
+ * of one size every frame's reference is the chunk's first frame: LongVU's STC.
  */
 export function stcChunk(
   grids: readonly FloatArray[],
-  layout: TokenGridLayout,
+  layout: TokenGridLayout | readonly TokenGridLayout[],
   newline: FloatArray | null,
   dim: number,
   threshold: number,
   eps: number,
   norms?: (grid: FloatArray) => Float64Array | undefined,
   offset = 0,
+  groups?: readonly (string | undefined)[],
 ): StcChunk {
-  const L = layout.perFrame;
-  const offs = layout.offsets;
-  const firstNorm = new Float64Array(L);
+  const layoutOf = (j: number): TokenGridLayout =>
+    Array.isArray(layout) ? (layout as readonly TokenGridLayout[])[j]! : (layout as TokenGridLayout);
+  // each frame's reference: the first frame of the chunk with its group and layout (itself: kept whole)
+  const ref = Int32Array.from({ length: grids.length }, (_, j) => {
+    for (let k = 0; k < j; k++) if (layoutOf(k) === layoutOf(j) && groups?.[k] === groups?.[j]) return k;
+    return j;
+  });
   const survivors: Int32Array[] = new Array(grids.length);
-  const buf = new Int32Array(L);
+  const buf = new Int32Array(Math.max(0, ...grids.map((_, j) => layoutOf(j).perFrame)));
   let minMargin = Number.POSITIVE_INFINITY;
-  const tokenNorm = (g: FloatArray, t: number): number => {
-    const off = offs[t]!;
-    const src = off < 0 ? newline! : g;
-    const base = off < 0 ? 0 : off * dim;
-    let ss = 0;
-    for (let d = 0; d < dim; d++) ss += src[base + d]! * src[base + d]!;
-    return Math.sqrt(ss);
-  };
-  const first = grids[0]!;
-  for (let t = 0; t < L; t++) {
-    const n = tokenNorm(first, t);
-    if (!Number.isFinite(n)) {
-      throw new LvuError('NON_FINITE_INPUT', `tokens of frame position ${offset} contain NaN or Infinity`, {
-        field: `frames[${offset}]`,
-      });
+  const refNorms = new Map<number, Float64Array>();
+  let len = 0;
+  for (let j = 0; j < grids.length; j++) {
+    if (ref[j] !== j) continue;
+    const { perFrame: L, offsets: offs } = layoutOf(j);
+    const g = grids[j]!;
+    const n = new Float64Array(L);
+    for (let t = 0; t < L; t++) {
+      const off = offs[t]!;
+      const src = off < 0 ? newline! : g;
+      const base = off < 0 ? 0 : off * dim;
+      let ss = 0;
+      for (let d = 0; d < dim; d++) ss += src[base + d]! * src[base + d]!;
+      const v = Math.sqrt(ss);
+      if (!Number.isFinite(v)) {
+        throw new LvuError(
+          'NON_FINITE_INPUT',
+          `tokens of frame position ${offset + j} contain NaN or Infinity`,
+          {
+            field: `frames[${offset + j}]`,
+          },
+        );
+      }
+      n[t] = Math.max(v, eps);
     }
-    firstNorm[t] = Math.max(n, eps);
+    refNorms.set(j, n);
+    survivors[j] = Int32Array.from({ length: L }, (_, t) => t);
+    len += L;
   }
-  survivors[0] = Int32Array.from({ length: L }, (_, t) => t);
-  let len = L;
-  for (let j = 1; j < grids.length; j++) {
+  for (let j = 0; j < grids.length; j++) {
+    if (ref[j] === j) continue;
+    const { perFrame: L, offsets: offs } = layoutOf(j);
+    const first = grids[ref[j]!]!;
+    const firstNorm = refNorms.get(ref[j]!)!;
     const g = grids[j]!;
     const cached = norms?.(g);
     let kept = 0;
@@ -193,7 +215,7 @@ export function stcTruncate(chunks: readonly StcChunk[], maxVisualLen: number): 
  */
 export function spatialTokenCompression(
   grids: readonly FloatArray[],
-  layout: TokenGridLayout,
+  layout: TokenGridLayout | readonly TokenGridLayout[],
   newline: FloatArray | null,
   dim: number,
   maxVisualLen: number,
@@ -202,12 +224,16 @@ export function spatialTokenCompression(
   eps: number,
   norms?: (grid: FloatArray) => Float64Array | undefined,
   chunk: (start: number, end: number, compute: () => StcChunk) => StcChunk = (_s, _e, compute) => compute(),
+  groups?: readonly (string | undefined)[],
 ): StcResult {
   const chunks: StcChunk[] = [];
   for (let s = 0; s < grids.length; s += chunkFrames) {
     const e = Math.min(s + chunkFrames, grids.length);
+    const layouts = Array.isArray(layout) ? (layout as readonly TokenGridLayout[]).slice(s, e) : layout;
     chunks.push(
-      chunk(s, e, () => stcChunk(grids.slice(s, e), layout, newline, dim, threshold, eps, norms, s)),
+      chunk(s, e, () =>
+        stcChunk(grids.slice(s, e), layouts, newline, dim, threshold, eps, norms, s, groups?.slice(s, e)),
+      ),
     );
   }
   return stcTruncate(chunks, maxVisualLen);

@@ -67,6 +67,8 @@ export interface QueryResult {
     highRes: EvidenceFrame[];
     /** The best-scoring frames, best first. */
     topScored: EvidenceFrame[];
+    /** A question over several streams: each stream's best-scoring frames, so every camera's best match shows. */
+    byStream?: Record<string, EvidenceFrame[]>;
     /** Every frame with its score, in time order (only when asked: `allScores`). */
     all?: EvidenceFrame[];
   };
@@ -162,9 +164,19 @@ export async function answerQuestion(req: ReadRequest): Promise<QueryResult> {
   const t1 = now();
   const first = frames[0]!;
   const frameHW: [number, number] = [first.frameH, first.frameW];
+  // frames of several sizes (cameras of several resolutions): scores over image cells only, comparable across shapes
+  const mixed = frames.some((f) => f.frameH !== first.frameH || f.frameW !== first.frameW);
   const ctx = composeContext(
     {
-      frames: frames.map((f) => ({ id: f.seq, hi: f.hi, lo: f.lo })),
+      // each frame with its own size (cameras of several resolutions keep their own layouts) and, across streams,
+      // its stream (STC compares a frame only with its own camera's)
+      frames: frames.map((f) => ({
+        id: f.seq,
+        hi: f.hi,
+        lo: f.lo,
+        hw: [f.frameH, f.frameW] as const,
+        ...(cross ? { group: f.streamId } : {}),
+      })),
       dim,
       newline: vision.newline,
       frameHW,
@@ -203,7 +215,14 @@ export async function answerQuestion(req: ReadRequest): Promise<QueryResult> {
     for (let q = 0; q < lq; q++)
       for (let d = 0; d < dim; d++) qbar[d] = qbar[d]! + postEmb[q * dim + d]! / lq;
     sim = Float64Array.from(frames, (f) => {
-      const m = cachedLowMean(f.lo, frameHW, dim, o.newlineToken ? vision.newline : null, o);
+      const m = cachedLowMean(
+        f.lo,
+        [f.frameH, f.frameW],
+        dim,
+        o.newlineToken ? vision.newline : null,
+        o,
+        mixed,
+      );
       let s = 0;
       for (let d = 0; d < dim; d++) s += m[d]! * qbar[d]!;
       return s;
@@ -220,6 +239,17 @@ export async function answerQuestion(req: ReadRequest): Promise<QueryResult> {
   const highRes = ctx.frameRes.flatMap((res, i) => (res === 'H' ? [ev(i)] : []));
   const order = Array.from(frames.keys()).sort((a, b) => sim![b]! - sim![a]! || a - b);
   const topScored = order.slice(0, evidenceFrames).map(ev);
+  const byStream = cross
+    ? Object.fromEntries(
+        cross.streams.map((id) => [
+          id,
+          order
+            .filter((i) => frames[i]!.streamId === id)
+            .slice(0, evidenceFrames)
+            .map(ev),
+        ]),
+      )
+    : undefined;
   const t2 = now();
 
   let usage: BackendUsage | undefined;
@@ -255,7 +285,12 @@ export async function answerQuestion(req: ReadRequest): Promise<QueryResult> {
     mode: ctx.mode.mode,
     frames: frames.length,
     range: { fromMs: time(first), toMs: time(frames.at(-1)!) },
-    evidence: { highRes, topScored, ...(input.allScores ? { all: frames.map((_, i) => ev(i)) } : {}) },
+    evidence: {
+      highRes,
+      topScored,
+      ...(byStream ? { byStream } : {}),
+      ...(input.allScores ? { all: frames.map((_, i) => ev(i)) } : {}),
+    },
     visualTokens: ctx.finalVisualLen,
     textTokens: pre.length + postKept,
     totalTokens: total,

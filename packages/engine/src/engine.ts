@@ -189,7 +189,14 @@ export class Engine {
     status: StreamStatus;
     thumbSide: number;
     timeline: readonly TimelineEntry[];
-    retained: { seq: number; ptsMs: number; wallMs: number; thumb: Uint8Array }[];
+    retained: {
+      seq: number;
+      ptsMs: number;
+      wallMs: number;
+      frameW: number;
+      frameH: number;
+      thumb: Uint8Array;
+    }[];
   } {
     return this.#registry.context(id);
   }

@@ -71,14 +71,6 @@ export class ReadPath {
         .pipeline.store.frames()
         .filter((f) => f.wallMs >= lo && f.wallMs <= hi),
     );
-    const sizes = new Set(per.flatMap((fs) => (fs[0] ? [`${fs[0].frameW}x${fs[0].frameH}`] : [])));
-    if (sizes.size > 1) {
-      throw new LvuError(
-        'INVALID_ARGUMENT',
-        `the streams have frames of different sizes (${[...sizes].join(', ')}): one layout needs one frame size`,
-        { field: 'streams', hint: 'ask streams of one resolution together, or each stream on its own' },
-      );
-    }
     const order = new Map(ids.map((id, i) => [id, i]));
     const union = per
       .flat()

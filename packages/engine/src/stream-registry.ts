@@ -145,14 +145,28 @@ export class StreamRegistry {
     status: StreamStatus;
     thumbSide: number;
     timeline: readonly TimelineEntry[];
-    retained: { seq: number; ptsMs: number; wallMs: number; thumb: Uint8Array }[];
+    retained: {
+      seq: number;
+      ptsMs: number;
+      wallMs: number;
+      frameW: number;
+      frameH: number;
+      thumb: Uint8Array;
+    }[];
   } {
     const store = this.entry(id).pipeline.store;
     return {
       status: this.status(id),
       thumbSide: THUMB_SIDE,
       timeline: store.timeline(),
-      retained: store.frames().map((f) => ({ seq: f.seq, ptsMs: f.ptsMs, wallMs: f.wallMs, thumb: f.thumb })),
+      retained: store.frames().map((f) => ({
+        seq: f.seq,
+        ptsMs: f.ptsMs,
+        wallMs: f.wallMs,
+        frameW: f.frameW,
+        frameH: f.frameH,
+        thumb: f.thumb,
+      })),
     };
   }
 }

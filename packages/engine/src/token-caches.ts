@@ -28,8 +28,10 @@ export function cachedLowMean(
   dim: number,
   newline: FloatArray | null,
   o: LongVuOptions,
+  /** The image cells only (frames of several sizes), not the newline tokens. */
+  cellsOnly = false,
 ): Float64Array {
-  const key = `${frameHW[0]}x${frameHW[1]}:${o.unpad}:${o.newlineToken}:${o.highGridSide}:${o.lowGridSide}`;
+  const key = `${frameHW[0]}x${frameHW[1]}:${o.unpad}:${o.newlineToken}:${o.highGridSide}:${o.lowGridSide}:${cellsOnly}`;
   const hit = means.get(lo);
   if (hit?.key === key) return hit.mean;
   const layout = tokenGridLayout(
@@ -39,13 +41,15 @@ export function cachedLowMean(
     o.newlineToken,
   );
   const mean = new Float64Array(dim);
+  let cells = 0;
   for (const off of layout.offsets) {
-    const src = off < 0 ? newline : lo;
+    if (off >= 0) cells++;
+    const src = off < 0 ? (cellsOnly ? null : newline) : lo;
     if (!src) continue;
     const base = off < 0 ? 0 : off * dim;
     for (let d = 0; d < dim; d++) mean[d] = mean[d]! + src[base + d]!;
   }
-  const n = layout.offsets.length || 1;
+  const n = (cellsOnly ? cells : layout.offsets.length) || 1;
   for (let d = 0; d < dim; d++) mean[d] = mean[d]! / n;
   means.set(lo, { key, mean });
   return mean;
