@@ -111,15 +111,19 @@ export class StreamRegistry {
   status(id: string): StreamStatus {
     const e = this.entry(id);
     const p = e.pipeline;
-    const frames = p.store.frames();
-    const perFrame = frames.length
-      ? tokenGridLayout(
-          this.longvu.highGridSide,
-          [frames[0]!.frameH, frames[0]!.frameW],
-          this.longvu.unpad,
-          this.longvu.newlineToken,
-        ).perFrame
-      : 0;
+    // each frame at its own size's high-resolution layout (a camera may change resolution mid-stream)
+    const perFrame = new Map<string, number>();
+    let retainedTokens = 0;
+    for (const f of p.store.frames()) {
+      const key = `${f.frameH}x${f.frameW}`;
+      let n = perFrame.get(key);
+      if (n === undefined) {
+        const { highGridSide, unpad, newlineToken } = this.longvu;
+        n = tokenGridLayout(highGridSide, [f.frameH, f.frameW], unpad, newlineToken).perFrame;
+        perFrame.set(key, n);
+      }
+      retainedTokens += n;
+    }
     return {
       id,
       source: e.source,
@@ -127,7 +131,7 @@ export class StreamRegistry {
       error: p.error ? { code: p.error.code, message: p.error.message } : null,
       counters: { ...p.counters },
       store: p.store.stats,
-      retainedTokens: perFrame * frames.length,
+      retainedTokens,
       budgetTokens: this.longvu.contextTokens,
       restored: e.restored,
       endedAtMs: p.state === 'running' || p.state === 'starting' ? null : e.endedAtMs,
