@@ -7,6 +7,7 @@ import { MODELS_USAGE, modelsCommand } from './models-command.js';
 import { QUERY_USAGE, queryCommand } from './query-command.js';
 import { RECORD_USAGE, recordCommand } from './record-command.js';
 import { REPLAY_USAGE, replayCommand } from './replay-command.js';
+import { SEARCH_USAGE, searchCommand } from './search-command.js';
 import { SERVE_USAGE, serveCommand } from './serve-command.js';
 import { WORKER_USAGE, workerCommand } from './worker-command.js';
 
@@ -19,6 +20,7 @@ const SUB_USAGE: Record<string, string> = {
   replay: REPLAY_USAGE,
   serve: SERVE_USAGE,
   query: QUERY_USAGE,
+  search: SEARCH_USAGE,
   worker: WORKER_USAGE,
   conformance: CONFORMANCE_USAGE,
   ingest: INGEST_USAGE,
@@ -32,6 +34,7 @@ Usage:
   ${REPLAY_USAGE}
   ${SERVE_USAGE}
   ${QUERY_USAGE}
+  ${SEARCH_USAGE}
   ${WORKER_USAGE}
   ${CONFORMANCE_USAGE}
   ${INGEST_USAGE}
@@ -56,6 +59,7 @@ const commands: Record<string, Command> = {
   replay: replayCommand,
   serve: serveCommand,
   query: queryCommand,
+  search: searchCommand,
   worker: workerCommand,
   record: recordCommand,
   models: modelsCommand,

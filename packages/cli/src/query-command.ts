@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { formatClock, LvuError, sseEvents } from '@lvu/core';
+import { apiFetch } from './api-client.js';
 
 export const QUERY_USAGE = `lvu query URL STREAM TEXT [--json] [--since-ms MS] [--until-ms MS] [--token T]
 lvu query URL --streams A,B,… TEXT [--json] [--since-ms MS] [--until-ms MS] [--token T]
@@ -31,28 +32,16 @@ export async function queryCommand(args: string[]): Promise<number> {
   for (const k of ['since-ms', 'until-ms'] as const) {
     if (values[k] !== undefined) body[k === 'since-ms' ? 'sinceMs' : 'untilMs'] = Number(values[k]);
   }
-  let r: Response;
-  try {
-    r = await fetch(`${url.replace(/\/$/, '')}${path}`, {
+  const r = await apiFetch(
+    url,
+    path,
+    {
       method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'text/event-stream',
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
       body: JSON.stringify(body),
-    });
-  } catch (err) {
-    throw new LvuError('SOURCE_UNREACHABLE', `cannot reach ${url}: ${(err as Error).message}`, {
-      field: 'URL',
-    });
-  }
-  if (!r.ok) {
-    const e = (await r.json().catch(() => ({}))) as { error?: string; message?: string; field?: string };
-    throw new LvuError((e.error as 'INTERNAL') ?? 'INTERNAL', e.message ?? `HTTP ${r.status}`, {
-      field: e.field,
-    });
-  }
+    },
+    token,
+  );
   let result: Record<string, unknown> | null = null;
   let answered = false;
   for await (const { event, data } of sseEvents(r.body!)) {

@@ -212,7 +212,7 @@ describe('composeContext over frames of several sizes (cameras of any resolution
       });
       const cams = 1 + Math.floor((r() + 0.5) * 4);
       const camSize = Array.from({ length: cams }, () => SIZES[Math.floor((r() + 0.5) * SIZES.length)]!);
-      const frames = randomFrames(r, n, hiSide, loSide, dim).map((f, i) => {
+      const frames = randomFrames(r, n, hiSide, loSide, dim).map((f) => {
         const cam = Math.floor((r() + 0.5) * cams);
         return { ...f, hw: camSize[cam]!, group: `cam${cam}` };
       });

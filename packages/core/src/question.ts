@@ -42,7 +42,7 @@ export function questionSchema(maxChars = DEFAULT_MAX_QUESTION_CHARS, what = 'qu
 }
 
 /** sinceMs/untilMs: each, when given, a finite number of milliseconds (null: not given). */
-export function timeRangeShape(clock: 'media time of the stream' | 'wall-clock time, ms since the epoch') {
+export function timeRangeShape(clock: string) {
   // zod's number is finite: NaN and the infinities are refused
   const ms = (edge: string) =>
     z

@@ -11,7 +11,7 @@ import {
   engineConfigSchema,
 } from './engine-config.js';
 import { durationMs, type QueryLimits, queryLimitsSchema, type RetentionInput } from './engine-options.js';
-import { HistorySearch, type SearchResult } from './history-search.js';
+import { HistorySearch, type RgbImage, type SearchResult } from './history-search.js';
 import type { LlmBackend } from './llm-backend.js';
 import type { OpenedModels } from './model-kit.js';
 import { openModels } from './open-models.js';
@@ -20,7 +20,7 @@ import { StreamLifecycle } from './stream-lifecycle.js';
 import { StreamMemory } from './stream-memory.js';
 import { StreamRegistry, type StreamSpec, type StreamStatus } from './stream-registry.js';
 
-export type { SearchRange, SearchResult } from './history-search.js';
+export type { RgbImage, SearchRange, SearchResult } from './history-search.js';
 export type { StreamSpec, StreamStatus } from './stream-registry.js';
 
 /**
@@ -230,6 +230,14 @@ export class Engine {
     o: { q: string; sinceMs?: number; untilMs?: number; limit?: number },
   ): Promise<SearchResult> {
     return this.#search.search(ids, o);
+  }
+
+  /** Search by example image: frames ranked by feature similarity to it (history-search.ts). */
+  searchImage(
+    ids: readonly string[],
+    o: { image: RgbImage; sinceMs?: number; untilMs?: number; limit?: number },
+  ): Promise<SearchResult> {
+    return this.#search.searchImage(ids, o);
   }
 
   /** A stream's context as snapshot bytes (Arrow IPC; `ContextStore.restore`). */

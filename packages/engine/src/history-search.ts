@@ -1,7 +1,7 @@
 import type { LongVuOptions } from '@lvu/compress';
-import { LvuError } from '@lvu/core';
+import { LvuError, type SampledFrame } from '@lvu/core';
 import type { FrameEncoder, TextEncoder } from '@lvu/operators';
-import { THUMB_SIDE } from '@lvu/operators';
+import { squareRgb, THUMB_SIDE } from '@lvu/operators';
 import { checkRange, validateQuestion } from './answer-question.js';
 import type { RetainedFrame } from './context-store.js';
 import type { QueryLimits } from './engine-options.js';
@@ -45,6 +45,16 @@ export interface SearchResult {
 }
 
 type FeatureRowLike = Omit<RetainedFrame, 'ordinal'>;
+
+/** What a search covers: the time range (media time for one stream, wall clock across several) and how many. */
+type SearchRange_ = { sinceMs?: number; untilMs?: number; limit?: number };
+
+/** An RGB24 image (width × height × 3 bytes), e.g. a decoded JPEG. */
+export interface RgbImage {
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+}
 
 /**
  * Search over history, the engine's second service: how a question scores frames, applied to every retained and
@@ -105,28 +115,83 @@ export class HistorySearch {
    * each with its best frame's thumbnail and, where the models can name what they see, labels. Spilled frames are
    * read by their `.means` summaries, one segment at a time; only the best frames' rows are read back.
    */
-  async search(
-    ids: readonly string[],
-    o: { q: string; sinceMs?: number; untilMs?: number; limit?: number },
-  ): Promise<SearchResult> {
+  async search(ids: readonly string[], o: SearchRange_ & { q: string }): Promise<SearchResult> {
     const t0 = performance.now();
+    this.#check(ids, o);
+    validateQuestion(o.q, this.d.limits.maxQuestionChars, 'q');
+    const score = await this.frameScorer(o.q);
+    return this.#rank(ids, o, o.q, (v) => score.mean(v), t0);
+  }
+
+  /**
+   * Search by example image: the same ranking, each frame scored by the cosine of its mean low-resolution token
+   * with the image's, encoded as a frame of the stream would be (padded to a square with the sources' default
+   * fill, at each size the encoders take).
+   */
+  async searchImage(ids: readonly string[], o: SearchRange_ & { image: RgbImage }): Promise<SearchResult> {
+    const t0 = performance.now();
+    this.#check(ids, o);
+    const { rgb, width, height } = o.image;
+    if (!(width > 0 && height > 0) || rgb.length !== width * height * 3) {
+      throw new LvuError(
+        'INVALID_ARGUMENT',
+        `an image of ${width}×${height} needs ${width * height * 3} RGB bytes`,
+        {
+          field: 'image',
+        },
+      );
+    }
+    const frame: SampledFrame = {
+      streamId: '(image)',
+      seq: 0,
+      ptsMs: 0,
+      wallMs: Date.now(),
+      width,
+      height,
+      images: Object.fromEntries(this.d.vision.imageSizes.map((s) => [s, squareRgb(rgb, width, height, s)])),
+    };
+    const f = await this.d.vision.features(frame, await this.d.vision.dino(frame));
+    const m = this.lowMean({ lo: f.lo, frameH: height, frameW: width });
+    const norm = (v: ArrayLike<number>) => {
+      let s = 0;
+      for (let d = 0; d < m.length; d++) s += v[d]! * v[d]!;
+      return Math.sqrt(s) || 1;
+    };
+    const mNorm = norm(m);
+    const cosine = (v: ArrayLike<number>) => {
+      let s = 0;
+      for (let d = 0; d < m.length; d++) s += v[d]! * m[d]!;
+      return s / (norm(v) * mNorm);
+    };
+    return this.#rank(ids, o, '(image)', cosine, t0);
+  }
+
+  #check(ids: readonly string[], o: SearchRange_): void {
     if (!Array.isArray(ids) || ids.length === 0 || ids.length > 64) {
       throw new LvuError('INVALID_ARGUMENT', 'streams must be a list of 1 to 64 stream ids', {
         field: 'streams',
       });
     }
-    validateQuestion(o.q, this.d.limits.maxQuestionChars, 'q');
     const limit = o.limit ?? 10;
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
       throw new LvuError('INVALID_ARGUMENT', 'limit must be an integer from 1 to 100', { field: 'limit' });
     }
     checkRange(o);
+  }
+
+  /** Every frame of the streams in the range scored by `dot` (on its mean low-resolution token), as ranges. */
+  #rank(
+    ids: readonly string[],
+    o: SearchRange_,
+    q: string,
+    dot: (v: ArrayLike<number>) => number,
+    t0: number,
+  ): SearchResult {
+    const limit = o.limit ?? 10;
     const entries = ids.map((id) => [id, this.d.registry.entry(id)] as const);
     const wall = ids.length > 1;
     const lo = o.sinceMs ?? Number.NEGATIVE_INFINITY;
     const hi = o.untilMs ?? Number.POSITIVE_INFINITY;
-    const score = await this.frameScorer(o.q);
-    const dot = (v: ArrayLike<number>) => score.mean(v);
     type Hit = {
       streamId: string;
       seq: number;
@@ -218,7 +283,7 @@ export class HistorySearch {
     }
     const labels = this.d.labels;
     return {
-      q: o.q,
+      q,
       streams: [...ids],
       clock: wall ? 'wall' : 'media',
       ranges: top.map(({ bestHit, ...r }) => ({

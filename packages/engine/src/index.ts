@@ -21,7 +21,14 @@ export { BUILTIN_FEATURES, BuiltinFrameEncoder, BuiltinTextEncoder } from './bui
 export { Checkpointer } from './checkpointer.js';
 export { ContextStore, type RetainedFrame, type StoreStats, type TimelineEntry } from './context-store.js';
 export { type DurabilityWarning, DurableMemory, lockStateDir, SEQ_LEASE } from './durable-memory.js';
-export { Engine, type SearchRange, type SearchResult, type StreamSpec, type StreamStatus } from './engine.js';
+export {
+  Engine,
+  type RgbImage,
+  type SearchRange,
+  type SearchResult,
+  type StreamSpec,
+  type StreamStatus,
+} from './engine.js';
 export {
   builtinPlugins,
   type EngineConfig,

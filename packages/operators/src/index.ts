@@ -1,7 +1,7 @@
 export { Credits } from './credits.js';
 export { encodeKept } from './encode-kept.js';
 export { type FrameEncoder, type FrameFeatures, frameImage, type TextEncoder } from './frame-encoder.js';
-export { downscaleRgb, rgbToJpeg, THUMB_SIDE, thumbnail } from './images.js';
+export { downscaleRgb, jpegToRgb, rgbToJpeg, squareRgb, THUMB_SIDE, thumbnail } from './images.js';
 export { keptRow } from './kept-row.js';
 export { pullMap } from './pull-map.js';
 export { type ReducedWindow, reduceWindows } from './reduce-windows.js';

@@ -123,6 +123,20 @@ export function apiRoutes(s: ApiSchemas) {
         response: { 200: s.searchResult, ...errors(400, 404, 429) },
       },
     },
+    searchImage: {
+      method: 'POST',
+      url: '/v1/search',
+      // a JPEG takes more than a question's 64 KiB
+      bodyLimit: 16 * 1024 * 1024,
+      schema: {
+        operationId: 'searchImage',
+        summary:
+          "search by example image: the streams' retained and spilled frames ranked by feature similarity to a JPEG " +
+          '(encoded as a frame is), as time ranges, best first',
+        body: s.imageSearch,
+        response: { 200: s.searchResult, ...errors(400, 404, 413, 415, 429) },
+      },
+    },
     askStreams: {
       method: 'POST',
       url: '/v1/query',
@@ -208,5 +222,7 @@ export interface ApiRoute {
   public?: boolean;
   invalid?: 'INVALID_CONFIG';
   links?: readonly string[];
+  /** Largest body this route takes, when more than the server's default. */
+  bodyLimit?: number;
   schema: { operationId?: string; response: Record<number, unknown> } & Record<string, unknown>;
 }

@@ -149,6 +149,24 @@ export function apiSchemas(shape: ApiShape) {
         .describe('comma-separated stream ids'),
       ...searchQuery,
     }),
+    imageSearch: named(
+      'ImageSearch',
+      z.object({
+        streams: z
+          .array(streamIdSchema)
+          .min(1, { error: 'streams must be a list of 1 to 64 stream ids' })
+          .max(64, { error: 'streams must be a list of 1 to 64 stream ids' })
+          .refine((s) => new Set(s).size === s.length, { error: 'streams lists a stream twice' })
+          .meta({ uniqueItems: true })
+          .describe('the streams to search, each once'),
+        image: z
+          .base64({ error: 'image must be a JPEG, base64-encoded' })
+          .min(4)
+          .describe('the example: a JPEG, base64-encoded (at most 12 MiB of JPEG)'),
+        ...timeRangeShape('media time for one stream, wall-clock time (ms since the epoch) for several'),
+        limit: z.int().min(1).max(100).default(10).describe('ranges to return'),
+      }),
+    ),
     removeQuery: z.object({
       purge: z
         .enum(['true', 'false', '1', '0'], { error: 'purge must be true or false' })

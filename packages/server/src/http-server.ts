@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Admission, LvuError, type LvuErrorCode, type MetricFamily } from '@lvu/core';
 import type { Engine, QueryResult, QuestionInput, StandingQuestions, StreamStatus } from '@lvu/engine';
+import { jpegToRgb } from '@lvu/operators';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { query, range, sse } from './answer-stream.js';
@@ -221,6 +222,16 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
     handler: async (req) => {
       const { streams, ...q } = req.query;
       return searches.run(() => engine.search(streams.split(',').filter(Boolean), q));
+    },
+  });
+  zod.route({
+    ...route('searchImage'),
+    handler: async (req) => {
+      const { streams, image, sinceMs, untilMs, limit } = req.body;
+      for (const id of streams) engine.status(id); // unknown streams are a 404 before the image is decoded
+      const decoded = jpegToRgb(Buffer.from(image, 'base64'));
+      const range = { sinceMs: sinceMs ?? undefined, untilMs: untilMs ?? undefined, limit };
+      return searches.run(() => engine.searchImage(streams, { image: decoded, ...range }));
     },
   });
   zod.route({

@@ -59,12 +59,13 @@ export async function prepareApi(app: FastifyInstance, shape: ApiShape, auth: bo
 export function routeOptions<K extends OperationId>(
   api: MountedApi,
   id: K,
-): { method: ApiRoutes[K]['method']; url: string; schema: ApiRoutes[K]['schema'] } {
+): { method: ApiRoutes[K]['method']; url: string; bodyLimit?: number; schema: ApiRoutes[K]['schema'] } {
   const r = api.routes[id] as ApiRoute;
   const guarded = api.auth && !r.public;
   return {
     method: r.method,
     url: r.url,
+    ...(r.bodyLimit ? { bodyLimit: r.bodyLimit } : {}),
     schema: {
       ...r.schema,
       ...(r.public ? { security: [] } : guarded ? { security: [{ bearer: [] }] } : {}),
