@@ -156,7 +156,9 @@ async function script(blocks: DocBlock[]): Promise<{ text: string; env: Record<s
       for (const m of line.matchAll(/127\.0\.0\.1:(\d+)/g)) {
         const port = Number(m[1]);
         if (servers.has(port) && !waited.has(port)) {
-          const asked = new RegExp(`lvu query http://127\\.0\\.0\\.1:${port} ([\\w.-]+)`).exec(line)?.[1];
+          const asked = new RegExp(`lvu query http://127\\.0\\.0\\.1:${port} ([A-Za-z0-9][\\w.-]*)`).exec(
+            line,
+          )?.[1];
           lines.push(
             servers.get(port) === 'lvu' ? `wait_lvu ${port}${asked ? ` ${asked}` : ''}` : `wait_tcp ${port}`,
           );

@@ -1,7 +1,8 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { encodeWindow } from '@lvu/arrow';
 import { createEngine } from '@lvu/cli';
 import type { SampledFrame } from '@lvu/core';
@@ -19,6 +20,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaBroker } from './support/kafka-broker.js';
 import { makeSceneVideo } from './support/media.js';
 import { repoRoot } from './support/paths.js';
+
+const LVU = resolve(repoRoot, 'packages/cli/bin/lvu.js');
 
 /** A real Apache Kafka 3.9 broker (KRaft), its jars from Maven Central (tools/kafka). */
 const broker = new KafkaBroker();
@@ -502,6 +505,16 @@ describe('questions to a worker that does not own the stream', () => {
         const j = (await r.json()) as { servedFrom: string; streamId: string; frames: number };
         expect(j).toMatchObject({ servedFrom: 'snapshot', streamId: foreign });
         expect(j.frames).toBe(members[owner]!.engine.frames(foreign).length);
+        // lvu query asks for a streamed answer: from the checkpoint it comes whole, as the `result` event
+        const streamed = await promisify(execFile)(process.execPath, [
+          LVU,
+          'query',
+          members[other]!.url,
+          foreign,
+          'What is on screen?',
+          '--json',
+        ]);
+        expect(JSON.parse(streamed.stdout)).toMatchObject({ servedFrom: 'snapshot', streamId: foreign });
         const missing = await fetch(`${members[other]!.url}/v1/streams/nobody/query`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },

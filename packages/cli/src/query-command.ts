@@ -66,6 +66,8 @@ export async function queryCommand(args: string[]): Promise<number> {
   const t = (f: { ptsMs: number; streamId: string }) =>
     streams ? `${f.streamId} ${formatClock(f.ptsMs)}` : formatClock(f.ptsMs);
   if (answered) process.stdout.write('\n');
+  // an answer not streamed token by token (a worker answering from another worker's checkpoint) comes whole
+  else if (typeof result.answer === 'string') process.stdout.write(`answer: ${result.answer}\n`);
   else process.stdout.write('answer: none (evidence only)\n');
   process.stdout.write(
     `high-resolution frames: ${ev.highRes.map(t).join(', ') || 'none'}\n` +

@@ -2,7 +2,7 @@ import { type LongVuOptions, type LongVuPreset, longVuOptions } from '@lvu/compr
 import { EventBus } from '@lvu/core';
 import type { FrameEncoder, TextEncoder } from '@lvu/operators';
 import type { QueryResult, QuestionInput } from './answer-question.js';
-import type { ContextStore, RetainedFrame, TimelineEntry } from './context-store.js';
+import type { ContextStore, RetainedFrame } from './context-store.js';
 import type { DurabilityWarning } from './durable-memory.js';
 import {
   builtinPlugins,
@@ -18,10 +18,10 @@ import { openModels } from './open-models.js';
 import { ReadPath } from './read-path.js';
 import { StreamLifecycle } from './stream-lifecycle.js';
 import { StreamMemory } from './stream-memory.js';
-import { StreamRegistry, type StreamSpec, type StreamStatus } from './stream-registry.js';
+import { type StreamContext, StreamRegistry, type StreamSpec, type StreamStatus } from './stream-registry.js';
 
 export type { RgbImage, SearchRange, SearchResult } from './history-search.js';
-export type { StreamSpec, StreamStatus } from './stream-registry.js';
+export type { StreamContext, StreamSpec, StreamStatus } from './stream-registry.js';
 
 /**
  * The engine: `create()` opens the models and the backend, and the rest is delegation to a stream registry at the
@@ -185,19 +185,7 @@ export class Engine {
   }
 
   /** The stream's timeline: kept and evicted frames, retained frames with thumbnails. */
-  context(id: string): {
-    status: StreamStatus;
-    thumbSide: number;
-    timeline: readonly TimelineEntry[];
-    retained: {
-      seq: number;
-      ptsMs: number;
-      wallMs: number;
-      frameW: number;
-      frameH: number;
-      thumb: Uint8Array;
-    }[];
-  } {
+  context(id: string): StreamContext {
     return this.#registry.context(id);
   }
 

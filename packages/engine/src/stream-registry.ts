@@ -35,6 +35,21 @@ export interface StreamStatus {
   source_stats?: unknown;
 }
 
+/** A stream's timeline as the API shows it: its status, kept and evicted frames, retained frames with thumbnails. */
+export interface StreamContext {
+  status: StreamStatus;
+  thumbSide: number;
+  timeline: readonly TimelineEntry[];
+  retained: {
+    seq: number;
+    ptsMs: number;
+    wallMs: number;
+    frameW: number;
+    frameH: number;
+    thumb: Uint8Array;
+  }[];
+}
+
 /** What durable memory saves with a context: enough to continue or hold it after a restart. */
 export interface SavedState {
   state: StreamState;
@@ -145,19 +160,7 @@ export class StreamRegistry {
   }
 
   /** The stream's timeline: kept and evicted frames, retained frames with thumbnails. */
-  context(id: string): {
-    status: StreamStatus;
-    thumbSide: number;
-    timeline: readonly TimelineEntry[];
-    retained: {
-      seq: number;
-      ptsMs: number;
-      wallMs: number;
-      frameW: number;
-      frameH: number;
-      thumb: Uint8Array;
-    }[];
-  } {
+  context(id: string): StreamContext {
     const store = this.entry(id).pipeline.store;
     return {
       status: this.status(id),

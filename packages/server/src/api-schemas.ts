@@ -21,6 +21,15 @@ export function apiSchemas(shape: ApiShape) {
     return s;
   };
   const max = shape.maxQuestionChars;
+  /** 1 to 64 stream ids, each once (the engine's rule for questions and searches over several streams). */
+  const streamList = (description: string) =>
+    z
+      .array(streamIdSchema)
+      .min(1, { error: 'streams must be a list of 1 to 64 stream ids' })
+      .max(64, { error: 'streams must be a list of 1 to 64 stream ids' })
+      .refine((s) => new Set(s).size === s.length, { error: 'streams lists a stream twice' })
+      .meta({ uniqueItems: true })
+      .describe(description);
   // an object whose keys the engine's own types define (an interface, which a record type would not take)
   const object = () => z.looseObject({}) as unknown as z.ZodType<object>;
   // an answer's object: the keys named are documented and checked, others the engine adds pass through (typed as
@@ -63,13 +72,7 @@ export function apiSchemas(shape: ApiShape) {
   const crossQuestion = named(
     'CrossQuestion',
     z.object({
-      streams: z
-        .array(streamIdSchema)
-        .min(1, { error: 'streams must be a list of 1 to 64 stream ids' })
-        .max(64, { error: 'streams must be a list of 1 to 64 stream ids' })
-        .refine((s) => new Set(s).size === s.length, { error: 'streams lists a stream twice' })
-        .meta({ uniqueItems: true })
-        .describe('the streams to ask about, each once'),
+      streams: streamList('the streams to ask about, each once'),
       question: questionSchema(max).describe('what to ask about the video'),
       ...timeRangeShape('wall-clock time, ms since the epoch'),
     }),
@@ -152,13 +155,7 @@ export function apiSchemas(shape: ApiShape) {
     imageSearch: named(
       'ImageSearch',
       z.object({
-        streams: z
-          .array(streamIdSchema)
-          .min(1, { error: 'streams must be a list of 1 to 64 stream ids' })
-          .max(64, { error: 'streams must be a list of 1 to 64 stream ids' })
-          .refine((s) => new Set(s).size === s.length, { error: 'streams lists a stream twice' })
-          .meta({ uniqueItems: true })
-          .describe('the streams to search, each once'),
+        streams: streamList('the streams to search, each once'),
         image: z
           .base64({ error: 'image must be a JPEG, base64-encoded' })
           .min(4)

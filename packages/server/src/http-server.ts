@@ -269,14 +269,16 @@ export async function createHttpServer(engine: Engine, o: HttpServerOptions = {}
         try {
           return await queries.run(() => engine.query(id, input), input.signal);
         } catch (err) {
-          // a stream another worker runs: the answer from its checkpoint (JSON only)
-          if (fallback && !input.onText && err instanceof LvuError && err.code === 'STREAM_NOT_FOUND')
-            return fallback(id, input) as Promise<QueryResult>;
+          // a stream another worker runs: the answer from its checkpoint, whole (as JSON, or as the one `result`
+          // event of a streamed answer); a stream no checkpoint holds either is still a 404
+          if (fallback && err instanceof LvuError && err.code === 'STREAM_NOT_FOUND') {
+            const { onText: _whole, ...asked } = input;
+            return fallback(id, asked) as Promise<QueryResult>;
+          }
           throw err;
         }
       };
-      // validate before the stream starts, so a missing stream is still a 404
-      if ((req.headers.accept ?? '').includes('text/event-stream')) engine.status(id);
+      // nothing is streamed before the first token, so a missing stream is a 404 either way
       return query(req, reply, range(req.body), ask);
     },
   });
