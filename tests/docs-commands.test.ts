@@ -46,7 +46,7 @@ describe('the lvu commands in the README and docs/', () => {
   it('there are commands to check on the pages a user reads first', () => {
     expect(all.filter((c) => c.page === 'README.md').length).toBeGreaterThan(8);
     expect(new Set(all.filter((c) => !c.sub.startsWith('--')).map((c) => c.sub))).toEqual(
-      new Set(['replay', 'serve', 'query', 'ingest', 'worker', 'models', 'conformance', 'record']),
+      new Set(['replay', 'serve', 'query', 'search', 'ingest', 'worker', 'models', 'conformance', 'record']),
     );
   });
 

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FeatureRow, FeatureWindow } from '@lvu/arrow';
+import { tokenGridLayout } from '@lvu/compress';
 import { type LvuEvent, seededRandom } from '@lvu/core';
 import { Engine, type StandingAnswer, StandingQuestions } from '@lvu/engine';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -109,7 +110,7 @@ describe('questions over several streams', () => {
     }
   }, 120_000);
 
-  it('refuses streams of different frame sizes with a clear error', async () => {
+  it('answers streams of different frame sizes together, each frame at its own layout', async () => {
     const engine = await Engine.create();
     const r = seededRandom(1);
     try {
@@ -128,10 +129,17 @@ describe('questions over several streams', () => {
         });
         await engine.whenDone(id);
       }
-      await expect(engine.queryStreams(['wide', 'square'], { question: 'red?' })).rejects.toMatchObject({
-        code: 'INVALID_ARGUMENT',
-        field: 'streams',
-      });
+      const q = await engine.queryStreams(['wide', 'square'], { question: 'red?' });
+      expect(q.frames).toBe(4);
+      expect(Object.keys(q.evidence.byStream ?? {}).sort()).toEqual(['square', 'wide']);
+      // high mode: every frame whole, each at its own size's layout (a 16:9 frame has fewer cells after unpad)
+      const o = engine.longvu;
+      const per = (hw: [number, number]) =>
+        tokenGridLayout(o.highGridSide, hw, o.unpad, o.newlineToken).perFrame;
+      expect(q.mode).toBe('high');
+      expect(per([180, 320])).toBeLessThan(per([240, 240]));
+      expect(q.visualTokens).toBe(2 * per([180, 320]) + 2 * per([240, 240]));
+      expect(q.totalTokens).toBeLessThanOrEqual(q.budgetTokens);
     } finally {
       await engine.close();
     }
