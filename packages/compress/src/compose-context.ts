@@ -1,7 +1,13 @@
 import { type FloatArray, LvuError } from '@lvu/core';
 import { visualBudgetTokens } from './budgets.js';
 import type { LongVuOptions } from './longvu-options.js';
-import { highresByCost, highresCount, queryScores, topKAscending } from './query-guided-selection.js';
+import {
+  highresByCost,
+  highresCount,
+  highresPositions,
+  highresPriority,
+  queryScores,
+} from './query-guided-selection.js';
 import { type ResolutionMode, resolutionMode } from './resolution-mode.js';
 import { type StcChunk, spatialTokenCompression } from './spatial-token-compression.js';
 import { copyFrameTokens, type TokenGridLayout, tokenGridLayout } from './token-grid.js';
@@ -337,23 +343,6 @@ export function composeContext(input: ComposeInput, o: LongVuOptions): ComposedC
     visualStartPosition: input.textPreLen,
     sources,
   };
-}
-
-/** Positions in the order they take high resolution: the last `recent` (newest first), then by score (ties: lower). */
-function highresPriority(sim: Float64Array, recent: number): number[] {
-  const r = Math.min(Math.max(0, Math.floor(recent)), sim.length);
-  const forced = Array.from({ length: r }, (_, i) => sim.length - 1 - i);
-  const rest = Array.from({ length: sim.length - r }, (_, i) => i).sort((a, b) => sim[b]! - sim[a]! || a - b);
-  return [...forced, ...rest];
-}
-
-/** N_h positions (ascending): the last `recent` positions first (newest first), then the best scores (docs/longvu.md §b). */
-function highresPositions(sim: Float64Array, count: number, recent: number): number[] {
-  const r = Math.min(Math.max(0, Math.floor(recent)), count, sim.length);
-  if (r === 0) return topKAscending(sim, count);
-  const forced = Array.from({ length: r }, (_, i) => sim.length - 1 - i);
-  const rest = sim.subarray(0, sim.length - r);
-  return [...topKAscending(rest, count - r), ...forced.reverse()];
 }
 
 /** Throws NON_FINITE_INPUT unless both grids of a frame are free of NaN and ±Infinity (check once, at ingest). */

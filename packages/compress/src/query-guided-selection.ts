@@ -106,3 +106,20 @@ export function highresByCost(
   }
   return { raw: positions.length, positions: positions.sort((a, b) => a - b) };
 }
+
+/** Positions in the order they take high resolution: the last `recent` (newest first), then by score (ties: lower). */
+export function highresPriority(sim: Float64Array, recent: number): number[] {
+  const r = Math.min(Math.max(0, Math.floor(recent)), sim.length);
+  const forced = Array.from({ length: r }, (_, i) => sim.length - 1 - i);
+  const rest = Array.from({ length: sim.length - r }, (_, i) => i).sort((a, b) => sim[b]! - sim[a]! || a - b);
+  return [...forced, ...rest];
+}
+
+/** N_h positions (ascending): the last `recent` positions first (newest first), then the best scores (docs/longvu.md §b). */
+export function highresPositions(sim: Float64Array, count: number, recent: number): number[] {
+  const r = Math.min(Math.max(0, Math.floor(recent)), count, sim.length);
+  if (r === 0) return topKAscending(sim, count);
+  const forced = Array.from({ length: r }, (_, i) => sim.length - 1 - i);
+  const rest = sim.subarray(0, sim.length - r);
+  return [...topKAscending(rest, count - r), ...forced.reverse()];
+}
