@@ -42,6 +42,7 @@ beforeAll(async () => {
     'bench',
     '.venv',
     '.venv-triton',
+    '.venv-detector',
   ])
     symlinkSync(resolve(repoRoot, d), join(scratch, d));
   for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.base.json', 'turbo.json'])

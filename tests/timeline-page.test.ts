@@ -71,7 +71,7 @@ describe('timeline page (headless Chromium)', () => {
     writeFileSync(resolve(repoRoot, '.cache/timeline-page.png'), png); // for people to look at
     const shot = decodePng(png);
     const scale = shot.height / box.height;
-    const y = (canvasY: number) => Math.round((canvasY / 260) * box.height * scale);
+    const y = (canvasY: number) => Math.round((canvasY / 300) * box.height * scale);
     // thumbnails: the strip holds the frames' colours (the red scene among them), not an empty white band
     const strip = shot.width * (y(50) - y(10));
     const white = count(shot, [255, 255, 255], y(10), y(50));
@@ -83,8 +83,8 @@ describe('timeline page (headless Chromium)', () => {
     expect(count(shot, [42, 157, 58], y(60), y(76))).toBeGreaterThan(10);
     expect(count(shot, [154, 154, 154], y(80), y(96))).toBeGreaterThan(10);
     // the budget line (red, dashed) and the retained tokens (blue) in the chart
-    expect(count(shot, [255, 0, 0], y(120), y(250))).toBeGreaterThan(100);
-    expect(count(shot, [31, 95, 191], y(120), y(250))).toBeGreaterThan(20);
+    expect(count(shot, [255, 0, 0], y(160), y(290))).toBeGreaterThan(100);
+    expect(count(shot, [31, 95, 191], y(160), y(290))).toBeGreaterThan(20);
     await page.close();
   }, 60_000);
 
@@ -137,7 +137,7 @@ describe('timeline page (headless Chromium)', () => {
       writeFileSync(resolve(repoRoot, '.cache/timeline-page-memory.png'), png); // for people to look at
       const shot = decodePng(png);
       const scale = shot.height / box.height;
-      const y = (canvasY: number) => Math.round((canvasY / 260) * box.height * scale);
+      const y = (canvasY: number) => Math.round((canvasY / 300) * box.height * scale);
       expect(count(shot, [128, 0, 255], y(0), y(112))).toBeGreaterThan(30); // the restart line
       expect(count(shot, [208, 0, 138], y(0), y(16))).toBeGreaterThan(20); // the alert marker
       expect(count(shot, [0, 170, 220], y(98), y(108))).toBeGreaterThan(20); // the search ranges

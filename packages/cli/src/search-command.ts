@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatClock, LvuError } from '@lvu/core';
+import { describeObjects, type ObjectEvidence } from '@lvu/engine';
 import { apiFetch } from './api-client.js';
 import { numberArg } from './number-arg.js';
 
@@ -68,7 +69,11 @@ export async function searchCommand(args: string[]): Promise<number> {
         : `/v1/search?streams=${encodeURIComponent(streams.join(','))}&${q}`;
     r = await apiFetch(url, path, { method: 'GET' }, token);
   }
-  const result = (await r.json()) as { ranges: Range[]; scanned: { retained: number; spilled: number } };
+  const result = (await r.json()) as {
+    ranges: Range[];
+    scanned: { retained: number; spilled: number };
+    objects?: ObjectEvidence[];
+  };
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return 0;
@@ -79,6 +84,9 @@ export async function searchCommand(args: string[]): Promise<number> {
       `${streams.length > 1 ? `${x.streamId} ` : ''}${formatClock(x.fromMs)}–${formatClock(x.toMs)}  best ${formatClock(x.best.ptsMs)}  ` +
         `score ${x.score.toFixed(3)}  ${x.frames} frames${labels}\n`,
     );
+  }
+  if (result.objects?.length) {
+    process.stdout.write(`counted by the detector: ${describeObjects(result.objects, streams.length > 1)}\n`);
   }
   process.stdout.write(
     `${result.ranges.length} ranges from ${result.scanned.retained} retained and ${result.scanned.spilled} spilled frames\n`,

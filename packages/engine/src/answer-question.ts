@@ -3,6 +3,7 @@ import { checked, LvuError, questionSchema, timeRangeShape, z } from '@lvu/core'
 import type { FrameEncoder, TextEncoder } from '@lvu/operators';
 import type { RetainedFrame } from './context-store.js';
 import type { BackendUsage, LlmBackend } from './llm-backend.js';
+import { type ObjectEvidence, objectCounts, objectEvidence } from './object-evidence.js';
 import type { StcCache } from './stc-cache.js';
 import { cachedLowMean, cachedNorms } from './token-caches.js';
 
@@ -44,6 +45,8 @@ export interface EvidenceFrame {
   wallMs: number;
   /** Query score (raw dot product with the mean text embedding, docs/longvu.md §b); null when not computed. */
   score: number | null;
+  /** What the object detector counted in the frame, by class (only with a detector). */
+  objects?: Record<string, number>;
 }
 
 export interface QueryResult {
@@ -71,6 +74,11 @@ export interface QueryResult {
     byStream?: Record<string, EvidenceFrame[]>;
     /** Every frame with its score, in time order (only when asked: `allScores`). */
     all?: EvidenceFrame[];
+    /**
+     * The objects the question names ("people", "cars", "vehicles"), where a detector ran: the frames showing the
+     * most of them with counts, when they were seen and for how long, the count at a time the question names.
+     */
+    objects?: ObjectEvidence[];
   };
   visualTokens: number;
   textTokens: number;
@@ -112,7 +120,7 @@ export interface ReadRequest {
   /** The stream id (several joined with ',' across streams) the answer names. */
   streamId: string;
   frames: readonly RetainedFrame[];
-  vision: Pick<FrameEncoder, 'dim' | 'newline' | 'description'>;
+  vision: Pick<FrameEncoder, 'dim' | 'newline' | 'description' | 'objectClasses'>;
   text: TextEncoder;
   backend: LlmBackend;
   longvu: LongVuOptions;
@@ -228,13 +236,16 @@ export async function answerQuestion(req: ReadRequest): Promise<QueryResult> {
       return s;
     });
   }
+  const classes = vision.objectClasses;
   const ev = (i: number): EvidenceFrame => ({
     streamId: frames[i]!.streamId,
     seq: frames[i]!.seq,
     ptsMs: frames[i]!.ptsMs,
     wallMs: frames[i]!.wallMs,
     score: sim ? sim[i]! : null,
+    ...(classes && frames[i]!.objects ? { objects: objectCounts(frames[i]!.objects!, classes) } : {}),
   });
+  const objects = objectEvidence(input.question, frames, classes);
   // every frame at 12×12: all of them in high and overflow modes, the N_h query-selected ones in mix mode
   const highRes = ctx.frameRes.flatMap((res, i) => (res === 'H' ? [ev(i)] : []));
   const order = Array.from(frames.keys()).sort((a, b) => sim![b]! - sim![a]! || a - b);
@@ -265,6 +276,7 @@ export async function answerQuestion(req: ReadRequest): Promise<QueryResult> {
       scores: sim,
       question: input.question,
       ...(cross ? { streams: cross.streams } : {}),
+      ...(objects.length ? { objects } : {}),
     },
     {
       signal: input.signal,
@@ -290,6 +302,7 @@ export async function answerQuestion(req: ReadRequest): Promise<QueryResult> {
       topScored,
       ...(byStream ? { byStream } : {}),
       ...(input.allScores ? { all: frames.map((_, i) => ev(i)) } : {}),
+      ...(objects.length ? { objects } : {}),
     },
     visualTokens: ctx.finalVisualLen,
     textTokens: pre.length + postKept,

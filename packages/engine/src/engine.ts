@@ -74,7 +74,7 @@ export class Engine {
       } as Partial<LongVuOptions>,
       preset as LongVuPreset | undefined,
     );
-    const registry = new StreamRegistry(this.longvu, events);
+    const registry = new StreamRegistry(this.longvu, events, this.vision.objectClasses);
     const keepEndedMs = durationMs(c.keepEndedFor);
     this.#registry = registry;
     const base = { registry, vision: this.vision, text: this.text, longvu: this.longvu, limits: this.limits };

@@ -6,6 +6,7 @@ import { checkRange, validateQuestion } from './answer-question.js';
 import type { RetainedFrame } from './context-store.js';
 import type { QueryLimits } from './engine-options.js';
 import type { OpenedModels } from './model-kit.js';
+import { type ObjectEvidence, objectCounts, objectEvidence } from './object-evidence.js';
 import type { SpillLog } from './spill-log.js';
 import { evidenceRanges } from './starter-encoder.js';
 import type { StreamRegistry } from './stream-registry.js';
@@ -29,6 +30,8 @@ export interface SearchRange {
     thumb: string;
     /** What the models say the frame shows (the starter set's class names; empty for other models). */
     labels: string[];
+    /** What the object detector counted in it, by class (only with a detector). */
+    objects?: Record<string, number>;
   };
 }
 
@@ -41,6 +44,11 @@ export interface SearchResult {
   thumbSide: number;
   /** Frames scored: in memory, and read back from the spill by their summaries. */
   scanned: { retained: number; spilled: number };
+  /**
+   * The objects the search names ("person", "cars"), where a detector ran: when they were seen, for how long, the
+   * frames showing the most (the retained frames of the range: spilled frames are searched by their summaries only).
+   */
+  objects?: ObjectEvidence[];
   ms: number;
 }
 
@@ -120,7 +128,23 @@ export class HistorySearch {
     this.#check(ids, o);
     validateQuestion(o.q, this.d.limits.maxQuestionChars, 'q');
     const score = await this.frameScorer(o.q);
-    return this.#rank(ids, o, o.q, (v) => score.mean(v), t0);
+    const result = this.#rank(ids, o, o.q, (v) => score.mean(v), t0);
+    const objects = this.#objects(ids, o);
+    return objects.length ? { ...result, objects, ms: performance.now() - t0 } : result;
+  }
+
+  /** The object evidence of a search's text over the streams' retained frames in its range. */
+  #objects(ids: readonly string[], o: SearchRange_ & { q: string }): ObjectEvidence[] {
+    const classes = this.d.vision.objectClasses;
+    if (!classes) return [];
+    const wall = ids.length > 1;
+    const lo = o.sinceMs ?? Number.NEGATIVE_INFINITY;
+    const hi = o.untilMs ?? Number.POSITIVE_INFINITY;
+    const frames = ids
+      .flatMap((id) => this.d.registry.entry(id).pipeline.store.frames())
+      .filter((f) => (wall ? f.wallMs : f.ptsMs) >= lo && (wall ? f.wallMs : f.ptsMs) <= hi)
+      .sort((a, b) => a.wallMs - b.wallMs);
+    return objectEvidence(o.q, frames, classes);
   }
 
   /**
@@ -292,6 +316,9 @@ export class HistorySearch {
           ...r.best,
           thumb: bestHit.row ? Buffer.from(bestHit.row.thumb).toString('base64') : '',
           labels: bestHit.row && labels ? labels(bestHit.row.hi).map((l) => l.label) : [],
+          ...(bestHit.row?.objects && this.d.vision.objectClasses
+            ? { objects: objectCounts(bestHit.row.objects, this.d.vision.objectClasses) }
+            : {}),
         },
       })),
       thumbSide: THUMB_SIDE,

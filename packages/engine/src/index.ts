@@ -65,6 +65,16 @@ export {
 export { type BackendContext, type BackendFactory, llmBackends } from './llm-backends.js';
 export type { ModelKit, ModelKitContext, OpenedModels } from './model-kit.js';
 export { modelKits, STARTER_DINO_THRESHOLD } from './model-kits.js';
+export {
+  askedTime,
+  type CountedFrame,
+  describeObjects,
+  namedObjects,
+  type ObjectEvidence,
+  objectCounts,
+  objectEvidence,
+  type PresenceRange,
+} from './object-evidence.js';
 export { OnnxFrameEncoder, OnnxTextEncoder } from './onnx-encoder.js';
 export { openModels } from './open-models.js';
 export {

@@ -1,6 +1,7 @@
 import type { LongVuModels } from '@lvu/models';
 import type { EvidenceFrame } from './answer-question.js';
 import type { RetainedFrame } from './context-store.js';
+import type { ObjectEvidence } from './object-evidence.js';
 
 export interface AnswerRequest {
   /** tokens × dim: the visual + text sequence of the question, within the budget. */
@@ -21,6 +22,8 @@ export interface AnswerRequest {
    * `streamId` labels it (a backend that shows frames says which stream each is from).
    */
   streams?: string[];
+  /** The objects the question names, as the detector counted them (only with a detector, when it names some). */
+  objects?: ObjectEvidence[];
 }
 
 export interface AnswerOptions {

@@ -4,6 +4,29 @@ import { defineSchema, LvuError, retry, z } from '@lvu/core';
 import { Subject } from 'rxjs';
 import type { QueryResult } from './answer-question.js';
 import type { Engine } from './engine.js';
+import { countOf, namedObjects } from './object-evidence.js';
+
+/** A frame's count of `cls` (a class or a group the detector's classes make up), as an alert's score. */
+function objectCounter(
+  classes: readonly string[] | undefined,
+  cls: string,
+): { row: (r: { objects?: Float32Array }) => number } {
+  if (!classes?.length) {
+    throw new LvuError('INVALID_ARGUMENT', `a count alert needs an object detector; these models have none`, {
+      field: 'when.count',
+      hint: 'run `npx lvu models fetch detector` and start with --models starter',
+    });
+  }
+  const named = namedObjects(cls, classes);
+  const ids = new Set(named.flatMap((n) => n.classes.map((c) => classes.indexOf(c))));
+  if (!ids.size) {
+    throw new LvuError('INVALID_ARGUMENT', `the detector does not know "${cls}"`, {
+      field: 'when.count.class',
+      hint: `name one of its classes (${classes.slice(0, 12).join(', ')}, …) or vehicle, animal, food`,
+    });
+  }
+  return { row: (r) => countOf(r.objects, ids) };
+}
 
 export const standingQuestionSchema = defineSchema(
   'standing',
@@ -26,7 +49,22 @@ export const standingQuestionSchema = defineSchema(
           scoreAbove: z
             .number()
             .finite()
+            .optional()
             .describe("fire when a new window's best query score rises above this"),
+          count: z
+            .strictObject({
+              class: z
+                .string()
+                .min(1)
+                .describe(
+                  'what the object detector counts: a COCO class (person, car), or vehicle, animal, food…',
+                ),
+              above: z.int().min(0).default(0).describe('fire when a kept frame shows more than this many'),
+            })
+            .optional()
+            .describe(
+              "an alert on the object detector's counts instead of the query score (lvu models fetch detector)",
+            ),
           clearBelow: z
             .number()
             .finite()
@@ -40,17 +78,25 @@ export const standingQuestionSchema = defineSchema(
         })
         .optional()
         .describe(
-          'an alert: silent until a window scores above scoreAbove, then fires once, with its evidence, until re-armed',
+          'an alert: silent until a window scores above scoreAbove (or a frame counts more than count.above), then ' +
+            'fires once, with its evidence, until re-armed',
         ),
+    })
+    .refine((s) => !s.when || (s.when.scoreAbove === undefined) !== (s.when.count === undefined), {
+      message: 'when needs scoreAbove or count, not both',
+      path: ['when'],
     })
     .refine((s) => s.everySeconds !== undefined || s.onSceneChange || s.when !== undefined, {
       message: 'a standing question needs everySeconds, onSceneChange or when',
       path: ['everySeconds'],
     })
-    .refine((s) => !s.when || s.when.clearBelow === undefined || s.when.clearBelow <= s.when.scoreAbove, {
-      message: 'when.clearBelow must not exceed when.scoreAbove',
-      path: ['when', 'clearBelow'],
-    }),
+    .refine(
+      (s) => !s.when?.scoreAbove || s.when.clearBelow === undefined || s.when.clearBelow <= s.when.scoreAbove,
+      {
+        message: 'when.clearBelow must not exceed when.scoreAbove',
+        path: ['when', 'clearBelow'],
+      },
+    ),
 );
 export type StandingQuestion = z.output<typeof standingQuestionSchema.schema>;
 export type StandingQuestionInput = z.input<typeof standingQuestionSchema.schema>;
@@ -61,8 +107,19 @@ export interface StandingAnswer {
   question: string;
   trigger: 'period' | 'scene-change' | 'alert';
   atMs: number;
-  /** Only for `alert`: the window's best frame and its score, which crossed `when.scoreAbove`. */
-  alert?: { score: number; scoreAbove: number; seq: number; ptsMs: number; wallMs: number; window: number };
+  /**
+   * Only for `alert`: the window's best frame and its score, which crossed `when.scoreAbove`; a count alert's `score`
+   * is the frame's count of `class`, `scoreAbove` its `count.above`.
+   */
+  alert?: {
+    score: number;
+    scoreAbove: number;
+    seq: number;
+    ptsMs: number;
+    wallMs: number;
+    window: number;
+    class?: string;
+  };
   result: QueryResult | null;
   error: { code: string; message: string } | null;
 }
@@ -142,14 +199,20 @@ export class StandingQuestions {
 
   add(input: StandingQuestionInput): StandingQuestion {
     const q = standingQuestionSchema.parse(input);
+    // a count alert needs a detector that knows the class: refused now, not silent forever
+    if (q.when?.count) objectCounter(this.#engine.vision.objectClasses, q.when.count.class);
     const id = this.#next++;
     this.#save();
     const stops: (() => void)[] = [];
     if (q.when) {
       const when = q.when;
-      const clear = when.clearBelow ?? when.scoreAbove;
+      // a count alert fires above count.above and is quiet at or below it
+      const above = when.count ? when.count.above : when.scoreAbove!;
+      const clear = when.count ? when.count.above + 0.5 : (when.clearBelow ?? above);
       const state = this.alertState(q.stream, q.question);
-      const scorer = this.#engine.frameScorer(q.question);
+      const scorer = when.count
+        ? Promise.resolve(objectCounter(this.#engine.vision.objectClasses, when.count.class))
+        : this.#engine.frameScorer(q.question);
       scorer.catch(() => {}); // a text-encoder failure shows when the first window is scored
       let chain = Promise.resolve();
       const sub = this.#engine.windows$(q.stream).subscribe((w) => {
@@ -165,7 +228,7 @@ export class StandingQuestions {
               if (v > best) [best, at] = [v, i];
             });
             if (!state.fired) {
-              if (at < 0 || best <= when.scoreAbove) return;
+              if (at < 0 || best <= above) return;
               state.fired = true;
               state.quiet = 0;
               state.lastFiredAtMs = Date.now();
@@ -173,11 +236,12 @@ export class StandingQuestions {
               const r = w.rows[at]!;
               void this.#ask(id, q, 'alert', {
                 score: best,
-                scoreAbove: when.scoreAbove,
+                scoreAbove: above,
                 seq: r.seq,
                 ptsMs: r.ptsMs,
                 wallMs: r.wallMs,
                 window: w.window,
+                ...(when.count ? { class: when.count.class } : {}),
               });
             } else {
               // hysteresis: fired once, it re-arms only after quietWindows windows below clearBelow

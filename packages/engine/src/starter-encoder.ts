@@ -3,6 +3,7 @@ import { formatClock, type SampledFrame } from '@lvu/core';
 import type { ClassifiedFrame, StarterModels } from '@lvu/models';
 import { type FrameEncoder, type FrameFeatures, frameImage, type TextEncoder } from '@lvu/operators';
 import type { AnswerRequest, LlmBackend } from './llm-backend.js';
+import { describeObjects } from './object-evidence.js';
 
 /** Classes kept per cell of the semantic grid, and the softmax temperature of the per-cell class logits. */
 const TOP_CLASSES = 5;
@@ -25,18 +26,28 @@ export class StarterFrameEncoder implements FrameEncoder {
   readonly dim: number;
   readonly dinoThreshold: number;
   readonly newline: Float32Array;
+  readonly objectClasses?: readonly string[];
   readonly #m: StarterModels;
   /** The classifier's outputs of frames whose window is open (features() needs the class maps again). */
   readonly #seen = new WeakMap<SampledFrame, ClassifiedFrame>();
 
   constructor(models: StarterModels, dinoThreshold: number) {
     this.#m = models;
-    this.description = `starter set from ${models.dir} (MobileNetV2 ImageNet classes per cell → all-MiniLM-L6-v2 label embeddings; real pretrained weights, no LLM)`;
-    this.imageSizes = [models.size];
+    this.description = `starter set from ${models.dir} (MobileNetV2 ImageNet classes per cell → all-MiniLM-L6-v2 label embeddings${models.detector ? '; COCO objects by MB3-CenterNet' : ''}; real pretrained weights, no LLM)`;
+    const d = models.detector;
+    this.imageSizes = d && d.size !== models.size ? [models.size, d.size] : [models.size];
+    if (d) this.objectClasses = d.classes;
     this.highSide = models.grid;
     this.dim = models.dim;
     this.dinoThreshold = dinoThreshold;
     this.newline = new Float32Array(models.dim);
+  }
+
+  /** The COCO detector's objects in a kept frame (only with a detector: `objectClasses` says). */
+  async objects(frame: SampledFrame): Promise<Float32Array> {
+    const d = this.#m.detector;
+    if (!d) return new Float32Array(0);
+    return d.detect(frameImage(frame, d.size));
   }
 
   async dino(frame: SampledFrame): Promise<Float32Array> {
@@ -135,8 +146,12 @@ export class EvidenceBackend implements LlmBackend {
       const when = multi ? `${req.frames[r.best]!.streamId} ${span}` : span;
       return `${when} (score ${Number(req.scores[r.best]).toFixed(3)}): ${labels.map((l) => l.label).join(', ')}`;
     });
+    // counts and durations of what the question names, where the detector ran
+    const objects = req.objects?.length
+      ? `counted by the detector: ${describeObjects(req.objects, multi)}. `
+      : '';
     const text = parts.length
-      ? `[not written by an LLM: evidence from the starter models] best matches for "${req.question}": ${parts.join('; ')}`
+      ? `[not written by an LLM: evidence from the starter models] ${objects}best matches for "${req.question}": ${parts.join('; ')}`
       : `[not written by an LLM] no frame to show for "${req.question}"`;
     o.onText?.(text);
     return text;

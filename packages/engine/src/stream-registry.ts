@@ -47,6 +47,8 @@ export interface StreamContext {
     frameW: number;
     frameH: number;
     thumb: Uint8Array;
+    /** What the object detector found (only with one): class, score, box x, y, w, h in 0..1 of the thumbnail. */
+    objects?: { class: string; score: number; box: [number, number, number, number] }[];
   }[];
 }
 
@@ -82,6 +84,8 @@ export class StreamRegistry {
   constructor(
     readonly longvu: LongVuOptions,
     readonly events: EventBus,
+    /** The object detector's class names, when the models have one (contexts name what frames show). */
+    readonly objectClasses?: readonly string[],
   ) {}
 
   get(id: string): StreamEntry | undefined {
@@ -173,7 +177,25 @@ export class StreamRegistry {
         frameW: f.frameW,
         frameH: f.frameH,
         thumb: f.thumb,
+        ...(f.objects && this.objectClasses ? { objects: namedBoxes(f.objects, this.objectClasses) } : {}),
       })),
     };
   }
+}
+
+/** A frame's objects (6 floats each) as JSON-friendly boxes with class names, scores and boxes to 3 decimals. */
+function namedBoxes(
+  objects: Float32Array,
+  classes: readonly string[],
+): { class: string; score: number; box: [number, number, number, number] }[] {
+  const r = (v: number) => Math.round(v * 1000) / 1000;
+  const out: { class: string; score: number; box: [number, number, number, number] }[] = [];
+  for (let i = 0; i + 6 <= objects.length; i += 6) {
+    out.push({
+      class: classes[objects[i]!] ?? `class ${objects[i]}`,
+      score: r(objects[i + 1]!),
+      box: [r(objects[i + 2]!), r(objects[i + 3]!), r(objects[i + 4]!), r(objects[i + 5]!)],
+    });
+  }
+  return out;
 }

@@ -17,6 +17,7 @@ export {
   starterDir,
   type TensorSpec,
 } from './model-manifest.js';
+export { type DetectorManifest, decodeDetections, OBJECT_STRIDE, ObjectDetector } from './object-detector.js';
 export { PrefixCache } from './prefix-cache.js';
 export { type InferencePool, SessionPool, type SessionPoolOptions } from './session-pool.js';
 export type { TensorType, ValueInfo, WireTensor } from './session-protocol.js';

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { LvuError } from '@lvu/core';
 import { microBatcher } from './micro-batcher.js';
 import { resolveModelsDir } from './model-manifest.js';
+import { type DetectorManifest, ObjectDetector } from './object-detector.js';
 import { SessionPool, type SessionPoolOptions } from './session-pool.js';
 import { WordPieceTokenizer } from './wordpiece-tokenizer.js';
 
@@ -20,6 +21,8 @@ export interface StarterManifest {
       labels: string;
     };
     'text-embed': { file: string; tokenizer: string; inputs: string[]; output: string; dim: number };
+    /** The COCO object detector, when fetched (`lvu models fetch detector`). */
+    detector?: DetectorManifest;
   };
   files: Record<string, { sha256: string }>;
   /** The temporal-reduction threshold for these features, and how it was chosen. */
@@ -65,6 +68,8 @@ export class StarterModels {
   readonly dim: number;
   readonly size: number;
   readonly grid: number;
+  /** The COCO detector (people, vehicles…), when the set has it. */
+  detector: ObjectDetector | null = null;
   readonly #classify: (img: Uint8Array) => Promise<ClassifiedFrame>;
 
   private constructor(
@@ -120,7 +125,12 @@ export class StarterModels {
         },
       );
     }
-    for (const f of [manifest.models.classifier.file, manifest.models['text-embed'].file]) {
+    const detector = manifest.models.detector;
+    for (const f of [
+      manifest.models.classifier.file,
+      manifest.models['text-embed'].file,
+      ...(detector ? [detector.file] : []),
+    ]) {
       if (!existsSync(join(root, f))) {
         throw new LvuError('MODEL_INVALID', `${f} is missing in ${root}`, {
           field: 'files',
@@ -133,6 +143,7 @@ export class StarterModels {
       await pool.loadFile('classifier', join(root, manifest.models.classifier.file));
       await pool.loadFile('text-embed', join(root, manifest.models['text-embed'].file));
       const m = new StarterModels(root, manifest, pool, o);
+      if (detector) m.detector = await ObjectDetector.open(root, detector, pool);
       await m.#loadLabelEmbeddings();
       return m;
     } catch (err) {

@@ -32,6 +32,12 @@ export interface FrameEncoder {
   dino(frame: SampledFrame): Promise<Float32Array>;
   /** Projected grids of one kept frame; `dinoTokens` is what `dino` returned for it. */
   features(frame: SampledFrame, dinoTokens: Float32Array): Promise<FrameFeatures>;
+  /**
+   * An object detector's class names (COCO's 80 for the starter set's), when the encoder has one; `objects` then
+   * gives a kept frame's objects (`FeatureRow.objects`: class index, score, box; best first).
+   */
+  readonly objectClasses?: readonly string[];
+  objects?(frame: SampledFrame): Promise<Float32Array>;
   close(): Promise<void>;
 }
 

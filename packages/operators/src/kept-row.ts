@@ -16,6 +16,7 @@ export async function keptRow(
   const f = await encoder.features(frame, dino);
   assertFiniteFrame({ id: frame.seq, hi: f.hi, lo: f.lo }, `frame ${frame.seq}`);
   const img = evidence ? frame.images[evidence.side] : undefined;
+  const objects = encoder.objects ? await encoder.objects(frame) : undefined;
   return {
     streamId: frame.streamId,
     seq: frame.seq,
@@ -26,6 +27,7 @@ export async function keptRow(
     hi: f.hi,
     lo: f.lo,
     thumb: thumbnail(frame),
+    ...(objects ? { objects } : {}),
     ...(evidence && img
       ? {
           jpeg: rgbToJpeg(img, evidence.side),

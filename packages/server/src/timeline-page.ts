@@ -2,7 +2,8 @@
  * The page at `/` of `lvu serve`: per stream, the retained frames as thumbnails along media time, kept (green) and
  * evicted (grey) frames, gaps (hatched), the frames the last answer saw at high resolution (yellow), retained
  * tokens over time against the budget (the red line), where a context was continued after a restart (purple),
- * alerts that fired (magenta), search results (cyan bars, with thumbnails), a question box and a search box; on top,
+ * alerts that fired (magenta), search results (cyan bars, with thumbnails), what an object detector found (boxes on
+ * the thumbnails, orange bars: each frame's count of the most seen class), a question box and a search box; on top,
  * one question across the streams ticked. Plain HTML + canvas, no dependencies.
  */
 export const TIMELINE_PAGE = `<!doctype html>
@@ -33,7 +34,7 @@ function section(id) {
   let el = document.getElementById('s-' + id);
   if (el) return el;
   el = document.createElement('div'); el.className = 'stream'; el.id = 's-' + id;
-  el.innerHTML = '<b></b><div class="meta"></div><canvas width="1200" height="260"></canvas>' +
+  el.innerHTML = '<b></b><div class="meta"></div><canvas width="1200" height="300"></canvas>' +
     '<form class="ask"><input type="text" placeholder="Ask about this stream…" name="q"><button>Ask</button></form>' +
     '<div class="answer"></div>' +
     '<form class="search"><input type="text" placeholder="Search its history…" name="s"><button>Search</button></form>' +
@@ -128,6 +129,21 @@ function draw(el, c) {
     tg.putImageData(img, 0, 0); const xx = x(f.ptsMs) - 20;
     g.drawImage(tmp, xx, 10, 40, 40);
     if (hi.has(f.seq)) { g.strokeStyle = '#f5c400'; g.lineWidth = 3; g.strokeRect(xx - 2, 8, 44, 44); }
+    // the detector's boxes (in the thumbnail's square), people in orange, the rest in white
+    for (const o of f.objects ?? []) {
+      g.strokeStyle = o.class === 'person' ? '#ff7a00' : '#ffffff'; g.lineWidth = 1;
+      g.strokeRect(xx + o.box[0] * 40, 10 + o.box[1] * 40, o.box[2] * 40, o.box[3] * 40);
+    }
+  }
+  // object counts: the most seen class's count per retained frame, as orange bars (y 116–152)
+  const seen = {};
+  for (const f of ret) for (const o of f.objects ?? []) seen[o.class] = (seen[o.class] ?? 0) + 1;
+  const cls = Object.keys(seen).sort((a, b) => seen[b] - seen[a])[0];
+  if (cls) {
+    const counts = ret.map((f) => (f.objects ?? []).filter((o) => o.class === cls).length); const cmax = Math.max(1, ...counts);
+    g.fillStyle = '#ff7a00';
+    ret.forEach((f, i) => { const h = (counts[i] / cmax) * 34; g.fillRect(x(f.ptsMs) - 2, 152 - h, 4, h); });
+    g.fillStyle = '#555'; g.fillText(cls + ' (max ' + cmax + ')', 4, 128);
   }
   // kept (green) and evicted (grey) ticks
   for (const t of tl) { g.fillStyle = t.kind === 'kept' ? '#2a9d3a' : '#9a9a9a'; g.fillRect(x(t.ptsMs) - 1, t.kind === 'kept' ? 60 : 80, 2, 16); }
@@ -136,7 +152,7 @@ function draw(el, c) {
   const per = c.status.store.retainedFrames ? c.status.retainedTokens / c.status.store.retainedFrames : 0;
   const budget = c.status.budgetTokens; let n = 0, latest = t0; const series = [];
   for (const t of tl) { if (t.kind === 'kept') { n++; latest = Math.max(latest, t.ptsMs); } else n--; series.push([latest, n * per]); }
-  const top = 120, bottom = H - 20; const ymax = Math.max(budget, ...series.map((s) => s[1])) * 1.1;
+  const top = 160, bottom = H - 20; const ymax = Math.max(budget, ...series.map((s) => s[1])) * 1.1;
   const y = (v) => bottom - (v / ymax) * (bottom - top);
   g.strokeStyle = '#1f5fbf'; g.lineWidth = 2; g.beginPath(); series.forEach(([t, v], i) => (i ? g.lineTo(x(t), y(v)) : g.moveTo(x(t), y(v)))); g.stroke();
   g.strokeStyle = '#ff0000'; g.lineWidth = 2; g.setLineDash([6, 4]); g.beginPath(); g.moveTo(L, y(budget)); g.lineTo(R, y(budget)); g.stroke(); g.setLineDash([]);

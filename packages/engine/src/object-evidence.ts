@@ -1,0 +1,223 @@
+import type { FeatureRow } from '@lvu/arrow';
+import { formatClock } from '@lvu/core';
+
+/** Floats per object in `FeatureRow.objects`: class index, score, x, y, width, height. */
+const STRIDE = 6;
+
+/**
+ * COCO's supercategories (its 2017 annotations' `categories[].supercategory`), by the class names they hold: a
+ * question about "vehicles" asks about all of these classes. Names a question may use for a class ("people",
+ * "pedestrians") are in `WORDS`.
+ */
+const SUPERCATEGORIES: Record<string, string[]> = {
+  vehicle: ['bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train', 'truck', 'boat'],
+  animal: ['bird', 'cat', 'dog', 'horse', 'sheep', 'cow', 'elephant', 'bear', 'zebra', 'giraffe'],
+  food: ['banana', 'apple', 'sandwich', 'orange', 'broccoli', 'carrot', 'hot dog', 'pizza', 'donut', 'cake'],
+  furniture: ['chair', 'couch', 'potted plant', 'bed', 'dining table', 'toilet'],
+  electronic: ['tv', 'laptop', 'mouse', 'remote', 'keyboard', 'cell phone'],
+};
+
+/** Words for a class (or supercategory) other than its name and plural. */
+const WORDS: Record<string, string[]> = {
+  person: [
+    'people',
+    'persons',
+    'pedestrian',
+    'pedestrians',
+    'man',
+    'men',
+    'woman',
+    'women',
+    'someone',
+    'anyone',
+    'anybody',
+    'somebody',
+    'human',
+    'humans',
+    'child',
+    'children',
+    'kid',
+    'kids',
+    'walker',
+    'walkers',
+  ],
+  bicycle: ['bike', 'bikes', 'cyclist', 'cyclists'],
+  motorcycle: ['motorbike', 'motorbikes', 'scooter', 'scooters'],
+  airplane: ['plane', 'planes', 'aeroplane', 'aeroplanes', 'aircraft'],
+  car: ['automobile', 'automobiles'],
+  tv: ['television', 'televisions', 'monitor', 'screen'],
+  'cell phone': ['phone', 'phones', 'smartphone', 'mobile phone'],
+  couch: ['sofa', 'sofas'],
+  vehicle: ['vehicles'],
+  animal: ['animals', 'pet', 'pets'],
+};
+
+/** A class (or group of classes) a question names, and the classes it stands for. */
+export interface NamedObjects {
+  /** The class or supercategory name ("person", "vehicle"). */
+  name: string;
+  classes: string[];
+}
+
+/** The detector's classes a question names: class names, plurals, common words for them, COCO's supercategories. */
+export function namedObjects(question: string, classes: readonly string[]): NamedObjects[] {
+  const q = ` ${question
+    .toLowerCase()
+    .replace(/[^a-z0-9 ]+/g, ' ')
+    .replace(/\s+/g, ' ')} `;
+  const has = (w: string) => q.includes(` ${w} `);
+  const plural = (w: string) => (/(s|sh|ch|x)$/.test(w) ? `${w}es` : `${w}s`);
+  const known = new Set(classes);
+  const out: NamedObjects[] = [];
+  for (const [name, members] of Object.entries(SUPERCATEGORIES)) {
+    const m = members.filter((c) => known.has(c));
+    if (m.length && [name, ...(WORDS[name] ?? [])].some(has)) out.push({ name, classes: m });
+  }
+  for (const c of classes) {
+    if ([c, plural(c), ...(WORDS[c] ?? [])].some(has)) out.push({ name: c, classes: [c] });
+  }
+  return out;
+}
+
+/** How many objects of each class a frame holds (objects as `FeatureRow.objects`). */
+export function objectCounts(objects: Float32Array, classes: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let i = 0; i + STRIDE <= objects.length; i += STRIDE) {
+    const name = classes[objects[i]!] ?? `class ${objects[i]}`;
+    out[name] = (out[name] ?? 0) + 1;
+  }
+  return out;
+}
+
+/** How many of a frame's objects are of the classes `ids` (indices into the detector's classes). */
+export function countOf(objects: Float32Array | undefined, ids: ReadonlySet<number>): number {
+  let n = 0;
+  for (let i = 0; i + STRIDE <= (objects?.length ?? 0); i += STRIDE) if (ids.has(objects![i]!)) n++;
+  return n;
+}
+
+/** A frame's count of what a question names. */
+export interface CountedFrame {
+  streamId: string;
+  seq: number;
+  ptsMs: number;
+  wallMs: number;
+  count: number;
+}
+
+/** When a named object was seen: a run of consecutive frames (of one stream) that each show at least one. */
+export interface PresenceRange {
+  streamId: string;
+  fromMs: number;
+  toMs: number;
+  /** Frames of the run, and the most objects one of them shows. */
+  frames: number;
+  max: number;
+}
+
+/** What the frames show of one named class (or group): counts, when, for how long. */
+export interface ObjectEvidence extends NamedObjects {
+  /** Frames the detector looked at (frames kept without a detector do not count), and those showing one or more. */
+  framesSeen: number;
+  framesWith: number;
+  /** The frames showing the most of them, most first (then earliest): where they are, with counts. */
+  top: CountedFrame[];
+  /** Runs of one stream's frames showing them, longest first: each run's media time range. */
+  ranges: PresenceRange[];
+  /** Seconds covered by the ranges (each frame's run counts from its first to its last frame). */
+  seconds: number;
+  /** The count at the time the question names ("how many cars at 01:32"): the frame nearest it. */
+  at?: CountedFrame;
+}
+
+/**
+ * The object evidence of a question: for each class (or COCO supercategory) it names, the frames that show it with
+ * counts, the time ranges they cover and, when the question names a time (`at 01:32`, media time), the count there.
+ * Frames without detector output are not counted; none at all, or no class named, gives [].
+ */
+export function objectEvidence(
+  question: string,
+  frames: readonly FeatureRow[],
+  classes: readonly string[] | undefined,
+  o: { top?: number } = {},
+): ObjectEvidence[] {
+  if (!classes?.length) return [];
+  const seen = frames.filter((f) => f.objects);
+  if (!seen.length) return [];
+  const named = namedObjects(question, classes);
+  const at = askedTime(question);
+  return named.map((n) => {
+    const ids = new Set(n.classes.map((c) => classes.indexOf(c)));
+    const counted: CountedFrame[] = seen.map((f) => ({
+      streamId: f.streamId,
+      seq: f.seq,
+      ptsMs: f.ptsMs,
+      wallMs: f.wallMs,
+      count: countOf(f.objects, ids),
+    }));
+    const ranges: PresenceRange[] = [];
+    const open = new Map<string, PresenceRange>();
+    for (const [i, c] of counted.entries()) {
+      const t = seen[i]!.ptsMs;
+      const r = open.get(c.streamId);
+      if (c.count === 0) {
+        open.delete(c.streamId);
+      } else if (r) {
+        r.toMs = t;
+        r.frames++;
+        r.max = Math.max(r.max, c.count);
+      } else {
+        const nr = { streamId: c.streamId, fromMs: t, toMs: t, frames: 1, max: c.count };
+        ranges.push(nr);
+        open.set(c.streamId, nr);
+      }
+    }
+    ranges.sort(
+      (a, b) => b.toMs - b.fromMs - (a.toMs - a.fromMs) || b.frames - a.frames || a.fromMs - b.fromMs,
+    );
+    const top = counted
+      .filter((c) => c.count > 0)
+      .sort((a, b) => b.count - a.count || a.ptsMs - b.ptsMs)
+      .slice(0, o.top ?? 5);
+    const nearest =
+      at === null
+        ? undefined
+        : counted.reduce((best, c) => (Math.abs(c.ptsMs - at) < Math.abs(best.ptsMs - at) ? c : best));
+    return {
+      ...n,
+      framesSeen: seen.length,
+      framesWith: counted.filter((c) => c.count > 0).length,
+      top,
+      ranges,
+      seconds: ranges.reduce((s, r) => s + (r.toMs - r.fromMs) / 1000, 0),
+      ...(nearest ? { at: nearest } : {}),
+    };
+  });
+}
+
+/** A media time the question names: "at 01:32", "at 1:02:03" (ms), or null. */
+export function askedTime(question: string): number | null {
+  const m = /\b(?:at|around|by)\s+(?:(\d+):)?(\d{1,2}):(\d{2})\b/i.exec(question);
+  if (!m) return null;
+  return ((Number(m[1] ?? 0) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1000;
+}
+
+/** The evidence in words: "person: 7 at most (00:42), seen in 80 of 95 frames, 00:00–01:35 …". */
+export function describeObjects(ev: readonly ObjectEvidence[], multi: boolean): string {
+  return ev
+    .map((e) => {
+      if (e.framesWith === 0) return `${e.name}: none seen in ${e.framesSeen} frames`;
+      const best = e.top[0]!;
+      const where = (s: string, ms: number) => (multi ? `${s} ${formatClock(ms)}` : formatClock(ms));
+      const ranges = e.ranges
+        .slice(0, 3)
+        .map((r) =>
+          r.fromMs === r.toMs
+            ? where(r.streamId, r.fromMs)
+            : `${where(r.streamId, r.fromMs)}–${formatClock(r.toMs)} (up to ${r.max})`,
+        );
+      const at = e.at ? `${e.at.count} at ${formatClock(e.at.ptsMs)}; ` : '';
+      return `${e.name}: ${at}${best.count} at most (${where(best.streamId, best.ptsMs)}), seen in ${e.framesWith} of ${e.framesSeen} frames, ${ranges.join(', ')}`;
+    })
+    .join('; ');
+}
