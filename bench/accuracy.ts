@@ -17,14 +17,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createEngine } from '@lvu/cli';
 import { formatClock } from '@lvu/core';
-import { evidenceRanges, type RetentionInput } from '@lvu/engine';
+import { contentSimilarity, evidenceRanges, type RetentionInput, STARTER_SCENE_THRESHOLD } from '@lvu/engine';
 import type { BenchOptions, BenchRow } from './run.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = '/usr/share/doc/opencv-doc/examples/data';
 
 /** The compilation: [file, seconds]; photos are held, videos play (vtest.avi's street, Megamind's cartoon). */
-const SEGMENTS: [string, number][] = [
+export const SEGMENTS: [string, number][] = [
   ['fruits.jpg', 15],
   ['vtest.avi', 60],
   ['baboon.jpg', 15],
@@ -51,7 +51,7 @@ const QUESTIONS: [string, string[]][] = [
   ['When do we see a tall building?', ['building.jpg']],
 ];
 
-function compilation(): { file: string; truth: Map<string, [number, number][]> } {
+export function compilation(): { file: string; truth: Map<string, [number, number][]> } {
   const out = join(root, '.cache/bench/compilation.mp4');
   const truth = new Map<string, [number, number][]>();
   let t = 0;
@@ -134,6 +134,13 @@ export async function run(o: BenchOptions): Promise<BenchRow[]> {
       gate: true,
       retention: { policy: 'uniform' as const, maxFrames: 400 },
     })),
+    // baseline at equal tokens: uniform sampling of the stream without the DINO gate, the same 48-frame memory
+    ...budgets.map((b) => ({
+      name: 'uniform, no gate',
+      budget: b,
+      gate: false,
+      retention: { policy: 'uniform' as const, maxFrames: 48 },
+    })),
     ...(['pyramid', 'uniform', 'recent'] as const).flatMap((policy) =>
       budgets.map((b) => ({
         name: `streaming ${policy}`,
@@ -161,6 +168,8 @@ export async function run(o: BenchOptions): Promise<BenchRow[]> {
       let r3 = 0;
       let rh = 0;
       let iou = 0;
+      let iouRuns = 0;
+      let share = 0;
       let tokens = 0;
       const perQuestion: Record<string, unknown>[] = [];
       for (const [question, segs] of QUESTIONS) {
@@ -170,18 +179,36 @@ export async function run(o: BenchOptions): Promise<BenchRow[]> {
         const top = [...all].sort((a, b) => b.score! - a.score! || a.seq - b.seq);
         const hit1 = inside(top[0]!.ptsMs, iv);
         const hit3 = top.slice(0, 3).some((f) => inside(f.ptsMs, iv));
-        // the best evidence range, each frame standing for the time until the next retained frame
-        const range = evidenceRanges(
-          all.map((f) => f.ptsMs),
-          all.map((f) => f.score!),
-        )[0]!;
-        const next = all.find((f) => f.ptsMs > range.toMs)?.ptsMs ?? range.toMs + 1000;
-        const pred: [number, number] = [range.fromMs, next];
-        const inter = iv.reduce((a, x) => a + overlap(pred, x), 0);
-        const union = pred[1] - pred[0] + iv.reduce((a, x) => a + x[1] - x[0], 0) - inter;
-        const q = union > 0 ? inter / union : 0;
+        // the best evidence range, extended over its scene as the evidence backend does (and, the baseline, the run
+        // of high scores alone), each frame standing for the time until the next retained frame
+        const frames = engine.frames('clip');
+        const scene = {
+          similarity: contentSimilarity(frames, engine.vision.dim),
+          threshold: STARTER_SCENE_THRESHOLD,
+        };
+        const rangeIoU = (extend: boolean): [number, [number, number]] => {
+          const range = evidenceRanges(
+            all.map((f) => f.ptsMs),
+            all.map((f) => f.score!),
+            extend ? scene : undefined,
+          )[0]!;
+          const next = all.find((f) => f.ptsMs > range.toMs)?.ptsMs ?? range.toMs + 1000;
+          const pred: [number, number] = [range.fromMs, next];
+          const inter = iv.reduce((a, x) => a + overlap(pred, x), 0);
+          const union = pred[1] - pred[0] + iv.reduce((a, x) => a + x[1] - x[0], 0) - inter;
+          return [union > 0 ? inter / union : 0, pred];
+        };
+        const [q, pred] = rangeIoU(true);
+        iouRuns += rangeIoU(false)[0];
         // what an LLM would see best: a frame of the answer among those given 12×12 tokens (all, outside mix mode)
         const hitHigh = r.evidence.highRes.some((f) => inside(f.ptsMs, iv));
+        // what the budget leaves of the answer: its frames' tokens in the sequence the LLM gets (after STC), as a
+        // share of the visual tokens
+        const sent = all.reduce((a, f) => a + f.tokens!, 0);
+        if (sent !== r.visualTokens)
+          throw new Error(`frame tokens ${sent} ≠ visual tokens ${r.visualTokens}`);
+        const answerTokens = all.filter((f) => inside(f.ptsMs, iv)).reduce((a, f) => a + f.tokens!, 0);
+        share += sent ? answerTokens / sent : 0;
         rh += hitHigh ? 1 : 0;
         r1 += hit1 ? 1 : 0;
         r3 += hit3 ? 1 : 0;
@@ -210,7 +237,10 @@ export async function run(o: BenchOptions): Promise<BenchRow[]> {
         recallAt1: Number((r1 / n).toFixed(3)),
         recallAt3: Number((r3 / n).toFixed(3)),
         meanIoU: Number((iou / n).toFixed(3)),
+        // the same ranges without the scene extension (only the run of high scores): the baseline of meanIoU
+        meanIoUScoreRuns: Number((iouRuns / n).toFixed(3)),
         highResRecall: Number((rh / n).toFixed(3)),
+        answerTokenShare: Number((share / n).toFixed(3)),
         questions: n,
         perQuestion,
         baseline: 'no compression (every sampled frame, no budget), same run',
@@ -233,6 +263,7 @@ export function writePlot(rows: BenchRow[]): void {
   const maxT = Math.max(...rows.map((r) => r.meanTokens as number));
   const colours: Record<string, string> = {
     'no compression': '#000',
+    'uniform, no gate': '#8c564b',
     'LongVU compat': '#d62728',
     'streaming pyramid': '#1f77b4',
     'streaming uniform': '#2ca02c',

@@ -38,6 +38,18 @@ beforeAll(() => {
 
 describe('lvu models fetch starter', () => {
   it('writes a manifest whose every file has its source, licence and the sha256 it has on disk; a rerun fetches nothing', () => {
+    // WordNet's hypernyms of the classes, from Debian's wordnet-base: birds and dogs under their words
+    const m0 = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    expect(m0.files['wordnet-hypernyms.json'].source).toMatchObject({
+      registry: 'Debian',
+      package: 'wordnet-base',
+    });
+    expect(m0.files['wordnet-hypernyms.json'].licence).toMatch(/WordNet 3.0/);
+    const h = JSON.parse(readFileSync(join(dir, 'wordnet-hypernyms.json'), 'utf8'));
+    expect(h.imagenet).toHaveLength(1000);
+    expect(h.imagenet.filter((l: string[]) => l.includes('bird')).length).toBeGreaterThan(50);
+    expect(h.imagenet.filter((l: string[]) => l.includes('dog')).length).toBeGreaterThan(110);
+    expect(h.unmapped).toEqual([]);
     const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
     expect(m.format).toBe('lvu-starter/1');
     expect(Object.keys(m.files).sort()).toEqual(
@@ -47,6 +59,7 @@ describe('lvu models fetch starter', () => {
         'mobilenet_v2-b0353104.pth',
         'mobilenet_v2.onnx',
         'tokenizer.json',
+        'wordnet-hypernyms.json',
       ].sort(),
     );
     for (const [name, f] of Object.entries(m.files) as [
@@ -193,6 +206,17 @@ describe('lvu models fetch starter', () => {
         expect(top.toMs, question).toBeLessThan(fromMs + 10_000);
         expect(top.best.thumb.length).toBeGreaterThan(0);
         expect(top.best.labels.join(' ').toLowerCase(), question).toContain(label);
+      }
+      // WordNet (Debian's wordnet-base): a word above several ImageNet classes finds the frames recognised as one
+      // of them, with those classes
+      for (const [question, word, fromMs, label] of [
+        ['When do we see an insect?', 'insect', 40_000, 'butterfly'],
+        ['When is there a rodent?', 'rodent', 30_000, 'fox squirrel'],
+        ['When do we see fruit?', 'fruit', 0, 'orange'],
+      ] as const) {
+        const r = await engine.query('photos', { question });
+        const kinds = /kinds of it \(WordNet\): ([^.]*)\./.exec(r.answer!)?.[1] ?? '';
+        expect(kinds, question).toMatch(new RegExp(`^${word}: ${clock(fromMs)}–00:\\d\\d \\([^)]*${label}`));
       }
       // an alert on real weights: the threshold between the butterfly's frames and the rest, then the same video
       // again as a second stream — the alert fires once, inside the butterfly's ten seconds

@@ -47,6 +47,12 @@ export interface EvidenceFrame {
   score: number | null;
   /** What the object detector counted in the frame, by class (only with a detector). */
   objects?: Record<string, number>;
+  /**
+   * Only in `evidence.all`: the frame's tokens in the sequence the LLM is given (after STC) and its resolution there
+   * (H 12×12, L 8×8).
+   */
+  tokens?: number;
+  res?: string;
 }
 
 export interface QueryResult {
@@ -120,7 +126,7 @@ export interface ReadRequest {
   /** The stream id (several joined with ',' across streams) the answer names. */
   streamId: string;
   frames: readonly RetainedFrame[];
-  vision: Pick<FrameEncoder, 'dim' | 'newline' | 'description' | 'objectClasses'>;
+  vision: Pick<FrameEncoder, 'dim' | 'newline' | 'description' | 'objectClasses' | 'objectHypernyms'>;
   text: TextEncoder;
   backend: LlmBackend;
   longvu: LongVuOptions;
@@ -245,7 +251,7 @@ export async function answerQuestion(req: ReadRequest): Promise<QueryResult> {
     score: sim ? sim[i]! : null,
     ...(classes && frames[i]!.objects ? { objects: objectCounts(frames[i]!.objects!, classes) } : {}),
   });
-  const objects = objectEvidence(input.question, frames, classes);
+  const objects = objectEvidence(input.question, frames, classes, { hypernyms: vision.objectHypernyms });
   // every frame at 12×12: all of them in high and overflow modes, the N_h query-selected ones in mix mode
   const highRes = ctx.frameRes.flatMap((res, i) => (res === 'H' ? [ev(i)] : []));
   const order = Array.from(frames.keys()).sort((a, b) => sim![b]! - sim![a]! || a - b);
@@ -301,7 +307,7 @@ export async function answerQuestion(req: ReadRequest): Promise<QueryResult> {
       highRes,
       topScored,
       ...(byStream ? { byStream } : {}),
-      ...(input.allScores ? { all: frames.map((_, i) => ev(i)) } : {}),
+      ...(input.allScores ? { all: frames.map((_, i) => ({ ...ev(i), ...frameTokens(ctx, i) })) } : {}),
       ...(objects.length ? { objects } : {}),
     },
     visualTokens: ctx.finalVisualLen,
@@ -324,4 +330,10 @@ export function recentCount(
   let n = 0;
   for (let i = frames.length - 1; i >= 0 && time(frames[i]!) >= from; i--) n++;
   return n;
+}
+
+/** A frame's tokens in the final sequence (its layout entry's, after STC; none when STC removed them all). */
+function frameTokens(ctx: ComposedContext, i: number): { tokens: number; res: string } {
+  const e = ctx.layout.find((l) => l.pos === i);
+  return { tokens: e?.n ?? 0, res: ctx.frameRes[i]! };
 }

@@ -144,7 +144,7 @@ export class HistorySearch {
       .flatMap((id) => this.d.registry.entry(id).pipeline.store.frames())
       .filter((f) => (wall ? f.wallMs : f.ptsMs) >= lo && (wall ? f.wallMs : f.ptsMs) <= hi)
       .sort((a, b) => a.wallMs - b.wallMs);
-    return objectEvidence(o.q, frames, classes);
+    return objectEvidence(o.q, frames, classes, { hypernyms: this.d.vision.objectHypernyms });
   }
 
   /**
@@ -176,18 +176,7 @@ export class HistorySearch {
     };
     const f = await this.d.vision.features(frame, await this.d.vision.dino(frame));
     const m = this.lowMean({ lo: f.lo, frameH: height, frameW: width });
-    const norm = (v: ArrayLike<number>) => {
-      let s = 0;
-      for (let d = 0; d < m.length; d++) s += v[d]! * v[d]!;
-      return Math.sqrt(s) || 1;
-    };
-    const mNorm = norm(m);
-    const cosine = (v: ArrayLike<number>) => {
-      let s = 0;
-      for (let d = 0; d < m.length; d++) s += v[d]! * m[d]!;
-      return s / (norm(v) * mNorm);
-    };
-    return this.#rank(ids, o, '(image)', cosine, t0);
+    return this.#rank(ids, o, '(image)', (v) => cosine(v, m), t0);
   }
 
   #check(ids: readonly string[], o: SearchRange_): void {
@@ -222,6 +211,8 @@ export class HistorySearch {
       ptsMs: number;
       wallMs: number;
       score: number;
+      /** The frame's mean low-resolution token (scene extension compares frames by it). */
+      mean: ArrayLike<number>;
       row?: RetainedFrame;
       segment?: string;
     };
@@ -233,37 +224,42 @@ export class HistorySearch {
       /** A frame in the range not seen yet, scored (`score` runs only then); false when left out. */
       const take = (
         f: { seq: number; ptsMs: number; wallMs: number },
-        score: () => number,
+        mean: () => ArrayLike<number>,
         at: Pick<Hit, 'row' | 'segment'>,
       ) => {
         const t = wall ? f.wallMs : f.ptsMs;
         if (t < lo || t > hi || hits.has(f.seq)) return false;
+        const m = mean();
         hits.set(f.seq, {
           streamId: id,
           seq: f.seq,
           ptsMs: f.ptsMs,
           wallMs: f.wallMs,
-          score: score(),
+          score: dot(m),
+          mean: m,
           ...at,
         });
         return true;
       };
-      for (const f of e.pipeline.store.frames())
-        if (take(f, () => dot(this.lowMean(f)), { row: f })) retained++;
+      for (const f of e.pipeline.store.frames()) if (take(f, () => this.lowMean(f), { row: f })) retained++;
       // the spill holds every kept frame: those retention thinned out come from it; frames not yet in a segment
       // are scored from memory (a search never writes a short segment)
       const spill = e.pipeline.spill;
       if (spill) {
         for (const f of spill.pending)
-          if (take(f, () => dot(this.lowMean(f)), { row: { ...f, ordinal: -1 } })) spilled++;
+          if (take(f, () => this.lowMean(f), { row: { ...f, ordinal: -1 } })) spilled++;
         const range = wall ? [] : [lo, hi];
         for (const s of spill.summaries(...range))
-          if (take(s, () => dot(s.summary), { segment: s.segment })) spilled++;
+          if (take(s, () => s.summary, { segment: s.segment })) spilled++;
       }
       const list = [...hits.values()].sort((a, b) => a.seq - b.seq);
+      const threshold = this.d.vision.sceneThreshold;
       for (const r of evidenceRanges(
         list.map((h) => h.ptsMs),
         list.map((h) => h.score),
+        threshold === undefined
+          ? undefined
+          : { similarity: (a, b) => cosine(list[a]!.mean, list[b]!.mean), threshold },
       )) {
         const best = list[r.best]!;
         ranges.push({
@@ -326,4 +322,16 @@ export class HistorySearch {
       ms: performance.now() - t0,
     };
   }
+}
+
+function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i]! * b[i]!;
+    aa += a[i]! * a[i]!;
+    bb += b[i]! * b[i]!;
+  }
+  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
 }

@@ -103,8 +103,10 @@ export {
   standingQuestionSchema,
 } from './standing-questions.js';
 export {
+  contentSimilarity,
   EvidenceBackend,
   evidenceRanges,
+  STARTER_SCENE_THRESHOLD,
   StarterFrameEncoder,
   StarterTextEncoder,
 } from './starter-encoder.js';

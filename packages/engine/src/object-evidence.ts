@@ -1,5 +1,6 @@
 import type { FeatureRow } from '@lvu/arrow';
 import { formatClock } from '@lvu/core';
+import { termClasses, VIDEO_WORDS } from './class-words.js';
 
 /** Floats per object in `FeatureRow.objects`: class index, score, x, y, width, height. */
 const STRIDE = 6;
@@ -45,7 +46,7 @@ const WORDS: Record<string, string[]> = {
   motorcycle: ['motorbike', 'motorbikes', 'scooter', 'scooters'],
   airplane: ['plane', 'planes', 'aeroplane', 'aeroplanes', 'aircraft'],
   car: ['automobile', 'automobiles'],
-  tv: ['television', 'televisions', 'monitor', 'screen'],
+  tv: ['television', 'televisions'],
   'cell phone': ['phone', 'phones', 'smartphone', 'mobile phone'],
   couch: ['sofa', 'sofas'],
   vehicle: ['vehicles'],
@@ -59,13 +60,21 @@ export interface NamedObjects {
   classes: string[];
 }
 
-/** The detector's classes a question names: class names, plurals, common words for them, COCO's supercategories. */
-export function namedObjects(question: string, classes: readonly string[]): NamedObjects[] {
+/**
+ * The detector's classes a question names: class names, plurals, common words for them, COCO's supercategories and,
+ * with `hypernyms` (each class's WordNet lemmas up the tree), any WordNet word above a class ("vehicle", "mammal",
+ * "fruit", "someone"), which names all the classes below it.
+ */
+export function namedObjects(
+  question: string,
+  classes: readonly string[],
+  hypernyms?: readonly (readonly string[])[],
+): NamedObjects[] {
   const q = ` ${question
     .toLowerCase()
     .replace(/[^a-z0-9 ]+/g, ' ')
     .replace(/\s+/g, ' ')} `;
-  const has = (w: string) => q.includes(` ${w} `);
+  const has = (w: string) => !VIDEO_WORDS.has(w) && q.includes(` ${w} `);
   const plural = (w: string) => (/(s|sh|ch|x)$/.test(w) ? `${w}es` : `${w}s`);
   const known = new Set(classes);
   const out: NamedObjects[] = [];
@@ -75,6 +84,23 @@ export function namedObjects(question: string, classes: readonly string[]): Name
   }
   for (const c of classes) {
     if ([c, plural(c), ...(WORDS[c] ?? [])].some(has)) out.push({ name: c, classes: [c] });
+  }
+  if (!hypernyms) return out;
+  const named = (c: string) => out.some((n) => n.classes.length === 1 && n.classes[0] === c);
+  for (const [term, idx] of termClasses(question, hypernyms)) {
+    const names = idx.map((i) => classes[i]!).filter(Boolean);
+    const same = out.find((n) => n.name === term);
+    if (same) {
+      // COCO's supercategory and WordNet's word: both hierarchies' classes
+      same.classes = [...new Set([...same.classes, ...names])].sort(
+        (a, b) => classes.indexOf(a) - classes.indexOf(b),
+      );
+    } else if (names.length === 1) {
+      // a synonym of one class ("someone", "automobile"): that class, under its own name
+      if (!named(names[0]!)) out.push({ name: names[0]!, classes: names });
+    } else if (names.length > 1) {
+      out.push({ name: term, classes: names });
+    }
   }
   return out;
 }
@@ -139,12 +165,12 @@ export function objectEvidence(
   question: string,
   frames: readonly FeatureRow[],
   classes: readonly string[] | undefined,
-  o: { top?: number } = {},
+  o: { top?: number; hypernyms?: readonly (readonly string[])[] } = {},
 ): ObjectEvidence[] {
   if (!classes?.length) return [];
   const seen = frames.filter((f) => f.objects);
   if (!seen.length) return [];
-  const named = namedObjects(question, classes);
+  const named = namedObjects(question, classes, o.hypernyms);
   const at = askedTime(question);
   return named.map((n) => {
     const ids = new Set(n.classes.map((c) => classes.indexOf(c)));

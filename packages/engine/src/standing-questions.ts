@@ -8,16 +8,18 @@ import { countOf, namedObjects } from './object-evidence.js';
 
 /** A frame's count of `cls` (a class or a group the detector's classes make up), as an alert's score. */
 function objectCounter(
-  classes: readonly string[] | undefined,
+  vision: Pick<Engine['vision'], 'objectClasses' | 'objectHypernyms'>,
   cls: string,
 ): { row: (r: { objects?: Float32Array }) => number } {
+  const classes = vision.objectClasses;
+  const hypernyms = vision.objectHypernyms;
   if (!classes?.length) {
     throw new LvuError('INVALID_ARGUMENT', `a count alert needs an object detector; these models have none`, {
       field: 'when.count',
       hint: 'run `npx lvu models fetch detector` and start with --models starter',
     });
   }
-  const named = namedObjects(cls, classes);
+  const named = namedObjects(cls, classes, hypernyms);
   const ids = new Set(named.flatMap((n) => n.classes.map((c) => classes.indexOf(c))));
   if (!ids.size) {
     throw new LvuError('INVALID_ARGUMENT', `the detector does not know "${cls}"`, {
@@ -200,7 +202,7 @@ export class StandingQuestions {
   add(input: StandingQuestionInput): StandingQuestion {
     const q = standingQuestionSchema.parse(input);
     // a count alert needs a detector that knows the class: refused now, not silent forever
-    if (q.when?.count) objectCounter(this.#engine.vision.objectClasses, q.when.count.class);
+    if (q.when?.count) objectCounter(this.#engine.vision, q.when.count.class);
     const id = this.#next++;
     this.#save();
     const stops: (() => void)[] = [];
@@ -211,7 +213,7 @@ export class StandingQuestions {
       const clear = when.count ? when.count.above + 0.5 : (when.clearBelow ?? above);
       const state = this.alertState(q.stream, q.question);
       const scorer = when.count
-        ? Promise.resolve(objectCounter(this.#engine.vision.objectClasses, when.count.class))
+        ? Promise.resolve(objectCounter(this.#engine.vision, when.count.class))
         : this.#engine.frameScorer(q.question);
       scorer.catch(() => {}); // a text-encoder failure shows when the first window is scored
       let chain = Promise.resolve();

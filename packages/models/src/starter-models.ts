@@ -25,8 +25,10 @@ export interface StarterManifest {
     detector?: DetectorManifest;
   };
   files: Record<string, { sha256: string }>;
+  /** wordnet-hypernyms.json: each class's WordNet lemmas up the tree (from Debian's wordnet-base), when fetched. */
+  hypernyms?: string;
   /** The temporal-reduction threshold for these features, and how it was chosen. */
-  calibration?: { dinoThreshold: number; how: string };
+  calibration?: { dinoThreshold: number; how: string; sceneThreshold?: number; sceneHow?: string };
 }
 
 /** Whether a model directory (or the name `starter`) holds the starter set. */
@@ -70,6 +72,11 @@ export class StarterModels {
   readonly grid: number;
   /** The COCO detector (people, vehicles…), when the set has it. */
   detector: ObjectDetector | null = null;
+  /**
+   * Each class's WordNet lemmas, its own synset's and every hypernym's (the most general left out), ImageNet's in
+   * `labels` order and COCO's in the detector's; null when the set was fetched without WordNet.
+   */
+  readonly hypernyms: { imagenet: string[][]; coco: string[][] } | null;
   readonly #classify: (img: Uint8Array) => Promise<ClassifiedFrame>;
 
   private constructor(
@@ -95,6 +102,9 @@ export class StarterModels {
         .map((x) => x.trim())
         .join(', '),
     );
+    this.hypernyms = manifest.hypernyms
+      ? (JSON.parse(readFileSync(join(dir, manifest.hypernyms), 'utf8')) as StarterModels['hypernyms'])
+      : null;
     this.#classify = microBatcher((imgs) => this.#classifyBatch(imgs), {
       maxBatch: o.maxBatch ?? 8,
       maxWaitMs: o.maxWaitMs ?? 5,

@@ -26,6 +26,11 @@ export interface FrameEncoder {
   readonly dim: number;
   /** The DINO similarity threshold its features were calibrated for (the manifest's; LongVU's 0.83). */
   readonly dinoThreshold: number;
+  /**
+   * Where known, the cosine of two frames' mean low-resolution tokens above which they show the same content:
+   * evidence ranges then extend over the scene of their best frame (the starter set's 0.8).
+   */
+  readonly sceneThreshold?: number;
   /** The image-newline vector (dim). */
   readonly newline: Float32Array;
   /** Temporal-reduction features of one frame (flattened tokens × channels). */
@@ -37,6 +42,8 @@ export interface FrameEncoder {
    * gives a kept frame's objects (`FeatureRow.objects`: class index, score, box; best first).
    */
   readonly objectClasses?: readonly string[];
+  /** Each object class's WordNet lemmas up the tree, where known: a question's "vehicle" names its hyponyms. */
+  readonly objectHypernyms?: readonly (readonly string[])[];
   objects?(frame: SampledFrame): Promise<Float32Array>;
   close(): Promise<void>;
 }
