@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<{ run: (o: BenchOptions) => Promise<
   accuracy: () => import('./accuracy.js'),
   compress: () => import('./compress.js'),
   engine: () => import('./engine.js'),
+  gate: () => import('./gate.js'),
   ingest: () => import('./ingest.js'),
   kafka: () => import('./kafka.js'),
   load: () => import('./load.js'),
