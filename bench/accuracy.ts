@@ -94,7 +94,8 @@ export function compilation(): { file: string; truth: Map<string, [number, numbe
   return { file: out, truth };
 }
 
-function starter(): string {
+/** The starter set in .cache/models/starter (fetched on first use). */
+export function starter(): string {
   const dir = join(root, '.cache/models/starter');
   execFileSync(
     process.execPath,

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createEngine } from '@lvu/cli';
-import { compilation } from './accuracy.js';
+import { compilation, starter } from './accuracy.js';
 import type { BenchOptions, BenchRow } from './run.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -20,30 +20,25 @@ function looped(file: string, times: number): string {
   const out = join(root, `.cache/bench/${file.replace(/\W/g, '_')}-x${times}.mp4`);
   if (!existsSync(out)) {
     mkdirSync(dirname(out), { recursive: true });
-    execFileSync(
-      'ffmpeg',
-      ['-v', 'error', '-y', '-stream_loop', String(times - 1), '-i', join(DATA, file), '-an'].concat([
-        '-c:v',
-        'libx264',
-        '-pix_fmt',
-        'yuv420p',
-        `${out}.tmp.mp4`,
-      ]),
-    );
+    const loop = ['-stream_loop', String(times - 1), '-i', join(DATA, file), '-an'];
+    execFileSync('ffmpeg', [
+      '-v',
+      'error',
+      '-y',
+      ...loop,
+      '-c:v',
+      'libx264',
+      '-pix_fmt',
+      'yuv420p',
+      `${out}.tmp.mp4`,
+    ]);
     execFileSync('mv', [`${out}.tmp.mp4`, out]);
   }
   return out;
 }
 
 export async function run(_o: BenchOptions): Promise<BenchRow[]> {
-  const models = join(root, '.cache/models/starter');
-  execFileSync(
-    process.execPath,
-    [join(root, 'packages/cli/bin/lvu.js'), 'models', 'fetch', 'starter', '--dir', models],
-    {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
+  const models = starter();
   const clips: [string, string][] = [
     ['static camera (vtest.avi)', join(DATA, 'vtest.avi')],
     ['moving camera (tree.avi)', join(DATA, 'tree.avi')],

@@ -4,7 +4,6 @@
  * answer questions, searches and alerts on real footage: opencv-doc's vtest.avi, a static camera over a square where
  * people walk and a van is parked.
  */
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -15,18 +14,13 @@ import { type Engine, StandingQuestions } from '@lvu/engine';
 import { createHttpServer } from '@lvu/server';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fetchModels } from './support/fetch-models.js';
 import { repoRoot } from './support/paths.js';
 import { decodePng } from './support/png.js';
 
-const LVU = resolve(repoRoot, 'packages/cli/bin/lvu.js');
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
 const CHROMIUM = ['/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p) => existsSync(p))!;
-const fetchDetector = (dir: string, env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, [LVU, 'models', 'fetch', 'detector', '--dir', dir, '--json'], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-    timeout: 900_000,
-  });
+const fetchDetector = (dir: string, env: Record<string, string> = {}) => fetchModels('detector', dir, env);
 const sha256 = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
 let dir = '';

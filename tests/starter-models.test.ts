@@ -16,16 +16,12 @@ import { WordPieceTokenizer } from '@lvu/models';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { collect } from './support/consume.js';
+import { fetchModels } from './support/fetch-models.js';
 import { repoRoot } from './support/paths.js';
 
 const LVU = resolve(repoRoot, 'packages/cli/bin/lvu.js');
 const DATA = '/usr/share/doc/opencv-doc/examples/data';
-const fetchStarter = (dir: string, env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, [LVU, 'models', 'fetch', 'starter', '--dir', dir, '--json'], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-    timeout: 600_000,
-  });
+const fetchStarter = (dir: string, env: Record<string, string> = {}) => fetchModels('starter', dir, env);
 const sha256 = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 const lastJson = (s: string) => JSON.parse(s.trim().split('\n').at(-1)!);
 
