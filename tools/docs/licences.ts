@@ -39,15 +39,21 @@ export function licencesPage(): string {
     byLicence.set(l, (byLicence.get(l) ?? 0) + 1);
   }
   const fetchPy = readFileSync(resolve(root, 'tools/starter/fetch.py'), 'utf8');
-  const sources = fetchPy.slice(
-    fetchPy.indexOf('SOURCES = {'),
-    fetchPy.indexOf('\n}\n', fetchPy.indexOf('SOURCES = {')),
-  );
-  const weights = [
-    ...sources.matchAll(
-      /"([^"]+)": \{\s*"registry": "([^"]+)",\s*"package": "([^"]+)",[\s\S]*?"licence": "([^"]+)"/g,
-    ),
-  ].map((m) => `| \`${m[1]}\` | ${m[2]}: \`${m[3]}\` | ${m[4]} |`);
+  // a dict of fetch.py (`NAME = {` at the start of a line) up to its closing brace
+  const dict = (name: string) => {
+    const at = fetchPy.indexOf(`\n${name} = {`);
+    return fetchPy.slice(at, fetchPy.indexOf('\n}\n', at));
+  };
+  const rowsOf = (name: string) =>
+    [
+      ...dict(name).matchAll(
+        /"([^"]+)": \{\s*"registry": "([^"]+)",\s*"package": "([^"]+)",[\s\S]*?"licence": "([^"]+)"/g,
+      ),
+    ].map((m) => `| \`${m[1]}\` | ${m[2]}: \`${m[3]}\` | ${m[4]} |`);
+  const weights = rowsOf('SOURCES');
+  const wordnet = dict('WORDNET');
+  const wnPackage = /"package": "([^"]+)"/.exec(wordnet)![1];
+  const wnLicence = /"licence": "([^"]+)"/.exec(wordnet)![1];
   return [
     '# Third-party licences',
     '',
@@ -60,6 +66,13 @@ export function licencesPage(): string {
     '| file | from | licence |',
     '| --- | --- | --- |',
     ...weights,
+    `| \`wordnet-hypernyms.json\` (from WordNet's \`data.noun\`, \`index.noun\`) | Debian: \`${wnPackage}\` | ${wnLicence} |`,
+    '',
+    '## Added by `lvu models fetch detector` (the COCO object detector)',
+    '',
+    '| file | from | licence |',
+    '| --- | --- | --- |',
+    ...rowsOf('DETECTOR_SOURCES'),
     '',
     '## Footage lvu fetches (`lvu models fetch footage`, the sample `lvu replay` runs without a FILE)',
     '',
