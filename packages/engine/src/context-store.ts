@@ -24,7 +24,8 @@ export interface StoreStats {
   lastSeq: number;
 }
 
-const rowBytes = (r: FeatureRow) => r.hi.byteLength + r.lo.byteLength + r.thumb.byteLength;
+const rowBytes = (r: FeatureRow) =>
+  r.hi.byteLength + r.lo.byteLength + r.thumb.byteLength + (r.objects?.byteLength ?? 0);
 
 /**
  * The retained kept frames of one stream, in time order, under `maxFrames` and `maxBytes`. When full, the
