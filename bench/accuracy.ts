@@ -1,7 +1,8 @@
 /**
- * What lvu's compression costs in accuracy, on real footage nobody here wrote and with ground truth: a compilation
- * with hard cuts of Debian opencv-doc's photos and videos (known content: a baboon, a squirrel, a butterfly, a
- * soccer player, pedestrians…), questions whose answer is where that content is on screen, and the starter models
+ * What lvu's compression costs in accuracy, on real footage nobody here wrote and with ground truth: compilations
+ * with hard cuts of two Debian packages' photos and videos (opencv-doc: a baboon, a squirrel, a butterfly, a soccer
+ * player, pedestrians…; python3-skimage: a cat, coffee, a rocket, a motorcycle, the moon…), 20 questions whose
+ * answer is where that content is on screen, and the starter models
  * (real pretrained weights). For each question: evidence recall@1 and @3 (a best-scoring frame inside the answer
  * interval) and temporal IoU (the best evidence range against the answer interval), with the tokens used, for
  * (a) no compression: every sampled frame at 12×12, no budget;
@@ -12,7 +13,7 @@
  * Writes bench/out/accuracy.svg (recall@1 against tokens).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createEngine } from '@lvu/cli';
@@ -23,57 +24,128 @@ import type { BenchOptions, BenchRow } from './run.js';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = '/usr/share/doc/opencv-doc/examples/data';
 
-/** The compilation: [file, seconds]; photos are held, videos play (vtest.avi's street, Megamind's cartoon). */
-export const SEGMENTS: [string, number][] = [
-  ['fruits.jpg', 15],
-  ['vtest.avi', 60],
-  ['baboon.jpg', 15],
-  ['building.jpg', 15],
-  ['Megamind.avi', 11],
-  ['squirrel_cls.jpg', 15],
-  ['messi5.jpg', 15],
-  ['tree.avi', 20],
-  ['butterfly.jpg', 15],
-  ['orange.jpg', 15],
-  ['HappyFish.jpg', 15],
-  ['baboon.jpg', 10],
+/** A compilation: its segments ([file, seconds]; photos are held, videos play) from one Debian package's files. */
+interface Compilation {
+  name: string;
+  /** The Debian package the files come from, and where they are once unpacked. */
+  package: string;
+  dir: () => string;
+  segments: [string, number][];
+  /** Questions and the segments whose time on screen is the answer. */
+  questions: [string, string[]][];
+}
+
+/** A Debian package's files, unpacked from `apt-get download` (no root) into .cache/bench/debs once. */
+function debianDir(pkg: string, inside: string): string {
+  const out = join(root, '.cache/bench/debs', pkg);
+  if (!existsSync(join(out, inside))) {
+    const tmp = `${out}.partial`;
+    execFileSync('rm', ['-rf', tmp]);
+    mkdirSync(tmp, { recursive: true });
+    execFileSync('apt-get', ['download', pkg], { cwd: tmp, stdio: 'ignore' });
+    const deb = readdirSync(tmp).find((f) => f.endsWith('.deb'))!;
+    execFileSync('dpkg-deb', ['-x', join(tmp, deb), join(tmp, 'x')]);
+    execFileSync('rm', ['-rf', out]);
+    execFileSync('mv', [join(tmp, 'x'), out]);
+    execFileSync('rm', ['-rf', tmp]);
+  }
+  return join(out, inside);
+}
+
+export const COMPILATIONS: Compilation[] = [
+  {
+    name: 'opencv-doc',
+    package: 'opencv-doc',
+    dir: () => DATA,
+    segments: [
+      ['fruits.jpg', 15],
+      ['vtest.avi', 60],
+      ['baboon.jpg', 15],
+      ['building.jpg', 15],
+      ['Megamind.avi', 11],
+      ['squirrel_cls.jpg', 15],
+      ['messi5.jpg', 15],
+      ['tree.avi', 20],
+      ['butterfly.jpg', 15],
+      ['orange.jpg', 15],
+      ['HappyFish.jpg', 15],
+      ['baboon.jpg', 10],
+    ],
+    questions: [
+      ['When is the monkey on screen?', ['baboon.jpg']],
+      ['When do we see a squirrel?', ['squirrel_cls.jpg']],
+      ['When is there a butterfly?', ['butterfly.jpg']],
+      ['When are oranges shown?', ['fruits.jpg', 'orange.jpg']],
+      ['When is a soccer ball visible?', ['messi5.jpg']],
+      ['When do people walk along the street?', ['vtest.avi']],
+      ['When is a fish on screen?', ['HappyFish.jpg']],
+      ['When do we see a tall building?', ['building.jpg']],
+    ],
+  },
+  {
+    // scikit-image's sample images (its data/README: public domain or CC0, NASA's, the project's own)
+    name: 'scikit-image',
+    package: 'python3-skimage',
+    dir: () => debianDir('python3-skimage', 'usr/lib/python3/dist-packages/skimage/data'),
+    segments: [
+      ['astronaut.png', 15],
+      ['chelsea.png', 15],
+      ['coffee.png', 15],
+      ['rocket.jpg', 15],
+      ['motorcycle_left.png', 15],
+      ['moon.png', 15],
+      ['coins.png', 15],
+      ['hubble_deep_field.jpg', 15],
+      ['clock_motion.png', 15],
+      ['camera.png', 15],
+      ['horse.png', 15],
+      ['chelsea.png', 10],
+    ],
+    questions: [
+      ['When is the cat on screen?', ['chelsea.png']],
+      ['When do we see a cup of coffee?', ['coffee.png']],
+      ['When is a rocket launched?', ['rocket.jpg']],
+      ['When is there a motorcycle?', ['motorcycle_left.png']],
+      ['When is the moon shown?', ['moon.png']],
+      ['When are coins shown?', ['coins.png']],
+      ['When do we see galaxies in deep space?', ['hubble_deep_field.jpg']],
+      ['When is a clock shown?', ['clock_motion.png']],
+      ['When is there an astronaut?', ['astronaut.png']],
+      ['When do we see a man with a camera?', ['camera.png']],
+      ['When do we see a horse?', ['horse.png']],
+      ['When is there an animal?', ['chelsea.png', 'horse.png']],
+    ],
+  },
 ];
 
-/** Questions and the segments whose time on screen is the answer. */
-const QUESTIONS: [string, string[]][] = [
-  ['When is the monkey on screen?', ['baboon.jpg']],
-  ['When do we see a squirrel?', ['squirrel_cls.jpg']],
-  ['When is there a butterfly?', ['butterfly.jpg']],
-  ['When are oranges shown?', ['fruits.jpg', 'orange.jpg']],
-  ['When is a soccer ball visible?', ['messi5.jpg']],
-  ['When do people walk along the street?', ['vtest.avi']],
-  ['When is a fish on screen?', ['HappyFish.jpg']],
-  ['When do we see a tall building?', ['building.jpg']],
-];
-
-export function compilation(): { file: string; truth: Map<string, [number, number][]> } {
-  const out = join(root, '.cache/bench/compilation.mp4');
+/** The compilation's video (built once) and each segment's answer intervals (ms). */
+export function compilation(c: Compilation = COMPILATIONS[0]!): {
+  file: string;
+  truth: Map<string, [number, number][]>;
+} {
+  const out = join(root, `.cache/bench/compilation${c.name === 'opencv-doc' ? '' : `-${c.name}`}.mp4`);
   const truth = new Map<string, [number, number][]>();
   let t = 0;
-  for (const [f, s] of SEGMENTS) {
+  for (const [f, s] of c.segments) {
     const list = truth.get(f) ?? [];
     list.push([t * 1000, (t + s) * 1000]);
     truth.set(f, list);
     t += s;
   }
   if (!existsSync(out)) {
+    const dir = c.dir();
     mkdirSync(dirname(out), { recursive: true });
-    const inputs = SEGMENTS.flatMap(([f, s]) =>
+    const inputs = c.segments.flatMap(([f, s]) =>
       f.endsWith('.avi')
-        ? ['-t', String(s + 1), '-i', join(DATA, f)]
-        : ['-loop', '1', '-t', String(s + 1), '-i', join(DATA, f)],
+        ? ['-t', String(s + 1), '-i', join(dir, f)]
+        : ['-loop', '1', '-t', String(s + 1), '-i', join(dir, f)],
     );
     // exactly 25·s frames per segment, timestamps from 0: the answer intervals are exact
-    const chains = SEGMENTS.map(
+    const chains = c.segments.map(
       ([, s], i) =>
-        `[${i}:v]scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25,trim=end_frame=${25 * s},setpts=N/25/TB,format=yuv420p[v${i}]`,
+        `[${i}:v]format=rgb24,scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25,trim=end_frame=${25 * s},setpts=N/25/TB,format=yuv420p[v${i}]`,
     );
-    const concat = `${SEGMENTS.map((_, i) => `[v${i}]`).join('')}concat=n=${SEGMENTS.length}:v=1:a=0[out]`;
+    const concat = `${c.segments.map((_, i) => `[v${i}]`).join('')}concat=n=${c.segments.length}:v=1:a=0[out]`;
     execFileSync('ffmpeg', [
       '-v',
       'error',
@@ -120,7 +192,7 @@ const overlap = (a: [number, number], b: [number, number]) =>
 
 export async function run(o: BenchOptions): Promise<BenchRow[]> {
   const models = starter();
-  const { file, truth } = compilation();
+  const clips = COMPILATIONS.map((c) => ({ c, ...compilation(c) }));
   const budgets = o.quick ? [8192] : [2048, 4096, 8192];
   const configs: Config[] = [
     {
@@ -162,9 +234,6 @@ export async function run(o: BenchOptions): Promise<BenchRow[]> {
       },
     });
     try {
-      engine.addStream({ id: 'clip', source: file });
-      await engine.whenDone('clip');
-      const st = engine.status('clip');
       let r1 = 0;
       let r3 = 0;
       let rh = 0;
@@ -172,68 +241,80 @@ export async function run(o: BenchOptions): Promise<BenchRow[]> {
       let iouRuns = 0;
       let share = 0;
       let tokens = 0;
+      let sampled = 0;
+      let kept = 0;
+      let retained = 0;
       const perQuestion: Record<string, unknown>[] = [];
-      for (const [question, segs] of QUESTIONS) {
-        const iv = segs.flatMap((s) => truth.get(s)!);
-        const r = await engine.query('clip', { question, allScores: true });
-        const all = r.evidence.all!;
-        const top = [...all].sort((a, b) => b.score! - a.score! || a.seq - b.seq);
-        const hit1 = inside(top[0]!.ptsMs, iv);
-        const hit3 = top.slice(0, 3).some((f) => inside(f.ptsMs, iv));
-        // the best evidence range, extended over its scene as the evidence backend does (and, the baseline, the run
-        // of high scores alone), each frame standing for the time until the next retained frame
-        const frames = engine.frames('clip');
-        const scene = {
-          similarity: contentSimilarity(frames, engine.vision.dim),
-          threshold: STARTER_SCENE_THRESHOLD,
-        };
-        const rangeIoU = (extend: boolean): [number, [number, number]] => {
-          const range = evidenceRanges(
-            all.map((f) => f.ptsMs),
-            all.map((f) => f.score!),
-            extend ? scene : undefined,
-          )[0]!;
-          const next = all.find((f) => f.ptsMs > range.toMs)?.ptsMs ?? range.toMs + 1000;
-          const pred: [number, number] = [range.fromMs, next];
-          const inter = iv.reduce((a, x) => a + overlap(pred, x), 0);
-          const union = pred[1] - pred[0] + iv.reduce((a, x) => a + x[1] - x[0], 0) - inter;
-          return [union > 0 ? inter / union : 0, pred];
-        };
-        const [q, pred] = rangeIoU(true);
-        iouRuns += rangeIoU(false)[0];
-        // what an LLM would see best: a frame of the answer among those given 12×12 tokens (all, outside mix mode)
-        const hitHigh = r.evidence.highRes.some((f) => inside(f.ptsMs, iv));
-        // what the budget leaves of the answer: its frames' tokens in the sequence the LLM gets (after STC), as a
-        // share of the visual tokens
-        const sent = all.reduce((a, f) => a + f.tokens!, 0);
-        if (sent !== r.visualTokens)
-          throw new Error(`frame tokens ${sent} ≠ visual tokens ${r.visualTokens}`);
-        const answerTokens = all.filter((f) => inside(f.ptsMs, iv)).reduce((a, f) => a + f.tokens!, 0);
-        share += sent ? answerTokens / sent : 0;
-        rh += hitHigh ? 1 : 0;
-        r1 += hit1 ? 1 : 0;
-        r3 += hit3 ? 1 : 0;
-        iou += q;
-        tokens += r.totalTokens;
-        perQuestion.push({
-          question,
-          best: formatClock(top[0]!.ptsMs),
-          range: `${formatClock(pred[0])}–${formatClock(pred[1])}`,
-          hit1,
-          hitHigh,
-          mode: r.mode,
-          iou: Number(q.toFixed(3)),
-        });
+      for (const { c: clip, file, truth } of clips) {
+        engine.addStream({ id: clip.name, source: file });
+        await engine.whenDone(clip.name);
+        const st = engine.status(clip.name);
+        sampled += st.counters.sampled;
+        kept += st.counters.kept;
+        retained += st.store.retainedFrames;
+        for (const [question, segs] of clip.questions) {
+          const iv = segs.flatMap((s) => truth.get(s)!);
+          const r = await engine.query(clip.name, { question, allScores: true });
+          const all = r.evidence.all!;
+          const top = [...all].sort((a, b) => b.score! - a.score! || a.seq - b.seq);
+          const hit1 = inside(top[0]!.ptsMs, iv);
+          const hit3 = top.slice(0, 3).some((f) => inside(f.ptsMs, iv));
+          // the best evidence range, extended over its scene as the evidence backend does (and, the baseline, the run
+          // of high scores alone), each frame standing for the time until the next retained frame
+          const frames = engine.frames(clip.name);
+          const scene = {
+            similarity: contentSimilarity(frames, engine.vision.dim),
+            threshold: STARTER_SCENE_THRESHOLD,
+          };
+          const rangeIoU = (extend: boolean): [number, [number, number]] => {
+            const range = evidenceRanges(
+              all.map((f) => f.ptsMs),
+              all.map((f) => f.score!),
+              extend ? scene : undefined,
+            )[0]!;
+            const next = all.find((f) => f.ptsMs > range.toMs)?.ptsMs ?? range.toMs + 1000;
+            const pred: [number, number] = [range.fromMs, next];
+            const inter = iv.reduce((a, x) => a + overlap(pred, x), 0);
+            const union = pred[1] - pred[0] + iv.reduce((a, x) => a + x[1] - x[0], 0) - inter;
+            return [union > 0 ? inter / union : 0, pred];
+          };
+          const [q, pred] = rangeIoU(true);
+          iouRuns += rangeIoU(false)[0];
+          // what an LLM would see best: a frame of the answer among those given 12×12 tokens (all, outside mix mode)
+          const hitHigh = r.evidence.highRes.some((f) => inside(f.ptsMs, iv));
+          // what the budget leaves of the answer: its frames' tokens in the sequence the LLM gets (after STC), as a
+          // share of the visual tokens
+          const sent = all.reduce((a, f) => a + f.tokens!, 0);
+          if (sent !== r.visualTokens)
+            throw new Error(`frame tokens ${sent} ≠ visual tokens ${r.visualTokens}`);
+          const answerTokens = all.filter((f) => inside(f.ptsMs, iv)).reduce((a, f) => a + f.tokens!, 0);
+          share += sent ? answerTokens / sent : 0;
+          rh += hitHigh ? 1 : 0;
+          r1 += hit1 ? 1 : 0;
+          r3 += hit3 ? 1 : 0;
+          iou += q;
+          tokens += r.totalTokens;
+          perQuestion.push({
+            compilation: clip.name,
+            question,
+            best: formatClock(top[0]!.ptsMs),
+            range: `${formatClock(pred[0])}–${formatClock(pred[1])}`,
+            hit1,
+            hitHigh,
+            mode: r.mode,
+            iou: Number(q.toFixed(3)),
+          });
+        }
       }
-      const n = QUESTIONS.length;
+      const n = perQuestion.length;
       rows.push({
         bench: 'accuracy',
         case: `${c.name}${c.budget ? `, budget ${c.budget}` : ''}`,
         config: c.name,
         budgetTokens: c.budget,
-        sampledFrames: st.counters.sampled,
-        keptFrames: st.counters.kept,
-        retainedFrames: st.store.retainedFrames,
+        sampledFrames: sampled,
+        keptFrames: kept,
+        retainedFrames: retained,
         meanTokens: Math.round(tokens / n),
         recallAt1: Number((r1 / n).toFixed(3)),
         recallAt3: Number((r3 / n).toFixed(3)),
@@ -245,7 +326,12 @@ export async function run(o: BenchOptions): Promise<BenchRow[]> {
         questions: n,
         perQuestion,
         baseline: 'no compression (every sampled frame, no budget), same run',
-        footage: `${SEGMENTS.length} segments of opencv-doc photos and videos, ${SEGMENTS.reduce((a, [, s]) => a + s, 0)} s, 1 fps`,
+        footage: clips
+          .map(
+            ({ c: clip }) =>
+              `${clip.name} (Debian ${clip.package}): ${clip.segments.length} segments, ${clip.segments.reduce((a, [, s]) => a + s, 0)} s`,
+          )
+          .join('; '),
         models: 'starter set (MobileNetV2 ImageNet + all-MiniLM-L6-v2)',
       });
     } finally {
