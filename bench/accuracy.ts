@@ -17,9 +17,19 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createEngine } from '@lvu/cli';
+import { defaultPlugins } from '@lvu/cli';
 import { formatClock } from '@lvu/core';
-import { contentSimilarity, evidenceRanges, type RetentionInput, STARTER_SCENE_THRESHOLD } from '@lvu/engine';
+import {
+  contentSimilarity,
+  Engine,
+  evidenceRanges,
+  type ImagePlan,
+  OpenAiBackend,
+  openAiOptionsSchema,
+  openAiSides,
+  type RetentionInput,
+  STARTER_SCENE_THRESHOLD,
+} from '@lvu/engine';
 import type { BenchOptions, BenchRow } from './run.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -276,14 +286,37 @@ export async function run(o: BenchOptions): Promise<BenchRow[]> {
   ];
   const rows: BenchRow[] = [];
   for (const c of configs) {
-    const engine = await createEngine({
+    // what the openai backend would send a Qwen2-VL server for each question (its plan; nothing is sent): a backend
+    // plug-in that keeps the plan and answers nothing
+    let plan: ImagePlan | null = null;
+    const plugins = defaultPlugins();
+    plugins.backends.register({
+      name: 'openai-plan',
+      description: "the openai backend's plan for a Qwen2-VL server, kept, not sent",
+      options: openAiOptionsSchema,
+      images: (o) => openAiSides(openAiOptionsSchema.parse(o)),
+      create(ctx) {
+        const openai = new OpenAiBackend(ctx.options as ConstructorParameters<typeof OpenAiBackend>[0]);
+        return {
+          name: 'openai-plan',
+          answer: async (req) => {
+            plan = openai.plan(req);
+            return null;
+          },
+        };
+      },
+    });
+    const engine = await Engine.create({
+      plugins,
       models,
+      backend: 'openai-plan',
+      'openai-plan': { url: 'http://127.0.0.1:9/v1', model: 'qwen2-vl', family: 'qwen2-vl' },
       retention: c.retention,
       longvu: {
         contextTokens: c.budget ?? 10_000_000,
         ...(c.gate ? {} : { dinoThreshold: 2 }), // sim < 2 always: every sampled frame is kept
       },
-    });
+    } as Parameters<typeof Engine.create>[0]);
     try {
       let r1 = 0;
       let r3 = 0;
@@ -291,6 +324,9 @@ export async function run(o: BenchOptions): Promise<BenchRow[]> {
       let iou = 0;
       let iouRuns = 0;
       let share = 0;
+      let openaiHigh = 0;
+      let openaiAny = 0;
+      let openaiImages = 0;
       let tokens = 0;
       let sampled = 0;
       let kept = 0;
@@ -340,6 +376,13 @@ export async function run(o: BenchOptions): Promise<BenchRow[]> {
             throw new Error(`frame tokens ${sent} ≠ visual tokens ${r.visualTokens}`);
           const answerTokens = all.filter((f) => inside(f.ptsMs, iv)).reduce((a, f) => a + f.tokens!, 0);
           share += sent ? answerTokens / sent : 0;
+          // an answer frame among the images the openai backend would send (at high resolution, or at all)
+          const images = (plan as ImagePlan | null)?.images ?? [];
+          const sentHigh = images.some((p) => p.high && inside(p.frame.ptsMs, iv));
+          const sentAny = images.some((p) => inside(p.frame.ptsMs, iv));
+          openaiHigh += sentHigh ? 1 : 0;
+          openaiAny += sentAny ? 1 : 0;
+          openaiImages += images.length;
           rh += hitHigh ? 1 : 0;
           r1 += hit1 ? 1 : 0;
           r3 += hit3 ? 1 : 0;
@@ -374,6 +417,11 @@ export async function run(o: BenchOptions): Promise<BenchRow[]> {
         meanIoUScoreRuns: Number((iouRuns / n).toFixed(3)),
         highResRecall: Number((rh / n).toFixed(3)),
         answerTokenShare: Number((share / n).toFixed(3)),
+        // the openai backend's plan for a Qwen2-VL server at the same budget: an answer frame among its images at
+        // high resolution, among its images at all, and the images per question
+        openaiHighRecall: Number((openaiHigh / n).toFixed(3)),
+        openaiRecall: Number((openaiAny / n).toFixed(3)),
+        openaiImages: Math.round(openaiImages / n),
         questions: n,
         perQuestion,
         baseline: 'no compression (every sampled frame, no budget), same run',
