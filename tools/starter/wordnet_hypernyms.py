@@ -1,6 +1,6 @@
 """The WordNet hypernyms of the starter set's classes: ImageNet-1k's (whose names are WordNet synsets' words) and
 COCO's (mapped to their WordNet nouns), from Princeton WordNet 3.0 as Debian's wordnet-base ships it (data.noun,
-index.noun). A question word then matches a class's hyponyms: "bird" the 59 ImageNet birds, "vehicle" COCO's cars,
+index.noun). A question word then matches a class's hyponyms: "bird" the 55 ImageNet birds, "vehicle" COCO's cars,
 buses, trucks, boats...
 
   hypernyms(wordnet_dir, imagenet_lines, coco_names) -> {"imagenet": [[lemma, ...], ...], "coco": [...], "unmapped"}
@@ -10,7 +10,15 @@ ones (entity, object, whole, artifact, ... at depth < 4) left out: they would ma
 """
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
+import tempfile
+
+from common import FetchError, run, say, sha256
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
 
 # WordNet's most general nouns: too general for a question word to pick classes with
 TOO_GENERAL = {"artifact", "artefact", "instrumentality", "instrumentation", "living thing", "animate thing",
@@ -129,6 +137,50 @@ def hypernyms(wordnet_dir, imagenet_lines, coco_names):
         lemmas = _lemmas(synsets, cands[0])
         coco.append([name] + [w for w in lemmas if w != name])
     return {"imagenet": imagenet, "coco": coco, "unmapped": unmapped}
+
+
+def wordnet_step(dest, downloads, WORDNET, HYPERNYMS):
+    """wordnet-hypernyms.json: each ImageNet and COCO class's WordNet lemmas up the tree. Without apt-get (not a
+    Debian system) or the archive, skipped with a reason: the set works without, questions match class names only."""
+    out = os.path.join(dest, HYPERNYMS)
+    src = os.path.join(downloads, "wordnet")
+    pinned = WORDNET["files"]
+    inputs = sha256(os.path.join(_HERE, "imagenet_classes.txt")) + sha256(os.path.join(_HERE, "coco_classes.txt"))
+    stamp = os.path.join(dest, "." + HYPERNYMS + ".from")
+    if os.path.exists(out) and os.path.exists(stamp) and open(stamp).read() == inputs:
+        say(step=HYPERNYMS, status="up to date")
+        return
+    if not all(os.path.exists(os.path.join(src, f)) and sha256(os.path.join(src, f)) == h for f, h in pinned.items()):
+        tmp = tempfile.mkdtemp(dir=downloads, prefix=".partial-")
+        try:
+            r = subprocess.run(["apt-get", "download", WORDNET["package"]], cwd=tmp, capture_output=True, text=True,
+                               timeout=600)
+        except (FileNotFoundError, subprocess.TimeoutExpired) as e:
+            say(step=HYPERNYMS, status="skipped", reason=f"apt-get download {WORDNET['package']}: {e}")
+            return
+        debs = [f for f in os.listdir(tmp) if f.endswith(".deb")]
+        if r.returncode != 0 or not debs:
+            say(step=HYPERNYMS, status="skipped", reason=(r.stderr or "no .deb").strip().splitlines()[-1][:200])
+            return
+        run(["dpkg-deb", "-x", os.path.join(tmp, debs[0]), os.path.join(tmp, "x")], "dpkg-deb -x wordnet-base",
+            "dpkg-deb (Debian's dpkg) unpacks the package")
+        os.makedirs(src, exist_ok=True)
+        for f, h in pinned.items():
+            got = sha256(os.path.join(tmp, "x/usr/share/wordnet", f))
+            if got != h:
+                raise FetchError("MODEL_INVALID", f"wordnet-base's {f} has sha256 {got}, not the pinned {h}",
+                                 "the archive served other bytes than the pinned file: do not use it; report it")
+            shutil.copyfile(os.path.join(tmp, "x/usr/share/wordnet", f), os.path.join(src, f))
+        shutil.rmtree(tmp, ignore_errors=True)
+    imagenet = open(os.path.join(_HERE, "imagenet_classes.txt")).read().strip().split("\n")
+    coco = open(os.path.join(_HERE, "coco_classes.txt")).read().strip().split("\n")
+    h = hypernyms(src, imagenet, coco)
+    with open(out + ".partial", "w") as f:
+        json.dump(h, f)
+    os.replace(out + ".partial", out)
+    with open(stamp, "w") as f:
+        f.write(inputs)
+    say(step=HYPERNYMS, status="written", unmapped=len(h["unmapped"]))
 
 
 if __name__ == "__main__":
