@@ -4,6 +4,8 @@
  * answer questions, searches and alerts on real footage: opencv-doc's vtest.avi, a static camera over a square where
  * people walk and a van is parked.
  */
+
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -57,6 +59,65 @@ describe('lvu models fetch detector', () => {
     // the starter set's own models are still there: the detector is an addition
     expect(m.models.classifier.file).toBe('mobilenet_v2.onnx');
   });
+
+  it("the converted ONNX gives the boxes TF.js, the model's own runtime, gives on real frames", async () => {
+    // the graph model as its authors run it: TF.js (npm, CPU backend) on the fetched centernet.json + .bin
+    const tf = await import('@tensorflow/tfjs-core');
+    await import('@tensorflow/tfjs-backend-cpu');
+    const { loadGraphModel } = await import('@tensorflow/tfjs-converter');
+    await tf.setBackend('cpu');
+    const json = JSON.parse(readFileSync(join(dir, 'centernet.json'), 'utf8'));
+    const bin = readFileSync(join(dir, 'centernet.bin'));
+    const model = await loadGraphModel({
+      load: async () => ({
+        modelTopology: json.modelTopology,
+        weightSpecs: json.weightsManifest.flatMap((g: { weights: unknown[] }) => g.weights),
+        weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
+        format: json.format,
+        signature: json.signature,
+      }),
+    });
+    const ort = await import('onnxruntime-node');
+    const session = await ort.InferenceSession.create(join(dir, 'detector.onnx'), { intraOpNumThreads: 2 });
+    for (const t of [5, 40]) {
+      // a frame of vtest.avi as the ffmpeg CLI gives it, 512×512 RGB
+      const rgb = execFileSync('ffmpeg', [
+        '-v',
+        'error',
+        '-ss',
+        String(t),
+        '-i',
+        VTEST,
+        '-frames:v',
+        '1',
+        '-vf',
+        'scale=512:512',
+        '-f',
+        'rawvideo',
+        '-pix_fmt',
+        'rgb24',
+        '-',
+      ]);
+      const x = Float32Array.from(rgb);
+      const want = await (
+        model.execute(tf.tensor4d(x, [1, 512, 512, 3]), 'tower_0/detections') as {
+          data: () => Promise<Float32Array>;
+        }
+      ).data();
+      const got = (await session.run({ 'tower_0/images:0': new ort.Tensor('float32', x, [1, 512, 512, 3]) }))[
+        'tower_0/detections'
+      ]!.data as Float32Array;
+      expect(got.length).toBe(want.length);
+      // boxes in pixels, scores, classes: the same to a thousandth of a pixel (float rounding of two runtimes)
+      let worst = 0;
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+      expect(worst, `frame at ${t} s`).toBeLessThan(1e-3);
+      // and the scene has people in it by both
+      expect(want[4]).toBeGreaterThan(0.3);
+      expect(want[5]).toBe(0);
+    }
+    await session.release();
+  }, 120_000);
 
   it('refuses a detector file whose sha256 is not the pinned one', () => {
     const fresh = mkdtempSync(join(tmpdir(), 'lvu-detector-pin-'));
