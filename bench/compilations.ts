@@ -163,9 +163,8 @@ export function compilation(c: Compilation = COMPILATIONS[0]!): {
     truth.set(f, list);
     t += s;
   }
-  if (!existsSync(out)) {
+  encodeOnce(out, () => {
     const dir = c.dir();
-    mkdirSync(dirname(out), { recursive: true });
     const inputs = c.segments.flatMap(([f, s]) =>
       f.endsWith('.avi')
         ? ['-t', String(s + 1), '-i', join(dir, f)]
@@ -182,24 +181,32 @@ export function compilation(c: Compilation = COMPILATIONS[0]!): {
         `[${i}:v]${flatten(i)}format=rgb24,scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25,trim=end_frame=${25 * s},setpts=N/25/TB,format=yuv420p[v${i}]`,
     );
     const concat = `${c.segments.map((_, i) => `[v${i}]`).join('')}concat=n=${c.segments.length}:v=1:a=0[out]`;
+    return [...inputs, '-filter_complex', `${chains.join(';')};${concat}`, '-map', '[out]', '-g', '50'];
+  });
+  return { file: out, truth };
+}
+
+/**
+ * An H.264 file under .cache/bench made once by the ffmpeg CLI from `args()` (inputs and filters), written to a
+ * temporary name and moved into place, so an interrupted run leaves no half file.
+ */
+export function encodeOnce(out: string, args: () => string[]): string {
+  if (!existsSync(out)) {
+    mkdirSync(dirname(out), { recursive: true });
     execFileSync('ffmpeg', [
       '-v',
       'error',
       '-y',
-      ...inputs,
-      '-filter_complex',
-      `${chains.join(';')};${concat}`,
-      '-map',
-      '[out]',
+      ...args(),
       '-c:v',
       'libx264',
-      '-g',
-      '50',
+      '-pix_fmt',
+      'yuv420p',
       `${out}.tmp.mp4`,
     ]);
     execFileSync('mv', [`${out}.tmp.mp4`, out]);
   }
-  return { file: out, truth };
+  return out;
 }
 
 /** The starter set in .cache/models/starter (fetched on first use). */

@@ -5,36 +5,23 @@
  * benchmark's compilation with hard cuts — next to the share LongVU reports keeping (about half). Each row also
  * gives the share at DINOv2's own threshold (0.83) in the same run, the baseline nobody here chose.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createEngine } from '@lvu/cli';
-import { compilation, starter } from './compilations.js';
+import { compilation, encodeOnce, starter } from './compilations.js';
 import type { BenchOptions, BenchRow } from './run.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = '/usr/share/doc/opencv-doc/examples/data';
 
 function looped(file: string, times: number): string {
-  const out = join(root, `.cache/bench/${file.replace(/\W/g, '_')}-x${times}.mp4`);
-  if (!existsSync(out)) {
-    mkdirSync(dirname(out), { recursive: true });
-    const loop = ['-stream_loop', String(times - 1), '-i', join(DATA, file), '-an'];
-    execFileSync('ffmpeg', [
-      '-v',
-      'error',
-      '-y',
-      ...loop,
-      '-c:v',
-      'libx264',
-      '-pix_fmt',
-      'yuv420p',
-      `${out}.tmp.mp4`,
-    ]);
-    execFileSync('mv', [`${out}.tmp.mp4`, out]);
-  }
-  return out;
+  return encodeOnce(join(root, `.cache/bench/${file.replace(/\W/g, '_')}-x${times}.mp4`), () => [
+    '-stream_loop',
+    String(times - 1),
+    '-i',
+    join(DATA, file),
+    '-an',
+  ]);
 }
 
 export async function run(_o: BenchOptions): Promise<BenchRow[]> {

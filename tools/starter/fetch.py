@@ -83,6 +83,9 @@ DETECTOR_SOURCES = {
     },
 }
 
+# every pinned download, the starter set's and the detector's
+ALL_SOURCES = {**SOURCES, **DETECTOR_SOURCES}
+
 # WordNet 3.0 (Princeton) as Debian's wordnet-base ships it: the nouns' hypernyms, so that a question word matches its
 # hyponyms among the classes ("bird", "vehicle", "food"); fetched with `apt-get download` (no root), files pinned
 WORDNET = {
@@ -97,7 +100,7 @@ HYPERNYMS = "wordnet-hypernyms.json"
 
 
 def pins():
-    p = {name: s["sha256"] for name, s in {**SOURCES, **DETECTOR_SOURCES}.items()}
+    p = {name: s["sha256"] for name, s in ALL_SOURCES.items()}
     extra = os.environ.get("LVU_STARTER_PINS")
     if extra:
         with open(extra) as f:
@@ -107,7 +110,7 @@ def pins():
 
 def download(name, downloads):
     """The archive holding `name`, fetched by its registry's client into `downloads` (kept for later runs)."""
-    s = {**SOURCES, **DETECTOR_SOURCES}[name]
+    s = ALL_SOURCES[name]
     archive = os.path.join(downloads, s["archive"])
     if os.path.exists(archive):
         return archive, "cached"
@@ -144,7 +147,7 @@ def extract(name, dest, downloads, want):
         say(step=name, status="up to date", sha256=want)
         return
     archive, how = download(name, downloads)
-    source = {**SOURCES, **DETECTOR_SOURCES}[name]
+    source = ALL_SOURCES[name]
     member = source["member"]
     try:
         if archive.endswith(".tgz"):

@@ -307,7 +307,7 @@ export async function answerQuestion(req: ReadRequest): Promise<QueryResult> {
       highRes,
       topScored,
       ...(byStream ? { byStream } : {}),
-      ...(input.allScores ? { all: frames.map((_, i) => ({ ...ev(i), ...frameTokens(ctx, i) })) } : {}),
+      ...(input.allScores ? { all: allFrames(ctx, frames.length, ev) } : {}),
       ...(objects.length ? { objects } : {}),
     },
     visualTokens: ctx.finalVisualLen,
@@ -332,8 +332,12 @@ export function recentCount(
   return n;
 }
 
-/** A frame's tokens in the final sequence (its layout entry's, after STC; none when STC removed them all). */
-function frameTokens(ctx: ComposedContext, i: number): { tokens: number; res: string } {
-  const e = ctx.layout.find((l) => l.pos === i);
-  return { tokens: e?.n ?? 0, res: ctx.frameRes[i]! };
+/**
+ * Every frame's evidence with its tokens in the final sequence (its layout entry's, after STC; none when STC removed
+ * them all) and its resolution there.
+ */
+function allFrames(ctx: ComposedContext, n: number, ev: (i: number) => EvidenceFrame): EvidenceFrame[] {
+  const tokens = new Int32Array(n);
+  for (const e of ctx.layout) tokens[e.pos] = e.n;
+  return Array.from({ length: n }, (_, i) => ({ ...ev(i), tokens: tokens[i]!, res: ctx.frameRes[i]! }));
 }

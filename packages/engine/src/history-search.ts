@@ -137,12 +137,12 @@ export class HistorySearch {
   #objects(ids: readonly string[], o: SearchRange_ & { q: string }): ObjectEvidence[] {
     const classes = this.d.vision.objectClasses;
     if (!classes) return [];
-    const wall = ids.length > 1;
+    const time = ids.length > 1 ? (f: RetainedFrame) => f.wallMs : (f: RetainedFrame) => f.ptsMs;
     const lo = o.sinceMs ?? Number.NEGATIVE_INFINITY;
     const hi = o.untilMs ?? Number.POSITIVE_INFINITY;
     const frames = ids
       .flatMap((id) => this.d.registry.entry(id).pipeline.store.frames())
-      .filter((f) => (wall ? f.wallMs : f.ptsMs) >= lo && (wall ? f.wallMs : f.ptsMs) <= hi)
+      .filter((f) => time(f) >= lo && time(f) <= hi)
       .sort((a, b) => a.wallMs - b.wallMs);
     return objectEvidence(o.q, frames, classes, { hypernyms: this.d.vision.objectHypernyms });
   }

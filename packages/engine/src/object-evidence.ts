@@ -1,9 +1,10 @@
 import type { FeatureRow } from '@lvu/arrow';
 import { formatClock } from '@lvu/core';
+import { OBJECT_STRIDE } from '@lvu/models';
 import { termClasses, VIDEO_WORDS } from './class-words.js';
 
 /** Floats per object in `FeatureRow.objects`: class index, score, x, y, width, height. */
-const STRIDE = 6;
+const STRIDE = OBJECT_STRIDE;
 
 /**
  * COCO's supercategories (its 2017 annotations' `categories[].supercategory`), by the class names they hold: a
@@ -105,12 +106,31 @@ export function namedObjects(
   return out;
 }
 
+const className = (classes: readonly string[], k: number) => classes[k] ?? `class ${k}`;
+
 /** How many objects of each class a frame holds (objects as `FeatureRow.objects`). */
 export function objectCounts(objects: Float32Array, classes: readonly string[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (let i = 0; i + STRIDE <= objects.length; i += STRIDE) {
-    const name = classes[objects[i]!] ?? `class ${objects[i]}`;
+    const name = className(classes, objects[i]!);
     out[name] = (out[name] ?? 0) + 1;
+  }
+  return out;
+}
+
+/** A frame's objects as JSON-friendly boxes: class name, score, box (x, y, w, h in 0..1), to 3 decimals. */
+export function objectBoxes(
+  objects: Float32Array,
+  classes: readonly string[],
+): { class: string; score: number; box: [number, number, number, number] }[] {
+  const r = (v: number) => Math.round(v * 1000) / 1000;
+  const out: { class: string; score: number; box: [number, number, number, number] }[] = [];
+  for (let i = 0; i + STRIDE <= objects.length; i += STRIDE) {
+    out.push({
+      class: className(classes, objects[i]!),
+      score: r(objects[i + 1]!),
+      box: [r(objects[i + 2]!), r(objects[i + 3]!), r(objects[i + 4]!), r(objects[i + 5]!)],
+    });
   }
   return out;
 }
@@ -139,6 +159,37 @@ export interface PresenceRange {
   /** Frames of the run, and the most objects one of them shows. */
   frames: number;
   max: number;
+}
+
+/**
+ * Runs of consecutive frames of one stream (`frames` in time order, streams interleaved) for which `count(i)` is
+ * positive, longest first (then most frames, then earliest); `members` are the run's frame indices.
+ */
+export function presenceRuns(
+  frames: readonly { streamId: string; ptsMs: number }[],
+  count: (i: number) => number,
+): (PresenceRange & { members: number[] })[] {
+  const runs: (PresenceRange & { members: number[] })[] = [];
+  const open = new Map<string, (typeof runs)[number]>();
+  frames.forEach((f, i) => {
+    const c = count(i);
+    const r = open.get(f.streamId);
+    if (c <= 0) {
+      open.delete(f.streamId);
+    } else if (r) {
+      r.toMs = f.ptsMs;
+      r.frames++;
+      r.max = Math.max(r.max, c);
+      r.members.push(i);
+    } else {
+      const nr = { streamId: f.streamId, fromMs: f.ptsMs, toMs: f.ptsMs, frames: 1, max: c, members: [i] };
+      runs.push(nr);
+      open.set(f.streamId, nr);
+    }
+  });
+  return runs.sort(
+    (a, b) => b.toMs - b.fromMs - (a.toMs - a.fromMs) || b.frames - a.frames || a.fromMs - b.fromMs,
+  );
 }
 
 /** What the frames show of one named class (or group): counts, when, for how long. */
@@ -181,25 +232,8 @@ export function objectEvidence(
       wallMs: f.wallMs,
       count: countOf(f.objects, ids),
     }));
-    const ranges: PresenceRange[] = [];
-    const open = new Map<string, PresenceRange>();
-    for (const [i, c] of counted.entries()) {
-      const t = seen[i]!.ptsMs;
-      const r = open.get(c.streamId);
-      if (c.count === 0) {
-        open.delete(c.streamId);
-      } else if (r) {
-        r.toMs = t;
-        r.frames++;
-        r.max = Math.max(r.max, c.count);
-      } else {
-        const nr = { streamId: c.streamId, fromMs: t, toMs: t, frames: 1, max: c.count };
-        ranges.push(nr);
-        open.set(c.streamId, nr);
-      }
-    }
-    ranges.sort(
-      (a, b) => b.toMs - b.fromMs - (a.toMs - a.fromMs) || b.frames - a.frames || a.fromMs - b.fromMs,
+    const ranges: PresenceRange[] = presenceRuns(seen, (i) => counted[i]!.count).map(
+      ({ members: _, ...r }) => r,
     );
     const top = counted
       .filter((c) => c.count > 0)

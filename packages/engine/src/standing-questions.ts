@@ -93,7 +93,10 @@ export const standingQuestionSchema = defineSchema(
       path: ['everySeconds'],
     })
     .refine(
-      (s) => !s.when?.scoreAbove || s.when.clearBelow === undefined || s.when.clearBelow <= s.when.scoreAbove,
+      (s) =>
+        s.when?.scoreAbove === undefined ||
+        s.when.clearBelow === undefined ||
+        s.when.clearBelow <= s.when.scoreAbove,
       {
         message: 'when.clearBelow must not exceed when.scoreAbove',
         path: ['when', 'clearBelow'],
@@ -202,7 +205,7 @@ export class StandingQuestions {
   add(input: StandingQuestionInput): StandingQuestion {
     const q = standingQuestionSchema.parse(input);
     // a count alert needs a detector that knows the class: refused now, not silent forever
-    if (q.when?.count) objectCounter(this.#engine.vision, q.when.count.class);
+    const counter = q.when?.count ? objectCounter(this.#engine.vision, q.when.count.class) : null;
     const id = this.#next++;
     this.#save();
     const stops: (() => void)[] = [];
@@ -212,9 +215,7 @@ export class StandingQuestions {
       const above = when.count ? when.count.above : when.scoreAbove!;
       const clear = when.count ? when.count.above + 0.5 : (when.clearBelow ?? above);
       const state = this.alertState(q.stream, q.question);
-      const scorer = when.count
-        ? Promise.resolve(objectCounter(this.#engine.vision, when.count.class))
-        : this.#engine.frameScorer(q.question);
+      const scorer = counter ? Promise.resolve(counter) : this.#engine.frameScorer(q.question);
       scorer.catch(() => {}); // a text-encoder failure shows when the first window is scored
       let chain = Promise.resolve();
       const sub = this.#engine.windows$(q.stream).subscribe((w) => {

@@ -1,10 +1,10 @@
 import { bilinearResize } from '@lvu/compress';
 import { formatClock, type SampledFrame } from '@lvu/core';
-import type { ClassifiedFrame, StarterModels } from '@lvu/models';
+import { type ClassifiedFrame, meanNormalised, type StarterModels } from '@lvu/models';
 import { type FrameEncoder, type FrameFeatures, frameImage, type TextEncoder } from '@lvu/operators';
 import { termClasses } from './class-words.js';
 import type { AnswerRequest, LlmBackend } from './llm-backend.js';
-import { describeObjects } from './object-evidence.js';
+import { describeObjects, presenceRuns } from './object-evidence.js';
 
 /**
  * Two frames whose mean tokens have a cosine of at least this show the same content (the starter set's, when the
@@ -38,6 +38,8 @@ export class StarterFrameEncoder implements FrameEncoder {
   readonly newline: Float32Array;
   readonly objectClasses?: readonly string[];
   readonly objectHypernyms?: readonly (readonly string[])[];
+  /** The COCO detector's objects in a kept frame: only with a detector (without one, frames carry no `objects`). */
+  readonly objects?: (frame: SampledFrame) => Promise<Float32Array>;
   readonly #m: StarterModels;
   /** The classifier's outputs of frames whose window is open (features() needs the class maps again). */
   readonly #seen = new WeakMap<SampledFrame, ClassifiedFrame>();
@@ -47,20 +49,16 @@ export class StarterFrameEncoder implements FrameEncoder {
     this.description = `starter set from ${models.dir} (MobileNetV2 ImageNet classes per cell → all-MiniLM-L6-v2 label embeddings${models.detector ? '; COCO objects by MB3-CenterNet' : ''}; real pretrained weights, no LLM)`;
     const d = models.detector;
     this.imageSizes = d && d.size !== models.size ? [models.size, d.size] : [models.size];
-    if (d) this.objectClasses = d.classes;
+    if (d) {
+      this.objectClasses = d.classes;
+      this.objects = (frame) => d.detect(frameImage(frame, d.size));
+    }
     if (d && models.hypernyms) this.objectHypernyms = models.hypernyms.coco;
     this.highSide = models.grid;
     this.dim = models.dim;
     this.dinoThreshold = dinoThreshold;
     this.sceneThreshold = models.manifest.calibration?.sceneThreshold ?? STARTER_SCENE_THRESHOLD;
     this.newline = new Float32Array(models.dim);
-  }
-
-  /** The COCO detector's objects in a kept frame (only with a detector: `objectClasses` says). */
-  async objects(frame: SampledFrame): Promise<Float32Array> {
-    const d = this.#m.detector;
-    if (!d) return new Float32Array(0);
-    return d.detect(frameImage(frame, d.size));
   }
 
   async dino(frame: SampledFrame): Promise<Float32Array> {
@@ -155,28 +153,14 @@ export class EvidenceBackend implements LlmBackend {
     const top = req.frames.map((f) => starterLabels(this.#m, f.hi, 5));
     const said = [...words].map(([word, idx]) => {
       const under = new Set(idx);
-      const runs: { stream: string; from: number; to: number; labels: Set<string> }[] = [];
-      const open = new Map<string, (typeof runs)[number]>();
-      req.frames.forEach((f, i) => {
-        const hits = top[i]!.filter((l) => under.has(l.index));
-        if (!hits.length) {
-          open.delete(f.streamId);
-          return;
-        }
-        let r = open.get(f.streamId);
-        if (!r) {
-          r = { stream: f.streamId, from: f.ptsMs, to: f.ptsMs, labels: new Set() };
-          runs.push(r);
-          open.set(f.streamId, r);
-        }
-        r.to = f.ptsMs;
-        for (const l of hits) r.labels.add(l.label);
-      });
+      const hits = top.map((labels) => labels.filter((l) => under.has(l.index)));
+      const runs = presenceRuns(req.frames, (i) => hits[i]!.length);
       if (!runs.length) return `${word}: no frame recognised as one`;
-      runs.sort((a, b) => b.to - b.from - (a.to - a.from) || a.from - b.from);
       const ranges = runs.slice(0, 3).map((r) => {
-        const span = r.from === r.to ? formatClock(r.from) : `${formatClock(r.from)}–${formatClock(r.to)}`;
-        return `${multi ? `${r.stream} ` : ''}${span} (${[...r.labels].slice(0, 3).join(', ')})`;
+        const span =
+          r.fromMs === r.toMs ? formatClock(r.fromMs) : `${formatClock(r.fromMs)}–${formatClock(r.toMs)}`;
+        const labels = new Set(r.members.flatMap((i) => hits[i]!.map((l) => l.label)));
+        return `${multi ? `${r.streamId} ` : ''}${span} (${[...labels].slice(0, 3).join(', ')})`;
       });
       return `${word}: ${ranges.join(', ')}`;
     });
@@ -293,18 +277,10 @@ export function contentSimilarity(
   frames: readonly { lo: Float32Array }[],
   dim: number,
 ): (a: number, b: number) => number {
-  const means = new Map<number, Float64Array>();
+  const means = new Map<number, Float32Array>();
   const mean = (i: number) => {
     let m = means.get(i);
-    if (!m) {
-      const lo = frames[i]!.lo;
-      m = new Float64Array(dim);
-      const cells = lo.length / dim;
-      for (let t = 0; t < cells; t++) for (let d = 0; d < dim; d++) m[d] = m[d]! + lo[t * dim + d]!;
-      const norm = Math.hypot(...m) || 1;
-      for (let d = 0; d < dim; d++) m[d] = m[d]! / norm;
-      means.set(i, m);
-    }
+    if (!m) means.set(i, (m = meanNormalised(frames[i]!.lo, dim)));
     return m;
   };
   return (a, b) => {

@@ -5,6 +5,7 @@ import { THUMB_SIDE } from '@lvu/operators';
 import type { RetainedFrame, StoreStats, TimelineEntry } from './context-store.js';
 import type { RetentionInput } from './engine-options.js';
 import type { LastFrame } from './frame-continuity.js';
+import { objectBoxes } from './object-evidence.js';
 import type { StreamCounters, StreamPipeline, StreamState } from './stream-pipeline.js';
 
 /** A stream to add: an id and a source (a URL or path a source factory opens, frames, or feature windows). */
@@ -177,25 +178,8 @@ export class StreamRegistry {
         frameW: f.frameW,
         frameH: f.frameH,
         thumb: f.thumb,
-        ...(f.objects && this.objectClasses ? { objects: namedBoxes(f.objects, this.objectClasses) } : {}),
+        ...(f.objects && this.objectClasses ? { objects: objectBoxes(f.objects, this.objectClasses) } : {}),
       })),
     };
   }
-}
-
-/** A frame's objects (6 floats each) as JSON-friendly boxes with class names, scores and boxes to 3 decimals. */
-function namedBoxes(
-  objects: Float32Array,
-  classes: readonly string[],
-): { class: string; score: number; box: [number, number, number, number] }[] {
-  const r = (v: number) => Math.round(v * 1000) / 1000;
-  const out: { class: string; score: number; box: [number, number, number, number] }[] = [];
-  for (let i = 0; i + 6 <= objects.length; i += 6) {
-    out.push({
-      class: classes[objects[i]!] ?? `class ${objects[i]}`,
-      score: r(objects[i + 1]!),
-      box: [r(objects[i + 2]!), r(objects[i + 3]!), r(objects[i + 4]!), r(objects[i + 5]!)],
-    });
-  }
-  return out;
 }
